@@ -1,0 +1,197 @@
+"""What every learner shares: the spec, the batch, the interface and the registry.
+
+    learner = make(name, spec, hyperparameters, device)
+    metrics = learner.update(batch)      # one gradient step; dict of detached 0-d tensors
+    actions = learner.act(obs, avail, deterministic=True)
+
+``update`` returns tensors, not floats, so that no step forces a host synchronisation;
+the training loop turns them into numbers only when it logs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from algorithms.networks import AgentMLP, TanhGaussianHead, masked_logits
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    n_agents: int
+    obs_dim: int
+    state_dim: int
+    action_dim: int          # discrete: number of actions; continuous: action size per agent
+    action_type: str         # "discrete" | "continuous"
+
+    @property
+    def discrete(self) -> bool:
+        return self.action_type == "discrete"
+
+
+@dataclass
+class Batch:
+    """A minibatch of transitions, every tensor on the training device.
+
+    obs [B, N, O], state [B, S], actions [B, N] (long) or [B, N, A] (float),
+    avail [B, N, A] (bool, discrete only), reward [B], done [B] (1.0 where the episode
+    *terminated* at this step: no bootstrap; a time-limit cut is not done),
+    next_* the successor step, reward_to_go [B] (undiscounted, for the code variant),
+    init_obs / init_state: a separate sample of episode-initial steps (the s_0 ~ p_0
+    term of the DICE objectives).
+    """
+
+    obs: torch.Tensor
+    state: torch.Tensor
+    actions: torch.Tensor
+    reward: torch.Tensor
+    done: torch.Tensor
+    next_obs: torch.Tensor
+    next_state: torch.Tensor
+    avail: Optional[torch.Tensor] = None
+    next_avail: Optional[torch.Tensor] = None
+    reward_to_go: Optional[torch.Tensor] = None
+    init_obs: Optional[torch.Tensor] = None
+    init_state: Optional[torch.Tensor] = None
+
+
+class BatchError(ValueError):
+    pass
+
+
+def check_batch(spec: LearnerSpec, batch: Batch, values: bool = False) -> None:
+    """Shapes always (free); finiteness when ``values`` (costs a host sync)."""
+    B = batch.reward.shape[0] if batch.reward.dim() == 1 else None
+    if B is None:
+        raise BatchError(f"reward must be [B], got shape {tuple(batch.reward.shape)}")
+    N, O, S = spec.n_agents, spec.obs_dim, spec.state_dim
+    expect = {"obs": (B, N, O), "next_obs": (B, N, O), "state": (B, S), "next_state": (B, S), "done": (B,)}
+    expect["actions"] = (B, N) if spec.discrete else (B, N, spec.action_dim)
+    if spec.discrete:
+        expect["avail"] = (B, N, spec.action_dim)
+        expect["next_avail"] = (B, N, spec.action_dim)
+    for key, shape in expect.items():
+        t = getattr(batch, key)
+        if t is None:
+            raise BatchError(f"batch has no '{key}' (expected shape {shape})")
+        if tuple(t.shape) != shape:
+            raise BatchError(f"batch '{key}' has shape {tuple(t.shape)}, expected {shape} "
+                             f"(agents={N}, obs_dim={O}, state_dim={S}, action_dim={spec.action_dim})")
+    if values:
+        for key in ("obs", "state", "reward", "next_obs", "next_state"):
+            if not torch.isfinite(getattr(batch, key)).all():
+                raise BatchError(f"batch '{key}' contains NaN or infinity")
+        if not spec.discrete and not torch.isfinite(batch.actions).all():
+            raise BatchError("batch 'actions' contains NaN or infinity")
+
+
+class Learner(nn.Module):
+    """Base class: holds the spec and device, checks batches, and acts with ``self.actor``.
+
+    Subclasses define ``Config`` (a dataclass of documented hyperparameters), build their
+    networks in ``__init__`` (calling ``super().__init__``), implement ``_update`` and,
+    unless they use the shared actor below, ``act``.
+    """
+
+    Config = None
+    name = "base"
+    #: how many first updates also check batch values for NaN (a host sync each)
+    value_checks = 1
+
+    def __init__(self, spec: LearnerSpec, cfg, device="cpu"):
+        super().__init__()
+        self.spec, self.cfg, self.device = spec, cfg, torch.device(device)
+        self.n_updates = 0
+
+    # -- the shared policy network ------------------------------------------------------
+    def make_actor(self, hidden: int) -> nn.Module:
+        s = self.spec
+        if s.discrete:
+            return AgentMLP(s.obs_dim, s.action_dim, s.n_agents, hidden)
+        return TanhGaussianHead(s.obs_dim, s.action_dim, s.n_agents, hidden)
+
+    def actor_log_prob(self, obs, actions, avail=None) -> torch.Tensor:
+        """log pi_i(a_i | o_i) for every agent: [B, N]."""
+        if self.spec.discrete:
+            logp = torch.log_softmax(masked_logits(self.actor(obs), avail), dim=-1)
+            return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        return self.actor.log_prob(obs, actions)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, avail: Optional[torch.Tensor] = None, deterministic: bool = True):
+        """Decentralised actions for [E, N, O] observations: [E, N] ints or [E, N, A] floats."""
+        if self.spec.discrete:
+            logits = masked_logits(self.actor(obs), avail)
+            if deterministic:
+                return logits.argmax(-1)
+            return torch.distributions.Categorical(logits=logits).sample()
+        return self.actor.sample(obs, deterministic)[0]
+
+    # -- the update ---------------------------------------------------------------------
+    def update(self, batch: Batch) -> dict:
+        check_batch(self.spec, batch, values=self.n_updates < self.value_checks)
+        self.n_updates += 1
+        return self._update(batch)
+
+    def _update(self, batch: Batch) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# -- registry --------------------------------------------------------------------------
+
+ALGORITHMS: dict = {}
+
+#: the paper's column order (Tables 1-3)
+PAPER_ORDER = ("BC", "BCQ", "CQL", "ICQ", "OMAR", "OMIGA", "OptDICE", "AlberDICE", "ComaDICE")
+
+
+def register(cls):
+    ALGORITHMS[cls.name] = cls
+    return cls
+
+
+def _load_all():
+    # importing the modules registers their learners
+    import algorithms.bc  # noqa: F401
+    import algorithms.comadice  # noqa: F401
+    for mod in ("bcq", "cql", "icq", "omar", "omiga", "optdice", "alberdice"):
+        try:
+            __import__(f"algorithms.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"algorithms.{mod}":
+                raise
+
+
+def available_algorithms() -> list:
+    _load_all()
+    return [a for a in PAPER_ORDER if a in ALGORITHMS] + sorted(set(ALGORITHMS) - set(PAPER_ORDER))
+
+
+def algorithm_class(name: str):
+    _load_all()
+    for key, cls in ALGORITHMS.items():
+        if key.lower() == str(name).lower():
+            return cls
+    raise KeyError(f"unknown algorithm {name!r}; valid algorithms: {', '.join(available_algorithms())}")
+
+
+def make_config(name: str, hyperparameters: Optional[dict] = None):
+    cls = algorithm_class(name)
+    hp = dict(hyperparameters or {})
+    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+    unknown = sorted(set(hp) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown hyperparameter(s) for {cls.name}: {', '.join(unknown)}; "
+                         f"valid: {', '.join(fields)}")
+    cfg = cls.Config(**hp)
+    if hasattr(cfg, "validate"):
+        cfg.validate()
+    return cfg
+
+
+def make(name: str, spec: LearnerSpec, hyperparameters: Optional[dict] = None, device="cpu") -> Learner:
+    cls = algorithm_class(name)
+    return cls(spec, make_config(name, hyperparameters), device).to(device)

@@ -1,0 +1,156 @@
+"""The task registry: one place that knows every task of the paper.
+
+Names follow the paper (Tables 1-3).  Lookup is forgiving about separators, so
+``"Hopper 3x1"``, ``"Hopper-3x1"`` and ``"Hopper_3x1"`` name the same task; the
+canonical id (used in paths and result files) uses underscores.
+
+Dimensions of SMAX tasks follow SMAX's own layout (jaxmarl 0.2.0, six unit
+types): an agent observes 13 features of every other unit plus 10 of its own,
+the world state holds 12 features per unit, and the action set is 5 movement /
+no-op actions plus one attack action per enemy.  ``tests/test_registry.py``
+checks these formulas against the live simulator for the tasks that run.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+# SMAX (jaxmarl 0.2.0) feature counts, read off the simulator (see module doc).
+SMAX_UNIT_FEATURES = 13
+SMAX_OWN_FEATURES = 10
+SMAX_STATE_FEATURES_PER_UNIT = 12
+SMAX_MOVE_ACTIONS = 5
+
+SMACV1_QUALITIES = ("poor", "medium", "good")
+SMACV2_QUALITIES = ("medium",)
+MAMUJOCO_QUALITIES = ("expert", "medium", "medium-replay", "medium-expert")
+
+SUITES = ("smacv1", "smacv2", "mamujoco")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the harness needs to know about one task of the paper."""
+
+    name: str                     # canonical id, e.g. "5m_vs_6m", "Hopper_3x1"
+    display: str                  # as printed in the paper's tables
+    suite: str                    # smacv1 | smacv2 | mamujoco
+    backend: str                  # smax | mamujoco (default backend here)
+    n_agents: int
+    obs_dim: int                  # per-agent observation (max over agents; smaller ones are zero padded)
+    state_dim: int                # global state
+    action_dim: int               # number of discrete actions, or continuous action size per agent
+    action_type: str              # "discrete" | "continuous"
+    qualities: tuple
+    episode_limit: int            # SMAC's per-map limit, or MaMuJoCo's 1000-step time limit
+    approximation: bool = False   # True where our backend only approximates the paper's task
+    approximation_note: str = ""
+    available: bool = True        # False: the task is registered but its backend is not built yet
+    backend_kwargs: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}/{self.name}"
+
+    @property
+    def discrete(self) -> bool:
+        return self.action_type == "discrete"
+
+
+def _smax_task(name, display, suite, n_allies, n_enemies, limit, qualities, ally_type, enemy_type,
+               approximation=False, note="", available=True, race=None):
+    return TaskSpec(
+        name=name, display=display, suite=suite, backend="smax",
+        n_agents=n_allies,
+        obs_dim=SMAX_UNIT_FEATURES * (n_allies - 1 + n_enemies) + SMAX_OWN_FEATURES,
+        state_dim=SMAX_STATE_FEATURES_PER_UNIT * (n_allies + n_enemies),
+        action_dim=SMAX_MOVE_ACTIONS + n_enemies,
+        action_type="discrete", qualities=qualities, episode_limit=limit,
+        approximation=approximation, approximation_note=note, available=available,
+        backend_kwargs={"n_allies": n_allies, "n_enemies": n_enemies,
+                        "ally_type": ally_type, "enemy_type": enemy_type, "race": race},
+    )
+
+
+def _build() -> dict:
+    tasks = {}
+    smax_note = "SMAX (JaxMARL) re-implementation of SMAC: no terrain, simplified unit dynamics"
+    # SMACv1, Table 1.  Episode limits are SMAC's per-map limits (smac/env/starcraft2/maps/smac_maps.py).
+    v1 = [
+        # name, allies, enemies, limit, ally, enemy, runs-here, extra note
+        ("2c_vs_64zg", 2, 64, 400, "colossus", "zergling", False,
+         "SMAX has no colossus; needs a colossus-like unit (issue 3)"),
+        ("5m_vs_6m", 5, 6, 70, "marine", "marine", True, ""),
+        ("6h_vs_8z", 6, 8, 150, "hydralisk", "zealot", True, ""),
+        ("corridor", 6, 24, 400, "zealot", "zergling", True,
+         "open map instead of the corridor terrain"),
+    ]
+    for name, a, e, limit, at, et, avail, extra in v1:
+        note = smax_note + ("; " + extra if extra else "")
+        tasks[("smacv1", name)] = _smax_task(
+            name, name, "smacv1", a, e, limit, SMACV1_QUALITIES, at, et,
+            approximation=True, note=note, available=avail,
+        )
+    # SMACv2, Table 2.  SMACv2's limit is 200 steps for every generated scenario.
+    for race in ("protoss", "terran", "zerg"):
+        for a, e in ((5, 5), (10, 10), (10, 11), (20, 20), (20, 23)):
+            name = f"{race}_{a}_vs_{e}"
+            tasks[("smacv2", name)] = _smax_task(
+                name, f"{race.capitalize()} {a}_vs_{e}", "smacv2", a, e, 200, SMACV2_QUALITIES,
+                None, None, approximation=True, available=False,
+                note=smax_note + "; unit types limited to SMAX's six (race-aware generator: issue 3)",
+                race=race,
+            )
+    # MaMuJoCo, Table 3 (Gymnasium-Robotics mamujoco_v1, v5 physics, agent_obsk=1).
+    mj = [
+        ("Hopper_3x1", "Hopper 3x1", "Hopper", "3x1", 3, 9, 11, 1),
+        ("Ant_2x4", "Ant 2x4", "Ant", "2x4", 2, 63, 105, 4),
+        ("HalfCheetah_6x1", "HalfCheetah 6x1", "HalfCheetah", "6x1", 6, 9, 17, 1),
+    ]
+    for name, disp, scen, conf, n, od, sd, ad in mj:
+        tasks[("mamujoco", name)] = TaskSpec(
+            name=name, display=disp, suite="mamujoco", backend="mamujoco", n_agents=n,
+            obs_dim=od, state_dim=sd, action_dim=ad, action_type="continuous",
+            qualities=MAMUJOCO_QUALITIES, episode_limit=1000,
+            approximation=False,
+            approximation_note="MuJoCo v5 physics (the paper's datasets used v2)",
+            backend_kwargs={"scenario": scen, "agent_conf": conf, "agent_obsk": 1},
+        )
+    return tasks
+
+
+TASKS = _build()
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip()).lower()
+
+
+def all_tasks(suite: Optional[str] = None) -> list:
+    return [t for (s, _), t in TASKS.items() if suite is None or s == suite]
+
+
+def get_task(name: str, suite: Optional[str] = None) -> TaskSpec:
+    """Look a task up by name (``"5m_vs_6m"``, ``"smacv1/5m_vs_6m"``, ``"Hopper 3x1"``).
+
+    An unknown name raises ``KeyError`` whose message lists every valid name.
+    """
+    if "/" in name and suite is None:
+        suite, name = name.split("/", 1)
+    if suite is not None and suite not in SUITES:
+        raise KeyError(f"unknown suite {suite!r}; valid suites: {', '.join(SUITES)}")
+    key = _norm(name)
+    hits = [t for (s, n), t in TASKS.items()
+            if _norm(n) == key and (suite is None or s == suite)]
+    if not hits:
+        valid = ", ".join(t.id for t in TASKS.values())
+        raise KeyError(f"unknown task {name!r}" + (f" in suite {suite!r}" if suite else "")
+                       + f"; valid tasks: {valid}")
+    return hits[0]
+
+
+def check_quality(task: TaskSpec, quality: str) -> None:
+    if quality not in task.qualities:
+        raise ValueError(f"task {task.id} has no dataset quality {quality!r}; "
+                         f"valid: {', '.join(task.qualities)}")
