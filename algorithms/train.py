@@ -95,7 +95,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
 
     resolved = {**dataclasses.asdict(cfg), "hyperparameters": hp, "task": task.name, "suite": task.suite,
                 "quality": ds.meta["quality"], "dataset_sha256": checksum, "backend": task.backend,
-                "backend_version": backend_version(task), "torch": torch.__version__}
+                "backend_version": backend_version(task), "torch": str(torch.__version__)}
     _atomic_write(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     venv = make_vector_env(task, cfg.eval_episodes, seed=10_000 + cfg.seed)

@@ -1,0 +1,31 @@
+# ComaDICE benchmark: datasets -> training runs -> tables.   snakemake --cores 8 all_tables
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+# The paper's grid unless a profile is given (--configfile config/smoke.yaml): a given
+# profile replaces it whole rather than being merged into it.
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+from analysis.grid import check_config, dataset_path, find_run, runs, task_cells
+
+check_config(config)  # unknown task / quality / algorithm / hyperparameter: a clear error, no job started
+
+RUNS = runs(config)
+CELLS = task_cells(config)
+SUITES = list(config["suites"])
+
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all_tables:
+    default_target: True
+    input:
+        rules.tables.output,

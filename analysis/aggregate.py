@@ -1,0 +1,69 @@
+"""Every run into one tidy table: ``results/scores.csv``.
+
+One row per (run, evaluation).  Columns:
+
+    suite, task, quality, algorithm, variant, seed   the run's key
+    step            gradient steps done at this evaluation
+    is_final        True for the run's last evaluation (the paper's statistic)
+    win_rate_pct    win rate in percent (NaN for MaMuJoCo)
+    return_mean     mean undiscounted episode return
+    backend, approximation, dataset_sha256, dataset_grade, eval_episodes, n_updates,
+    updates_per_s, metrics_schema
+
+Aggregation refuses a grid that mixes metric schema versions or, inside one
+(suite, task, quality), runs trained on different dataset files.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+KEY = ["suite", "task", "quality", "algorithm", "variant", "seed"]
+
+
+class AggregationError(ValueError):
+    pass
+
+
+def read_run(metrics_path) -> pd.DataFrame:
+    metrics_path = Path(metrics_path)
+    with open(metrics_path) as f:
+        m = json.load(f)
+    curve = pd.read_csv(metrics_path.parent / "curve.csv")
+    df = pd.DataFrame({
+        **{k: m[k] for k in KEY},
+        "step": curve["step"],
+        "is_final": False,
+        "win_rate_pct": 100.0 * curve["win_rate"],
+        "return_mean": curve["return_mean"],
+    })
+    df.loc[df.index[-1], "is_final"] = True
+    for k in ("backend", "approximation", "dataset_sha256", "dataset_grade", "eval_episodes", "n_updates",
+              "updates_per_s"):
+        df[k] = m.get(k)
+    df["metrics_schema"] = m["schema_version"]
+    if "final_eval_episodes" in m:
+        df["final_eval_episodes"] = m["final_eval_episodes"]
+        df["final_win_rate_pct"] = 100.0 * m["final_win_rate"] if not math.isnan(m["final_win_rate"]) else math.nan
+        df["final_return_mean"] = m["final_return_mean"]
+    return df
+
+
+def aggregate(metrics_paths) -> pd.DataFrame:
+    paths = list(metrics_paths)
+    if not paths:
+        raise AggregationError("no runs to aggregate")
+    df = pd.concat([read_run(p) for p in paths], ignore_index=True)
+    versions = sorted(df["metrics_schema"].unique())
+    if len(versions) > 1:
+        raise AggregationError(f"runs mix metrics schema versions {versions}; rerun the older runs")
+    mixed = df.groupby(["suite", "task", "quality"])["dataset_sha256"].nunique()
+    mixed = mixed[mixed > 1]
+    if len(mixed):
+        cells = ", ".join("/".join(k) for k in mixed.index)
+        raise AggregationError(f"runs of {cells} were trained on different dataset files; "
+                               "rerun them on the current dataset")
+    return df.sort_values(KEY + ["step"]).reset_index(drop=True)

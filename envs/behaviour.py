@@ -1,0 +1,198 @@
+"""Smoke-grade behaviour data: the simplest honest sources, clearly labelled ``grade="smoke"``.
+
+- SMAX: SMAX's own heuristic micromanagement (attack the closest enemy in range, else
+  advance) applied to our units, each agent replacing its action by a uniformly random
+  available one with a quality-dependent probability ``SMAX_EPSILON``.  Lower epsilon,
+  better play: poor < medium < good in return.
+- MaMuJoCo: a short run of an online learner, Augmented Random Search (Mania et al.
+  2018, ARS V2-t: linear policy on the normalised global state, antithetic
+  perturbations, top-b directions).  Its checkpoints give D4RL-style qualities:
+  expert = the final policy, medium = the learnt checkpoint whose return is closest to
+  ``MEDIUM_FRACTION`` of the final one, medium-replay = every rollout of the run up to
+  that checkpoint, medium-expert = medium and expert together.
+
+The paper-grade generators (MAPPO / HAPPO behaviour learners) belong to a later issue.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from envs.dataset import OfflineDataset, from_episodes
+from envs.registry import TaskSpec, check_quality
+from envs.simulators import backend_version
+
+#: probability of a random action instead of the heuristic one, per SMAC quality
+SMAX_EPSILON = {"poor": 0.9, "medium": 0.5, "good": 0.1}
+#: medium checkpoint: the one whose evaluation return is closest to this fraction of the final one
+#: (D4RL's medium policies reach about a third of expert return)
+MEDIUM_FRACTION = 0.4
+#: healthy reward per step of the MuJoCo v5 robots (Gymnasium docs), removed while ARS trains
+ALIVE_BONUS = {"Hopper": 1.0, "Ant": 1.0, "HalfCheetah": 0.0}
+
+
+def _meta(task: TaskSpec, quality: str, provenance: dict) -> dict:
+    return {"suite": task.suite, "task": task.name, "quality": quality, "backend": task.backend,
+            "backend_version": backend_version(task), "action_type": task.action_type,
+            "n_agents": task.n_agents, "approximation": task.approximation,
+            "grade": "smoke", "provenance": provenance}
+
+
+def collect_smax(task: TaskSpec, quality: str, n_episodes: int, seed: int = 0, batch: int = 64) -> OfflineDataset:
+    """Episodes of the epsilon-heuristic behaviour policy on SMAX."""
+    from envs.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
+
+    check_quality(task, quality)
+    eps = SMAX_EPSILON[quality]
+    venv = SMAXVectorEnv(task, batch, seed)
+    allies = SMAXHeuristicAllies(venv, seed)
+    episodes, wins = [], []
+    while len(episodes) < n_episodes:
+        obs, state, avail = venv.reset()
+        allies.reset()
+        traj = [dict(obs=[obs[i]], state=[state[i]], avail=[avail[i]], actions=[], reward=[]) for i in range(batch)]
+        active = np.ones(batch, bool)
+        ended = np.zeros(batch, bool)
+        won = np.zeros(batch, bool)
+        for _ in range(task.episode_limit + 1):
+            act = allies(eps)
+            r, term, trunc, w = venv.step(act)
+            obs, state, avail = venv.observe()
+            for i in np.flatnonzero(active):
+                t = traj[i]
+                t["actions"].append(act[i]); t["reward"].append(r[i])
+                t["obs"].append(obs[i]); t["state"].append(state[i]); t["avail"].append(avail[i])
+                if term[i] or trunc[i]:
+                    t["terminated"] = bool(term[i])
+                    won[i] = w[i]
+            ended |= active & (term | trunc)
+            active &= ~(term | trunc)
+            if not active.any():
+                break
+        for i in range(batch):
+            if ended[i] and len(episodes) < n_episodes:
+                episodes.append({k: np.asarray(v) if isinstance(v, list) else v for k, v in traj[i].items()})
+                wins.append(bool(won[i]))
+    prov = {"behaviour": "smax-heuristic-epsilon", "epsilon": eps, "seed": seed,
+            "episodes": n_episodes, "win_rate": float(np.mean(wins))}
+    return from_episodes(episodes, _meta(task, quality, prov))
+
+
+# -- MaMuJoCo: Augmented Random Search ----------------------------------------------------
+
+class _RunningNorm:
+    def __init__(self, dim):
+        self.n, self.mean, self.m2 = 0, np.zeros(dim), np.zeros(dim)
+
+    def update(self, x):
+        for row in np.atleast_2d(x):
+            self.n += 1
+            d = row - self.mean
+            self.mean += d / self.n
+            self.m2 += d * (row - self.mean)
+
+    @property
+    def std(self):
+        return np.sqrt(self.m2 / max(self.n - 1, 1)) + 1e-8 if self.n > 1 else np.ones_like(self.mean)
+
+
+def _rollouts(task, venv, weights, mean, std, noise=0.0, rng=None, record=False, shift=0.0):
+    """One episode per env, env i acting with linear policy ``weights[i]`` on the normalised state.
+
+    Returns the episode returns minus ``shift`` per step (ARS's alive-bonus removal), the
+    visited states and, if ``record``, the trajectories with the true rewards."""
+    obs, state, _ = venv.reset()
+    E, N, A = venv.num_envs, task.n_agents, task.action_dim
+    active = np.ones(E, bool)
+    ret = np.zeros(E)
+    states = []
+    traj = [dict(obs=[obs[i]], state=[state[i]], actions=[], reward=[]) for i in range(E)] if record else None
+    for _ in range(task.episode_limit):
+        z = (state - mean) / std
+        act = np.tanh(np.einsum("eas,es->ea", weights, z)).reshape(E, N, A)
+        if noise:
+            act = np.clip(act + noise * rng.standard_normal(act.shape), -1, 1)
+        states.append(state[active])
+        r, term, trunc, _ = venv.step(act)
+        obs, state, _ = venv.observe()
+        if record:
+            for i in np.flatnonzero(active):
+                t = traj[i]
+                t["actions"].append(act[i]); t["reward"].append(r[i]); t["obs"].append(obs[i]); t["state"].append(state[i])
+                if term[i] or trunc[i]:
+                    t["terminated"] = bool(term[i])
+        ret += (r - shift) * active
+        active &= ~(term | trunc)
+        if not active.any():
+            break
+    if record:
+        for t in traj:
+            t.setdefault("terminated", False)
+    return ret, np.concatenate(states), traj
+
+
+def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4, step_size: float = 0.02,
+              noise: float = 0.03, seed: int = 0, log=print) -> dict:
+    """ARS V2-t (Mania et al. 2018, Alg. 2).  Returns checkpoints, their returns and all rollouts.
+
+    As in the ARS paper (Sec. 4.1), the healthy (alive) bonus is subtracted from the
+    training rewards of Hopper and Ant, or the search settles on standing still; the
+    checkpoints' returns and the recorded data keep the true rewards."""
+    from envs.mamujoco_backend import MaMuJoCoVectorEnv
+
+    rng = np.random.default_rng(seed)
+    A, S = task.n_agents * task.action_dim, task.state_dim
+    venv = MaMuJoCoVectorEnv(task, 2 * directions, seed)
+    eval_env = MaMuJoCoVectorEnv(task, 4, seed + 1)
+    norm = _RunningNorm(S)
+    M = np.zeros((A, S))
+    ckpts, rollouts = [], []
+    for it in range(iterations + 1):
+        mean, std = norm.mean.copy(), norm.std.copy()
+        ev, _, _ = _rollouts(task, eval_env, np.repeat(M[None], 4, 0), mean, std)
+        ckpts.append({"iteration": it, "weights": M.copy(), "mean": mean, "std": std, "return": float(ev.mean())})
+        log(f"[ARS {task.name}] iteration {it}: return {ev.mean():.1f}")
+        if it == iterations:
+            break
+        delta = rng.standard_normal((directions, A, S))
+        W = np.concatenate([M + noise * delta, M - noise * delta])
+        ret, states, traj = _rollouts(task, venv, W, mean, std, record=True, shift=ALIVE_BONUS.get(task.backend_kwargs["scenario"], 0.0))
+        rollouts.append(traj)
+        norm.update(states)
+        r_plus, r_minus = ret[:directions], ret[directions:]
+        best = np.argsort(-np.maximum(r_plus, r_minus))[:top]
+        sigma = np.concatenate([r_plus[best], r_minus[best]]).std() + 1e-8
+        M = M + step_size / (top * sigma) * np.einsum("k,kas->as", r_plus[best] - r_minus[best], delta[best])
+    return {"checkpoints": ckpts, "rollouts": rollouts}
+
+
+def mamujoco_dataset(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
+                     action_noise: float = 0.05) -> OfflineDataset:
+    """D4RL-style quality levels from an ARS run (see module doc)."""
+    from envs.mamujoco_backend import MaMuJoCoVectorEnv
+
+    check_quality(task, quality)
+    ckpts = run["checkpoints"]
+    final = ckpts[-1]
+    target = MEDIUM_FRACTION * final["return"]
+    # the learnt checkpoint (not the initial zero policy) closest to the target return
+    medium = min(ckpts[1:-1] or ckpts, key=lambda c: abs(c["return"] - target))
+    rng = np.random.default_rng(seed)
+
+    def play(ck, n):
+        venv = MaMuJoCoVectorEnv(task, n, seed + 17)
+        W = np.repeat(ck["weights"][None], n, 0)
+        return _rollouts(task, venv, W, ck["mean"], ck["std"], action_noise, rng, record=True)[2]
+
+    if quality == "expert":
+        episodes = play(final, n_episodes)
+    elif quality == "medium":
+        episodes = play(medium, n_episodes)
+    elif quality == "medium-expert":
+        episodes = play(medium, n_episodes // 2) + play(final, n_episodes - n_episodes // 2)
+    else:  # medium-replay: every rollout of the learning run up to the medium checkpoint
+        episodes = [t for r in run["rollouts"][: max(1, medium["iteration"])] for t in r]
+    episodes = [{k: np.asarray(v) if isinstance(v, list) else v for k, v in e.items()} for e in episodes]
+    prov = {"behaviour": "ars-v2t", "seed": seed, "final_return": final["return"],
+            "medium_iteration": medium["iteration"], "medium_return": medium["return"],
+            "action_noise": action_noise, "episodes": len(episodes)}
+    return from_episodes(episodes, _meta(task, quality, prov))

@@ -1,0 +1,17 @@
+"""Snakemake script: one MaMuJoCo quality level from the behaviour learner's run."""
+import contextlib
+import pickle
+
+from envs.behaviour import mamujoco_dataset
+from envs.dataset import write_dataset
+from envs.registry import get_task
+
+w = snakemake.wildcards  # noqa: F821
+with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # noqa: F821
+    task = get_task(w.task, "mamujoco")
+    with open(snakemake.input[0], "rb") as f:  # noqa: F821
+        run = pickle.load(f)
+    ds = mamujoco_dataset(task, w.quality, run, snakemake.params.episodes, seed=0)  # noqa: F821
+    sha = write_dataset(ds, snakemake.output[0])  # noqa: F821
+    print(f"{task.id} {w.quality}: {ds.n_episodes} episodes, {ds.n_transitions} steps, "
+          f"mean return {ds.episode_returns().mean():.1f}, sha256 {sha}")

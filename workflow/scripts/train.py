@@ -1,0 +1,18 @@
+"""Snakemake script: one training run (see algorithms/train.py for the run directory)."""
+import contextlib
+import os
+
+from algorithms.train import RunConfig, train
+
+run = snakemake.params.run  # noqa: F821
+tcfg = snakemake.params.train  # noqa: F821
+cfg = RunConfig(
+    dataset=snakemake.input.dataset, algorithm=run.algorithm, seed=run.seed,  # noqa: F821
+    variant=run.variant, hyperparameters=run.hyperparameters,
+    n_updates=tcfg["n_updates"], batch_size=tcfg["batch_size"], n_evals=tcfg["n_evals"],
+    eval_episodes=tcfg["eval_episodes"], final_eval_episodes=tcfg.get("final_eval_episodes", 0),
+    device=tcfg.get("device", "cpu"), threads=snakemake.threads,  # noqa: F821
+    fail=snakemake.params.fail,  # noqa: F821
+)
+with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # noqa: F821
+    train(cfg, os.path.dirname(snakemake.output.metrics), log=lambda s: print(s, flush=True))  # noqa: F821
