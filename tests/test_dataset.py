@@ -1,0 +1,100 @@
+"""The HDF5 dataset format: round trip, next-step indexing and refusal of malformed files."""
+import h5py
+import numpy as np
+import pytest
+
+from envs.dataset import DatasetError, from_episodes, load_dataset, write_dataset
+
+
+def _episodes(n=3, discrete=True, seed=0):
+    rng = np.random.default_rng(seed)
+    eps = []
+    for i in range(n):
+        L = 3 + i
+        ep = {"obs": rng.normal(size=(L + 1, 2, 4)), "state": rng.normal(size=(L + 1, 6)),
+              "reward": rng.normal(size=L), "terminated": i % 2 == 0}
+        if discrete:
+            ep["avail"] = np.ones((L + 1, 2, 3), bool)
+            ep["actions"] = rng.integers(0, 3, size=(L, 2))
+        else:
+            ep["actions"] = rng.uniform(-1, 1, size=(L, 2, 1))
+        eps.append(ep)
+    meta = {"suite": "smacv1", "task": "5m_vs_6m", "quality": "medium", "backend": "smax",
+            "action_type": "discrete" if discrete else "continuous", "provenance": {"seed": 0}}
+    return eps, meta
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_round_trip_keeps_every_array_and_attribute(tmp_path, discrete):
+    eps, meta = _episodes(discrete=discrete)
+    ds = from_episodes(eps, meta)
+    path = tmp_path / "d.h5"
+    sha = write_dataset(ds, path)
+    back = load_dataset(path)
+    assert len(sha) == 64
+    for key in ("obs", "state", "actions", "reward", "terminated", "truncated", "episode_start",
+                "final_obs", "final_state"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(ds, key))
+    assert back.meta["provenance"] == {"seed": 0} and back.meta["task"] == "5m_vs_6m"
+    assert back.n_episodes == 3 and back.n_transitions == 3 + 4 + 5
+    # terminated vs truncated follow the episodes; exactly one end per episode
+    assert back.terminated.sum() == 2 and back.truncated.sum() == 1
+
+
+def test_next_index_points_at_the_successor_without_duplicating_observations():
+    eps, meta = _episodes()
+    ds = from_episodes(eps, meta)
+    obs_all = np.concatenate([ds.obs, ds.final_obs])
+    nxt = ds.next_index()
+    t = 0
+    for e, ep in enumerate(eps):
+        L = len(ep["reward"])
+        for k in range(L):
+            np.testing.assert_allclose(obs_all[nxt[t + k]], ep["obs"][k + 1].astype(np.float32))
+        t += L
+    assert ds.obs.shape[0] == t  # no padding, no stored next observations
+
+
+def _corrupt(tmp_path, edit):
+    eps, meta = _episodes()
+    path = tmp_path / "bad.h5"
+    write_dataset(from_episodes(eps, meta), path)
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: f.__delitem__("reward"), "missing array '/reward'"),
+    (lambda f: f["obs"].__setitem__((0, 0, 0), np.nan), "obs contains NaN"),
+    (lambda f: f.attrs.__setitem__("schema_version", 99), "schema_version"),
+    (lambda f: f.attrs.__delitem__("task"), "missing attribute"),
+    (lambda f: f["terminated"].__setitem__(slice(None), False) or f["truncated"].__setitem__(slice(None), False),
+     "without terminated or truncated"),
+    (lambda f: f["avail"].__setitem__(slice(None), False), "unavailable was taken"),
+    (lambda f: (f.__delitem__("state"), f.create_dataset("state", data=np.zeros((2, 6), np.float32))),
+     "state must be"),
+])
+def test_malformed_files_are_refused_naming_file_and_problem(tmp_path, edit, message):
+    path = _corrupt(tmp_path, edit)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_non_hdf5_and_missing_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not hdf5")
+    with pytest.raises(DatasetError, match="not a readable HDF5"):
+        load_dataset(junk)
+    with pytest.raises(DatasetError, match="no such dataset"):
+        load_dataset(tmp_path / "absent.h5")
+
+
+def test_write_is_atomic_and_validates_first(tmp_path):
+    eps, meta = _episodes()
+    ds = from_episodes(eps, meta)
+    ds.reward[0] = np.inf
+    with pytest.raises(DatasetError, match="reward contains NaN or infinity"):
+        write_dataset(ds, tmp_path / "x.h5")
+    assert list(tmp_path.iterdir()) == []
