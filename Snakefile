@@ -1,4 +1,6 @@
 # ComaDICE benchmark: datasets -> training runs -> tables.   snakemake --cores 8 all_tables
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -7,7 +9,7 @@ min_version("8.0")
 # profile replaces it whole rather than being merged into it.
 if not config:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
