@@ -71,8 +71,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def make_policy(learner, device):
     def policy(obs, avail):
-        o = torch.as_tensor(obs, dtype=torch.float32, device=device)
-        m = None if avail is None else torch.as_tensor(avail, dtype=torch.bool, device=device)
+        o = torch.tensor(obs, dtype=torch.float32, device=device)
+        m = None if avail is None else torch.tensor(avail, dtype=torch.bool, device=device)
         return learner.act(o, m, deterministic=True).cpu().numpy()
     return policy
 

@@ -1,13 +1,13 @@
 """Snakemake script: one MaMuJoCo quality level from the behaviour learner's run."""
-import contextlib
 import pickle
 
+from analysis.logs import log_to
 from envs.behaviour import mamujoco_dataset
 from envs.dataset import write_dataset
 from envs.registry import get_task
 
 w = snakemake.wildcards  # noqa: F821
-with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # noqa: F821
+with log_to(snakemake.log[0]):  # noqa: F821
     task = get_task(w.task, "mamujoco")
     with open(snakemake.input[0], "rb") as f:  # noqa: F821
         run = pickle.load(f)

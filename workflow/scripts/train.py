@@ -1,7 +1,7 @@
 """Snakemake script: one training run (see algorithms/train.py for the run directory)."""
-import contextlib
 import os
 
+from analysis.logs import log_to
 from algorithms.train import RunConfig, train
 
 run = snakemake.params.run  # noqa: F821
@@ -14,5 +14,5 @@ cfg = RunConfig(
     device=tcfg.get("device", "cpu"), threads=snakemake.threads,  # noqa: F821
     fail=snakemake.params.fail,  # noqa: F821
 )
-with open(snakemake.log[0], "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # noqa: F821
+with log_to(snakemake.log[0]):  # noqa: F821
     train(cfg, os.path.dirname(snakemake.output.metrics), log=lambda s: print(s, flush=True))  # noqa: F821
