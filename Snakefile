@@ -27,7 +27,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 rule all_tables:
     default_target: True
     input:
-        rules.tables.output,
+        report_targets(),

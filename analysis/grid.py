@@ -93,8 +93,50 @@ def check_config(config: dict) -> None:
             make_config(v["algorithm"], {**hps.get(v["algorithm"], {}), **v["hyperparameters"]})
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"variants.{vname}: {exc}")
+    for key, values in (config.get("ablations") or {}).items():
+        if key == "suites":
+            continue
+        for value in values:
+            try:
+                make_config("ComaDICE", {**hps.get("ComaDICE", {}), key: value})
+            except (KeyError, ValueError, TypeError) as exc:
+                problems.append(f"ablations.{key}: {exc}")
     if problems:
         raise ValueError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+#: the ComaDICE ablations of the paper: Fig. 1 (alpha), appendix (f-divergence, mixer depth)
+ABLATION_KEYS = {"alpha": "alpha", "f_divergence": "fdiv", "mixer_layers": "mixer"}
+
+
+def ablation_variants(config: dict) -> dict:
+    """Named ComaDICE variants for the ablations in ``config['ablations']``.
+
+    A value equal to ComaDICE's configured default is not a separate run: the default run
+    serves (``variant_for`` maps it back).  Names: ``alpha0.1``, ``fdiv_kl``, ``mixer2``.
+    """
+    from algorithms.base import make_config
+
+    abl = config.get("ablations") or {}
+    if not abl:
+        return {}
+    default = make_config("ComaDICE", (config.get("hyperparameters") or {}).get("ComaDICE", {}))
+    out = {}
+    for key, short in ABLATION_KEYS.items():
+        for value in abl.get(key, []):
+            if value == getattr(default, key):
+                continue
+            name = f"{short}{value}" if key != "f_divergence" else f"{short}_{value}"
+            out[name] = {"algorithm": "ComaDICE", "hyperparameters": {key: value}, "suites": abl.get("suites")}
+    return out
+
+
+def variant_for(config: dict, key: str, value) -> str:
+    """The variant whose run holds ComaDICE with ``key = value`` (``default`` if it is the default)."""
+    for name, v in ablation_variants(config).items():
+        if v["hyperparameters"] == {key: value}:
+            return name
+    return "default"
 
 
 def runs(config: dict) -> list:
@@ -102,13 +144,14 @@ def runs(config: dict) -> list:
     from algorithms.base import algorithm_class
 
     hps = config.get("hyperparameters") or {}
+    variants = {**(config.get("variants") or {}), **ablation_variants(config)}
     out = []
     for suite, task, quality in task_cells(config):
         for algo in config["algorithms"]:
             name = algorithm_class(algo).name
             for seed in config["seeds"]:
                 out.append(Run(suite, task, quality, name, "default", seed, dict(hps.get(name, {}))))
-        for vname, v in (config.get("variants") or {}).items():
+        for vname, v in variants.items():
             if v.get("suites") and suite not in v["suites"]:
                 continue
             name = algorithm_class(v["algorithm"]).name

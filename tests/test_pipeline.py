@@ -50,7 +50,9 @@ def test_paper_grid_dry_run_lists_every_task_quality_algorithm_and_seed(tmp_path
     out = snakemake(tmp_path, "-n", "all_tables").stdout
     counts = job_counts(out)
     cells = 4 * 3 + 15 * 1 + 3 * 4          # Tables 1-3: task x quality
-    assert counts["train"] == cells * 9 * 5  # nine algorithms, five seeds
+    ablation_cells = 15 + 3 * 4             # Fig. 1 and the appendix ablations: SMACv2 and MaMuJoCo
+    ablation_variants = 4 + 2 + 1           # alpha {0.01, 0.1, 1, 100}, KL, chi2, 2-layer mixer
+    assert counts["train"] == cells * 9 * 5 + ablation_cells * ablation_variants * 5
     assert counts["smax_dataset"] == 4 * 3 + 15 and counts["mamujoco_dataset"] == 12
     assert counts["mamujoco_behaviour"] == 3
 
@@ -99,8 +101,17 @@ def test_smoke_profile_end_to_end(tmp_path):
     final = scores[scores.is_final]
     assert len(final) == 2 * len(cfg["algorithms"]) * len(cfg["seeds"])  # every run of the grid happened
     assert final["return_mean"].notna().all() and (final["updates_per_s"] > 0).all()
-    for name in ("table1_smacv1", "table3_mamujoco"):
-        tex = (tmp_path / "reports" / f"{name}.tex").read_text()
+    reports = tmp_path / "reports"
+    for name in ("table1_smacv1", "table3_mamujoco", "ablation_fdiv", "ablation_mixer"):
+        tex = (reports / f"{name}.tex").read_text()
         assert "\\toprule" in tex and "--" not in tex.split("\\midrule")[1]
-        table = pd.read_csv(tmp_path / "reports" / f"{name}.csv")
-        assert set(table["algorithm"]) == set(cfg["algorithms"]) and table["mean"].notna().all()
+        table = pd.read_csv(reports / f"{name}.csv")
+        assert table["mean"].notna().all()
+    assert set(pd.read_csv(reports / "table1_smacv1.csv")["algorithm"]) == set(cfg["algorithms"])
+    for name in ("figure1_alpha.pdf", "figure1_alpha.png", "statistics.tex", "paper_vs_ours.tex",
+                 "table1_smacv1_returns.tex", "table1_smacv1_final_eval.tex", "latex_check.txt"):
+        assert (reports / name).stat().st_size > 0, name
+    # the HTML report of every table and figure
+    snakemake(tmp_path, "all_tables", "--configfile", str(REPO / "config" / "smoke.yaml"),
+              "--report", str(reports / "report.html"))
+    assert (reports / "report.html").stat().st_size > 10_000

@@ -1,0 +1,83 @@
+"""Check generated LaTeX tables: compile them with pdflatex when a TeX install is present,
+otherwise a structural check (balanced braces, matched environments, booktabs rules,
+equal cell counts per row).  Either way a broken table is an error naming the file."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+PREAMBLE = r"""\documentclass{article}
+\usepackage{booktabs}
+\usepackage[margin=1cm,landscape]{geometry}
+\begin{document}
+"""
+
+
+class LatexError(ValueError):
+    pass
+
+
+def syntax_check(path) -> None:
+    text = Path(path).read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("%"))
+    depth = 0
+    for i, ch in enumerate(body):
+        if ch == "{" and (i == 0 or body[i - 1] != "\\"):
+            depth += 1
+        elif ch == "}" and (i == 0 or body[i - 1] != "\\"):
+            depth -= 1
+            if depth < 0:
+                raise LatexError(f"{path}: unbalanced '}}' at character {i}")
+    if depth:
+        raise LatexError(f"{path}: {depth} unclosed '{{'")
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{(\w+)\}", body):
+        if kind == "begin":
+            stack.append(env)
+        elif not stack or stack.pop() != env:
+            raise LatexError(f"{path}: \\end{{{env}}} does not close the open environment")
+    if stack:
+        raise LatexError(f"{path}: environment(s) {stack} never closed")
+    m = re.search(r"\\begin\{tabular\}\{([^}]*)\}(.*?)\\end\{tabular\}", body, re.S)
+    if not m:
+        raise LatexError(f"{path}: no tabular")
+    n_cols = len(m.group(1))
+    for rule in ("\\toprule", "\\midrule", "\\bottomrule"):
+        if rule not in m.group(2):
+            raise LatexError(f"{path}: missing {rule}")
+    for row in m.group(2).split("\\\\"):
+        row = re.sub(r"\\(toprule|midrule|bottomrule)", "", row).strip()
+        if not row:
+            continue
+        cells = row.count("&") + 1 - row.count("\\&") + sum(int(n) - 1 for n in re.findall(r"\\multicolumn\{(\d+)\}", row))
+        if cells != n_cols:
+            raise LatexError(f"{path}: a row has {cells} cells, the tabular {n_cols}: {row[:60]}")
+
+
+def compile_check(paths) -> bool:
+    """True if pdflatex compiled every table; False if no pdflatex is installed."""
+    exe = shutil.which("pdflatex")
+    if not exe:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            doc = Path(tmp) / "doc.tex"
+            doc.write_text(PREAMBLE + Path(path).read_text() + "\n\\end{document}\n")
+            proc = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp,
+                                  capture_output=True, text=True, timeout=120)
+            if proc.returncode != 0:
+                tail = "\n".join(proc.stdout.splitlines()[-15:])
+                raise LatexError(f"{path}: pdflatex failed:\n{tail}")
+    return True
+
+
+def check_tables(paths) -> str:
+    paths = list(paths)
+    for p in paths:
+        syntax_check(p)
+    compiled = compile_check(paths)
+    how = "compiled with pdflatex" if compiled else "syntax-checked (no pdflatex installed)"
+    return f"{len(paths)} table(s) {how}: " + ", ".join(Path(p).name for p in paths)
