@@ -171,8 +171,8 @@ def paper_comparison(scores: pd.DataFrame, suites, algorithms, reference: pd.Dat
     ref = paper_reference() if reference is None else reference
     ours, _ = build_table(scores, suites, algorithm_columns(algorithms))
     rows = []
+    # the cells of our grid (the paper's other cells are not ours to compare)
     cells = {(s, t, q) for s, t, q in zip(ours["suite"], ours["task"], ours["quality"])}
-    cells |= {(s, t, q) for s, t, q in zip(ref["suite"], ref["task"], ref["quality"]) if s in suites}
     for suite, task, quality in _row_keys(pd.DataFrame(list(cells), columns=["suite", "task", "quality"])):
         o = ours[(ours["suite"] == suite) & (ours["task"] == task) & (ours["quality"] == quality)]
         p = ref[(ref["suite"] == suite) & (ref["task"] == task) & (ref["quality"] == quality)]
@@ -198,6 +198,9 @@ def render_comparison(scores: pd.DataFrame, suites, algorithms, out_tex, out_csv
     def num(v, d=1):
         return "--" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
 
+    def best(name, value):
+        return f"{latex_escape(name)} {num(value)}" if isinstance(name, str) else "--"
+
     def rank(r, n):
         return "--" if r is None or (isinstance(r, float) and math.isnan(r)) else f"{int(r)}/{int(n)}"
 
@@ -207,8 +210,8 @@ def render_comparison(scores: pd.DataFrame, suites, algorithms, out_tex, out_csv
         for _, r in g.iterrows():
             rows.append({"quality": latex_escape(r["quality"]), "cells": [
                 num(r["paper_comadice"]), num(r["ours_comadice"]),
-                latex_escape(r["paper_best_baseline"] or "--") + " " + num(r["paper_best_baseline_mean"]),
-                latex_escape(r["ours_best_baseline"] or "--") + " " + num(r["ours_best_baseline_mean"]),
+                best(r["paper_best_baseline"], r["paper_best_baseline_mean"]),
+                best(r["ours_best_baseline"], r["ours_best_baseline_mean"]),
                 rank(r["paper_rank"], r["paper_n_algorithms"]), rank(r["ours_rank"], r["ours_n_algorithms"])]})
         groups.append({"task": latex_escape(get_task(task, suite).display), "rows": rows})
     missing_paper = int(comp["paper_comadice"].isna().sum())
