@@ -14,11 +14,12 @@ if not config:
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
-from analysis.grid import check_config, dataset_path, find_run, runs, task_cells
+from analysis.grid import check_config, runs, task_cells
 
 check_config(config)  # unknown task / quality / algorithm / hyperparameter: a clear error, no job started
 
 RUNS = runs(config)
+RUN_INDEX = {r.id: r for r in RUNS}
 CELLS = task_cells(config)
 SUITES = list(config["suites"])
 

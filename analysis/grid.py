@@ -159,11 +159,3 @@ def runs(config: dict) -> list:
             for seed in config["seeds"]:
                 out.append(Run(suite, task, quality, name, vname, seed, hp))
     return out
-
-
-def find_run(config: dict, suite, task, quality, algorithm, variant, seed) -> Run:
-    for r in runs(config):
-        if (r.suite, r.task, r.quality, r.algorithm, r.variant, r.seed) == (
-                suite, task, quality, algorithm, variant, int(seed)):
-            return r
-    raise KeyError(f"run {suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed} is not in the config's grid")

@@ -95,7 +95,12 @@ class SMAXVectorEnv:
             done = dones["__all__"]
             return new_state, rewards[self.agents[0]], done & decided, done & ~decided, won
 
+        def _reset_where(key, state, done):
+            fresh = _reset(key)
+            return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, state)
+
         self._reset = jax.jit(jax.vmap(_reset))
+        self._reset_where = jax.jit(jax.vmap(_reset_where))
         self._observe = jax.jit(jax.vmap(_observe))
         self._step = jax.jit(jax.vmap(_step))
         self.state = None
@@ -116,6 +121,10 @@ class SMAXVectorEnv:
         actions = jnp.asarray(np.asarray(actions, dtype=np.int32))
         self.state, r, term, trunc, won = self._step(self._keys(), self.state, actions)
         return np.asarray(r, dtype=np.float32), np.asarray(term), np.asarray(trunc), np.asarray(won)
+
+    def reset_done(self, done: np.ndarray):
+        """Start a new episode in the envs where ``done`` (for online learners' rollouts)."""
+        self.state = self._reset_where(self._keys(), self.state, jnp.asarray(done))
 
     def warm_up(self):
         """Compile reset, observe and step outside any timed loop."""

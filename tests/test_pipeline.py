@@ -54,7 +54,7 @@ def test_paper_grid_dry_run_lists_every_task_quality_algorithm_and_seed(tmp_path
     ablation_variants = 4 + 2 + 1           # alpha {0.01, 0.1, 1, 100}, KL, chi2, 2-layer mixer
     assert counts["train"] == cells * 9 * 5 + ablation_cells * ablation_variants * 5
     assert counts["smax_dataset"] == 4 * 3 + 15 and counts["mamujoco_dataset"] == 12
-    assert counts["mamujoco_behaviour"] == 3
+    assert counts["mappo_behaviour"] == 4 + 15 and counts["mamujoco_behaviour"] == 3
 
 
 @pytest.mark.parametrize("edit, message", [

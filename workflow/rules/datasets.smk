@@ -1,25 +1,71 @@
 # Behaviour data -> one HDF5 dataset per (suite, task, quality).
+# datasets.generator: "smoke" (SMAX heuristic + random actions; ARS on MaMuJoCo) or
+# "paper" (a MAPPO learning run per SMAX task, its checkpoints / its replay; ARS on MaMuJoCo).
+
+GENERATOR = config["datasets"].get("generator", "smoke")
 
 wildcard_constraints:
     suite="smacv1|smacv2|mamujoco",
     quality="poor|medium|good|expert|medium-replay|medium-expert",
 
 
-rule smax_dataset:
-    output:
-        "results/datasets/{suite}/{task}/{quality}.h5",
-    wildcard_constraints:
-        suite="smacv1|smacv2",
-    params:
-        episodes=config["datasets"]["smax_episodes"],
-    log:
-        "logs/datasets/{suite}/{task}/{quality}.log",
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/comadice.yaml"
-    script:
-        "../scripts/make_smax_dataset.py"
+if GENERATOR == "smoke":
+
+    rule smax_dataset:
+        output:
+            "results/datasets/{suite}/{task}/{quality}.h5",
+        wildcard_constraints:
+            suite="smacv1|smacv2",
+        params:
+            episodes=config["datasets"]["smax_episodes"],
+        log:
+            "logs/datasets/{suite}/{task}/{quality}.log",
+        resources:
+            mem_mb=4000,
+        conda:
+            "../envs/comadice.yaml"
+        script:
+            "../scripts/make_smax_dataset.py"
+
+else:
+
+    rule mappo_behaviour:
+        output:
+            run="results/behaviour/{suite}/{task}/mappo.pkl",
+            curve="results/behaviour/{suite}/{task}/mappo_curve.csv",
+        wildcard_constraints:
+            suite="smacv1|smacv2",
+        params:
+            env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
+            record=lambda w: config["datasets"]["smax_episodes"] if w.suite == "smacv2" else 0,
+        log:
+            "logs/behaviour/{suite}/{task}.log",
+        threads: 1
+        resources:
+            mem_mb=8000,
+        conda:
+            "../envs/comadice.yaml"
+        script:
+            "../scripts/train_mappo.py"
+
+    rule smax_dataset:
+        input:
+            "results/behaviour/{suite}/{task}/mappo.pkl",
+        output:
+            "results/datasets/{suite}/{task}/{quality}.h5",
+        wildcard_constraints:
+            suite="smacv1|smacv2",
+        params:
+            episodes=config["datasets"]["smax_episodes"],
+            fractions=config["datasets"].get("smac_quality_fractions"),
+        log:
+            "logs/datasets/{suite}/{task}/{quality}.log",
+        resources:
+            mem_mb=8000,
+        conda:
+            "../envs/comadice.yaml"
+        script:
+            "../scripts/make_smax_dataset.py"
 
 
 rule mamujoco_behaviour:

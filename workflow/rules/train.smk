@@ -3,13 +3,20 @@
 # next invocation reruns exactly the failed runs.
 
 
+def run_for(w):
+    key = f"{w.suite}/{w.task}/{w.quality}/{w.algorithm}/{w.variant}/seed{w.seed}"
+    if key not in RUN_INDEX:
+        raise ValueError(f"run {key} is not in the config's grid")
+    return RUN_INDEX[key]
+
+
 rule train:
     input:
         dataset="results/datasets/{suite}/{task}/{quality}.h5",
     output:
         metrics="results/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json",
     params:
-        run=lambda w: find_run(config, w.suite, w.task, w.quality, w.algorithm, w.variant, w.seed),
+        run=run_for,
         train=config["train"],
         fail=lambda w: f"{w.suite}/{w.task}/{w.quality}/{w.algorithm}/{w.variant}/seed{w.seed}"
         in config.get("fail_runs", []),

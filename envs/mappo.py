@@ -1,0 +1,184 @@
+"""MAPPO behaviour learner for the SMAX tasks (discrete actions), in PyTorch.
+
+The paper's SMAC datasets were made with MAPPO (Yu et al. 2022): SMACv1 poor / medium /
+good datasets from policies of increasing win rate (Meng et al. 2023), SMACv2 from 1000
+trajectories collected across a MAPPO learning run (paper Sec. 6.1).  This is that learner:
+
+- parameter-shared actor pi(a_i | o_i, id_i) with available-action masks;
+- centralised critic V(s, id_i) on the global state plus the agent id (MAPPO's
+  agent-specific global state, reduced to the world state and the id);
+- PPO clipped objective (clip 0.2), GAE (gamma 0.99, lambda 0.95), entropy bonus 0.01,
+  Adam 5e-4, 5 epochs over each rollout in one minibatch, value loss clipped as MAPPO's
+  (Yu et al. 2022, Table 8 / their SMAC defaults);
+- rollouts of ``num_envs`` SMAX episodes stepped as one batch, episodes restarted where
+  they end.  A time-limit cut is treated as terminal in the advantage (a simplification:
+  SMAC's limits are rarely reached by learning policies).
+
+``train_mappo`` returns the checkpoints (state dicts with their evaluated win rates and
+returns, a learning curve) and, with ``record_episodes=K``, a uniform sample of K of the
+episodes finished during training (reservoir sampling over the whole run: SMACv2's
+"trajectories collected across the learning run" without holding the run in memory).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from algorithms.networks import AgentMLP, masked_logits
+from envs.registry import TaskSpec
+
+
+@dataclass
+class MAPPOConfig:
+    num_envs: int = 32          # parallel SMAX episodes per rollout
+    rollout_steps: int = 64     # steps per env per iteration
+    lr: float = 5e-4            # Adam (MAPPO SMAC default)
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    epochs: int = 5             # PPO epochs per rollout (MAPPO SMAC: 5 for hard maps)
+    entropy: float = 0.01
+    value_coef: float = 1.0
+    grad_clip: float = 10.0     # MAPPO default max grad norm
+    hidden: int = 64            # MAPPO's SMAC MLP width
+    eval_episodes: int = 32
+
+
+class MAPPOAgent(nn.Module):
+    def __init__(self, task: TaskSpec, hidden: int):
+        super().__init__()
+        self.actor = AgentMLP(task.obs_dim, task.action_dim, task.n_agents, hidden, out_gain=0.01)
+        self.critic = AgentMLP(task.state_dim, 1, task.n_agents, hidden)
+        self.n_agents = task.n_agents
+
+    def dist(self, obs, avail):
+        return torch.distributions.Categorical(logits=masked_logits(self.actor(obs), avail))
+
+    def value(self, state):
+        s = state.unsqueeze(-2).expand(*state.shape[:-1], self.n_agents, state.shape[-1])
+        return self.critic(s).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, obs, avail, deterministic=False):
+        d = self.dist(torch.tensor(obs), torch.tensor(avail))
+        return (d.probs.argmax(-1) if deterministic else d.sample()).numpy()
+
+
+def evaluate_agent(task, agent, episodes, seed, venv=None):
+    from envs.simulators import evaluate
+    return evaluate(task, lambda o, a: agent.act(o, a), episodes, seed=seed, venv=venv)
+
+
+def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: int = 0, n_checkpoints: int = 10,
+                record_episodes: int = 0, log=print) -> dict:
+    from envs.smax_backend import SMAXVectorEnv
+
+    cfg = cfg or MAPPOConfig()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    venv = SMAXVectorEnv(task, cfg.num_envs, seed)
+    eval_env = SMAXVectorEnv(task, cfg.eval_episodes, seed + 1)
+    venv.warm_up()
+    eval_env.warm_up()
+    agent = MAPPOAgent(task, cfg.hidden)
+    opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr)
+    E, N, T = cfg.num_envs, task.n_agents, cfg.rollout_steps
+    iterations = max(1, env_steps // (E * T))
+    ckpt_every = max(1, iterations // max(1, n_checkpoints - 1))
+    obs, state, avail = venv.reset()
+    live = [dict(obs=[obs[i]], state=[state[i]], avail=[avail[i]], actions=[], reward=[]) for i in range(E)]
+    episodes, curve, checkpoints = [], [], []
+    rng = np.random.default_rng(seed)
+    finished = 0
+    t0, steps = time.perf_counter(), 0
+
+    def checkpoint(it):
+        res = evaluate_agent(task, agent, cfg.eval_episodes, seed + 1, eval_env)
+        checkpoints.append({"iteration": it, "env_steps": steps, "win_rate": res["win_rate"],
+                            "return_mean": res["return_mean"], "state_dict": copy.deepcopy(agent.state_dict())})
+        curve.append({"iteration": it, "env_steps": steps, "wall_s": time.perf_counter() - t0,
+                      "win_rate": res["win_rate"], "return_mean": res["return_mean"]})
+        log(f"[MAPPO {task.name}] iteration {it}, {steps} env steps: win rate {res['win_rate']:.3f}, "
+            f"return {res['return_mean']:.3f}")
+
+    checkpoint(0)
+    for it in range(1, iterations + 1):
+        buf = {k: [] for k in ("obs", "state", "avail", "act", "logp", "val", "rew", "done")}
+        for _ in range(T):
+            o, s, m = (torch.tensor(x) for x in (obs, state, avail))
+            with torch.no_grad():
+                d = agent.dist(o, m)
+                a = d.sample()
+                logp, v = d.log_prob(a), agent.value(s)
+            r, term, trunc, won = venv.step(a.numpy())
+            done = term | trunc
+            for k, x in zip(("obs", "state", "avail", "act", "logp", "val"), (o, s, m, a, logp, v)):
+                buf[k].append(x)
+            buf["rew"].append(torch.as_tensor(r))
+            buf["done"].append(torch.as_tensor(done, dtype=torch.float32))
+            steps += E
+            nobs, nstate, navail = venv.observe()
+            if record_episodes:
+                an = a.numpy()
+                for i in range(E):
+                    ep = live[i]
+                    ep["actions"].append(an[i]); ep["reward"].append(r[i])
+                    ep["obs"].append(nobs[i]); ep["state"].append(nstate[i]); ep["avail"].append(navail[i])
+                    if done[i]:
+                        ep["terminated"] = bool(term[i])
+                        ep["win"] = bool(won[i])
+                        ep["iteration"] = it
+                        finished += 1
+                        slot = len(episodes) if len(episodes) < record_episodes else rng.integers(finished)
+                        if slot < record_episodes:
+                            ep = {k: np.asarray(v) if isinstance(v, list) else v for k, v in ep.items()}
+                            if slot == len(episodes):
+                                episodes.append(ep)
+                            else:
+                                episodes[slot] = ep
+            if done.any():
+                venv.reset_done(done)
+                nobs, nstate, navail = venv.observe()
+                if record_episodes:
+                    for i in np.flatnonzero(done):
+                        live[i] = dict(obs=[nobs[i]], state=[nstate[i]], avail=[navail[i]], actions=[], reward=[])
+            obs, state, avail = nobs, nstate, navail
+        with torch.no_grad():
+            last_v = agent.value(torch.as_tensor(state))
+        B = {k: torch.stack(v) for k, v in buf.items()}   # [T, E, ...]
+        adv = torch.zeros_like(B["val"])
+        gae = torch.zeros(E, N)
+        for t in reversed(range(T)):
+            nv = last_v if t == T - 1 else B["val"][t + 1]
+            nonterm = (1.0 - B["done"][t]).unsqueeze(-1)
+            delta = B["rew"][t].unsqueeze(-1) + cfg.gamma * nv * nonterm - B["val"][t]
+            gae = delta + cfg.gamma * cfg.gae_lambda * nonterm * gae
+            adv[t] = gae
+        ret = adv + B["val"]
+        flat = lambda x: x.reshape(T * E, *x.shape[2:])
+        o, s, m, a, lp_old, v_old, adv_f, ret_f = map(flat, (B["obs"], B["state"], B["avail"], B["act"], B["logp"],
+                                                               B["val"], adv, ret))
+        adv_f = (adv_f - adv_f.mean()) / (adv_f.std() + 1e-8)
+        for _ in range(cfg.epochs):
+            d = agent.dist(o, m)
+            ratio = torch.exp(d.log_prob(a) - lp_old)
+            pg = -torch.min(ratio * adv_f, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv_f).mean()
+            v = agent.value(s)
+            v_clip = v_old + (v - v_old).clamp(-cfg.clip, cfg.clip)
+            v_loss = torch.max((v - ret_f) ** 2, (v_clip - ret_f) ** 2).mean()
+            loss = pg + cfg.value_coef * v_loss - cfg.entropy * d.entropy().mean()
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), cfg.grad_clip)
+            opt.step()
+        if it % ckpt_every == 0 or it == iterations:
+            checkpoint(it)
+    episodes.sort(key=lambda e: e["iteration"])
+    return {"task": task.name, "checkpoints": checkpoints, "curve": curve, "episodes": episodes,
+            "episodes_finished": finished,
+            "config": cfg.__dict__, "env_steps": steps, "wall_s": time.perf_counter() - t0}
