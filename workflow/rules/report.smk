@@ -87,10 +87,25 @@ rule statistics:
         "../scripts/statistics.py"
 
 
+rule dataset_stats:
+    input:
+        [f"results/datasets/{s}/{t}/{q}.h5" for s, t, q in CELLS],
+    output:
+        tex=report("reports/dataset_statistics.tex", caption="../report/datasets.rst", category="Tables"),
+        csv="reports/dataset_statistics.csv",
+    log:
+        "logs/report/dataset_stats.log",
+    conda:
+        "../envs/comadice.yaml"
+    script:
+        "../scripts/dataset_stats.py"
+
+
 rule latex_check:
     input:
         rules.tables.output,
         "reports/statistics.tex",
+        "reports/dataset_statistics.tex",
     output:
         "reports/latex_check.txt",
     log:
@@ -102,7 +117,8 @@ rule latex_check:
 
 
 def report_targets():
-    out = list(rules.tables.output) + ["reports/statistics.tex", "reports/latex_check.txt"]
+    out = list(rules.tables.output) + ["reports/statistics.tex", "reports/dataset_statistics.tex",
+                                       "reports/latex_check.txt"]
     if ABLATIONS.get("alpha"):
         out += ["reports/figure1_alpha.pdf", "reports/figure1_alpha.png"]
     return out
