@@ -21,11 +21,15 @@ def spec_from_dataset(ds: OfflineDataset) -> LearnerSpec:
 class TensorData:
     def __init__(self, ds: OfflineDataset, device="cpu", seed: int = 0):
         dev = torch.device(device)
-        t = lambda a, dtype=None: torch.as_tensor(np.ascontiguousarray(a), device=dev, dtype=dtype)
+        # torch.from_numpy shares memory with the numpy buffer on the CPU
+        t = lambda a, dtype=None: torch.from_numpy(np.ascontiguousarray(a)).to(device=dev, dtype=dtype)
         self.spec = spec_from_dataset(ds)
         self.size = ds.n_transitions
-        self.obs = t(np.concatenate([ds.obs, ds.final_obs]))
-        self.state = t(np.concatenate([ds.state, ds.final_state]))
+        # one buffer of steps then final observations; no copy when the loader made it
+        obs_all = ds.obs_all if ds.obs_all is not None else np.concatenate([ds.obs, ds.final_obs])
+        state_all = ds.state_all if ds.state_all is not None else np.concatenate([ds.state, ds.final_state])
+        self.obs = t(obs_all)
+        self.state = t(state_all)
         self.actions = t(ds.actions, torch.long if ds.discrete else torch.float32)
         self.avail = t(np.concatenate([ds.avail, ds.final_avail])) if ds.discrete else None
         self.reward = t(ds.reward)
@@ -46,14 +50,15 @@ class TensorData:
         if init_idx is None:
             init_idx = self.init_index[torch.randint(len(self.init_index), idx.shape, device=self.device,
                                                      generator=self.generator)]
+        f32 = lambda x: x.float()  # observations may be stored in float16 (large datasets)
         return Batch(
-            obs=self.obs[idx], state=self.state[idx], actions=self.actions[idx],
+            obs=f32(self.obs[idx]), state=f32(self.state[idx]), actions=self.actions[idx],
             reward=self.reward[idx], done=self.done[idx],
-            next_obs=self.obs[nxt], next_state=self.state[nxt],
+            next_obs=f32(self.obs[nxt]), next_state=f32(self.state[nxt]),
             avail=None if self.avail is None else self.avail[idx],
             next_avail=None if self.avail is None else self.avail[nxt],
             reward_to_go=self.reward_to_go[idx],
-            init_obs=self.obs[init_idx], init_state=self.state[init_idx],
+            init_obs=f32(self.obs[init_idx]), init_state=f32(self.state[init_idx]),
         )
 
     def sample(self, batch_size: int) -> Batch:

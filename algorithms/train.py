@@ -32,7 +32,7 @@ import yaml
 
 from algorithms.base import make
 from algorithms.data import TensorData
-from envs.dataset import file_sha256, load_dataset
+from envs.dataset import file_sha256, load_dataset, obs_nbytes
 from envs.registry import get_task
 from envs.simulators import backend_version, evaluate, make_vector_env
 
@@ -53,6 +53,7 @@ class RunConfig:
     final_eval_episodes: int = 0    # extra evaluation of the last policy with more episodes (0: none)
     device: str = "cpu"
     threads: int = 1                # torch CPU threads
+    obs_dtype: str = "auto"         # float32 | float16 | auto (float16 when observations exceed 2 GiB)
     fail: bool = False              # raise before writing metrics (tests of the pipeline's rerun)
 
 
@@ -86,7 +87,12 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     torch.set_num_threads(max(1, cfg.threads))
     set_seed(cfg.seed)
 
-    ds = load_dataset(cfg.dataset)
+    obs_dtype = {"float32": None, "float16": np.float16}.get(cfg.obs_dtype)
+    if cfg.obs_dtype == "auto":
+        obs_dtype = np.float16 if obs_nbytes(cfg.dataset) > (2 << 30) else None
+    elif cfg.obs_dtype not in ("float32", "float16"):
+        raise ValueError(f"obs_dtype must be float32, float16 or auto, got {cfg.obs_dtype!r}")
+    ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype)
     checksum = file_sha256(cfg.dataset)
     task = get_task(ds.meta["task"], ds.meta["suite"])
     data = TensorData(ds, cfg.device, seed=cfg.seed)

@@ -60,6 +60,8 @@ class OfflineDataset:
     avail: Optional[np.ndarray] = None
     final_avail: Optional[np.ndarray] = None
     meta: dict = field(default_factory=dict)
+    obs_all: Optional[np.ndarray] = field(default=None, repr=False)    # concat(obs, final_obs), if loaded so
+    state_all: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def discrete(self) -> bool:
@@ -168,6 +170,12 @@ def write_dataset(ds: OfflineDataset, path) -> str:
     return file_sha256(path)
 
 
+def obs_nbytes(path) -> int:
+    """Bytes the observations of a dataset file take as float32 (to choose a storage dtype)."""
+    with h5py.File(path, "r") as f:
+        return 4 * (int(np.prod(f["obs"].shape)) + int(np.prod(f["final_obs"].shape)))
+
+
 def file_sha256(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -176,8 +184,15 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def load_dataset(path) -> OfflineDataset:
-    """Load and validate; a malformed file raises ``DatasetError`` naming file and problem."""
+def load_dataset(path, obs_dtype=None) -> OfflineDataset:
+    """Load and validate; a malformed file raises ``DatasetError`` naming file and problem.
+
+    ``obs`` and ``final_obs`` (and ``state`` / ``final_state``) are read straight into one
+    contiguous buffer each (``ds.obs`` and ``ds.final_obs`` are views of it, kept as
+    ``ds.obs_all`` / ``ds.state_all``), so training can use them without a copy.
+    ``obs_dtype=np.float16`` halves the memory of the largest array (read with conversion,
+    chunk by chunk: the float32 array never exists in memory).
+    """
     path = str(path)
     if not os.path.exists(path):
         raise DatasetError(f"{path}: no such dataset file")
@@ -202,15 +217,36 @@ def load_dataset(path) -> OfflineDataset:
         missing = [k for k in _REQUIRED_META if k not in meta]
         if missing:
             raise DatasetError(f"{path}: missing attribute(s) {', '.join(missing)}")
-        arrays = {}
+        arrays, joined = {}, {}
         for key in _ARRAYS:
-            if key in f:
-                arrays[key] = f[key][()]
-            elif key not in ("avail", "final_avail"):
+            if key not in f and key not in ("avail", "final_avail"):
                 raise DatasetError(f"{path}: missing array '/{key}'")
+        for key in ("obs", "state"):
+            a, b = f[key], f[f"final_{key}"]
+            dtype = np.dtype(obs_dtype) if (key == "obs" and obs_dtype is not None) else a.dtype
+            if a.shape[1:] != b.shape[1:]:
+                raise DatasetError(f"{path}: {key} {a.shape} and final_{key} {b.shape} differ in shape")
+            buf = np.empty((a.shape[0] + b.shape[0],) + a.shape[1:], dtype=dtype)
+            step = max(1, (64 << 20) // max(1, int(np.prod(a.shape[1:])) * 4))  # 64 MiB chunks
+            for lo in range(0, a.shape[0], step):
+                hi = min(lo + step, a.shape[0])
+                buf[lo:hi] = a[lo:hi]
+            if b.shape[0]:
+                buf[a.shape[0]:] = b[()]
+            joined[key] = buf
+            arrays[key], arrays[f"final_{key}"] = buf[: a.shape[0]], buf[a.shape[0]:]
+        for key in _ARRAYS:
+            if key in f and key not in arrays:
+                arrays[key] = f[key][()]
     ds = OfflineDataset(**arrays, meta=meta)
     validate(ds, path)
+    ds.obs_all, ds.state_all = joined["obs"], joined["state"]
     return ds
+
+
+def _all_finite(a: np.ndarray, rows: int = 4096) -> bool:
+    """np.isfinite(a).all() in chunks: no temporary the size of a large array."""
+    return all(np.isfinite(a[lo:lo + rows]).all() for lo in range(0, a.shape[0], rows))
 
 
 def validate(ds: OfflineDataset, where: str = "<dataset>") -> None:
@@ -253,7 +289,7 @@ def validate(ds: OfflineDataset, where: str = "<dataset>") -> None:
     else:
         bad(f"unknown action_type {action_type!r}")
     for key in ("obs", "state", "reward", "final_obs", "final_state"):
-        if not np.isfinite(getattr(ds, key)).all():
+        if not _all_finite(getattr(ds, key)):
             bad(f"{key} contains NaN or infinity")
     if not ds.episode_start[0]:
         bad("the first step is not marked as an episode start")

@@ -1,0 +1,70 @@
+"""Behaviour learners and the quality levels they produce."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from envs.behaviour import collect_smax, mamujoco_dataset, pick_checkpoint, smac_from_mappo, train_ars
+from envs.registry import get_task
+
+
+def easy_smax_task():
+    # 5 marines against 3: learnable in seconds on a CPU, same code path as the paper's maps
+    base = get_task("5m_vs_6m")
+    kw = {**base.backend_kwargs, "n_enemies": 3}
+    return dataclasses.replace(base, backend_kwargs=kw, obs_dim=13 * (4 + 3) + 10, state_dim=12 * 8,
+                               action_dim=5 + 3)
+
+
+@pytest.fixture(scope="module")
+def mappo_run():
+    from envs.mappo import MAPPOConfig, train_mappo
+    cfg = MAPPOConfig(num_envs=16, rollout_steps=32, eval_episodes=16)
+    return train_mappo(easy_smax_task(), 30_000, cfg, seed=0, n_checkpoints=4, record_episodes=40,
+                       log=lambda s: None)
+
+
+def test_mappo_learns_on_smax(mappo_run):
+    ck = mappo_run["checkpoints"]
+    assert ck[-1]["return_mean"] > ck[0]["return_mean"] + 0.3
+    assert max(c["win_rate"] for c in ck) > ck[0]["win_rate"]
+    assert len(mappo_run["curve"]) == len(ck)
+    assert 0 < len(mappo_run["episodes"]) <= 40  # a reservoir sample of the run's episodes
+
+
+def test_smacv1_qualities_are_ordered_by_return(mappo_run):
+    task = easy_smax_task()
+    returns = {q: smac_from_mappo(task, q, mappo_run, 16, seed=0).episode_returns().mean()
+               for q in ("poor", "medium", "good")}
+    # this tiny run saturates quickly, so medium may already play as well as good
+    assert returns["poor"] < returns["good"]
+    assert returns["poor"] <= returns["medium"] + 1e-6 and returns["medium"] <= returns["good"] + 1e-6
+
+
+def test_smacv2_medium_is_drawn_across_the_learning_run(mappo_run):
+    task = dataclasses.replace(easy_smax_task(), suite="smacv2", qualities=("medium",))
+    ds = smac_from_mappo(task, "medium", mappo_run, 30, seed=0)
+    assert ds.n_episodes == 30 and ds.meta["grade"] == "paper"
+    assert ds.meta["provenance"]["behaviour"] == "mappo-learning-run"
+
+
+def test_pick_checkpoint_follows_the_fractions():
+    cks = [{"return_mean": r} for r in (0.0, 0.1, 0.5, 0.9, 1.0)]
+    assert pick_checkpoint(cks, "poor")["return_mean"] == 0.1   # target 0.2
+    assert pick_checkpoint(cks, "medium")["return_mean"] == 0.5
+    assert pick_checkpoint(cks, "good")["return_mean"] == 1.0
+
+
+def test_smoke_grade_smax_qualities_are_ordered():
+    task = get_task("5m_vs_6m")
+    means = [collect_smax(task, q, 32, seed=0).episode_returns().mean() for q in ("poor", "medium", "good")]
+    assert means[0] < means[1] < means[2]
+
+
+def test_ars_qualities_on_hopper():
+    task = get_task("Hopper_3x1")
+    run = train_ars(task, 6, seed=0, log=lambda s: None)
+    ds = {q: mamujoco_dataset(task, q, run, 4) for q in task.qualities}
+    assert all(d.meta["grade"] == "smoke" for d in ds.values())
+    assert not ds["expert"].terminated[-1] or ds["expert"].truncated.sum() + ds["expert"].terminated.sum() == 4
+    assert ds["medium-expert"].n_episodes == 4
