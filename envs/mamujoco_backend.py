@@ -88,6 +88,14 @@ class MaMuJoCoVectorEnv:
             self.done[i] = term[i] or trunc[i]
         return reward, term, trunc, np.zeros(self.num_envs, bool)
 
+    def reset_done(self, done: np.ndarray):
+        """Start a new episode in the envs where ``done`` (for online learners' rollouts)."""
+        for i in np.flatnonzero(done):
+            obs, _ = self.envs[i].reset(seed=int(self.seed * 100_003 + 7919 * self._episode + i))
+            self._store(i, obs, self.envs[i])
+            self.done[i] = False
+        self._episode += 1
+
     def warm_up(self):
         pass
 

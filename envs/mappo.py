@@ -1,4 +1,4 @@
-"""MAPPO behaviour learner for the SMAX tasks (discrete actions), in PyTorch.
+"""MAPPO behaviour learner, in PyTorch: SMAX tasks (discrete) and MaMuJoCo tasks (continuous).
 
 The paper's SMAC datasets were made with MAPPO (Yu et al. 2022): SMACv1 poor / medium /
 good datasets from policies of increasing win rate (Meng et al. 2023), SMACv2 from 1000
@@ -10,14 +10,19 @@ trajectories collected across a MAPPO learning run (paper Sec. 6.1).  This is th
 - PPO clipped objective (clip 0.2), GAE (gamma 0.99, lambda 0.95), entropy bonus 0.01,
   Adam 5e-4, 5 epochs over each rollout in one minibatch, value loss clipped as MAPPO's
   (Yu et al. 2022, Table 8 / their SMAC defaults);
-- rollouts of ``num_envs`` SMAX episodes stepped as one batch, episodes restarted where
+- continuous actions (MaMuJoCo, as the HAPPO-made OMIGA datasets; MAPPO with shared
+  parameters rather than HAPPO's sequential updates): a Gaussian per agent with a learnt,
+  state-independent log-std, actions clipped to [-1, 1] by the environment, rewards scaled
+  by a running std of the discounted return (as in common PPO implementations);
+- rollouts of ``num_envs`` episodes stepped as one batch, episodes restarted where
   they end.  A time-limit cut is treated as terminal in the advantage (a simplification:
   SMAC's limits are rarely reached by learning policies).
 
 ``train_mappo`` returns the checkpoints (state dicts with their evaluated win rates and
 returns, a learning curve) and, with ``record_episodes=K``, a uniform sample of K of the
 episodes finished during training (reservoir sampling over the whole run: SMACv2's
-"trajectories collected across the learning run" without holding the run in memory).
+"trajectories collected across the learning run" without holding the run in memory), or
+with ``record_episodes=-1`` every episode (MaMuJoCo's medium-replay).
 """
 from __future__ import annotations
 
@@ -52,12 +57,18 @@ class MAPPOConfig:
 class MAPPOAgent(nn.Module):
     def __init__(self, task: TaskSpec, hidden: int):
         super().__init__()
+        self.discrete = task.discrete
         self.actor = AgentMLP(task.obs_dim, task.action_dim, task.n_agents, hidden, out_gain=0.01)
         self.critic = AgentMLP(task.state_dim, 1, task.n_agents, hidden)
+        self.log_std = nn.Parameter(torch.full((task.action_dim,), -0.5), requires_grad=not task.discrete)
         self.n_agents = task.n_agents
 
     def dist(self, obs, avail):
-        return torch.distributions.Categorical(logits=masked_logits(self.actor(obs), avail))
+        if self.discrete:
+            return torch.distributions.Categorical(logits=masked_logits(self.actor(obs), avail))
+        # independent Gaussian per action dimension, summed into one log-prob per agent
+        normal = torch.distributions.Normal(self.actor(obs), self.log_std.exp())
+        return torch.distributions.Independent(normal, 1)
 
     def value(self, state):
         s = state.unsqueeze(-2).expand(*state.shape[:-1], self.n_agents, state.shape[-1])
@@ -65,8 +76,26 @@ class MAPPOAgent(nn.Module):
 
     @torch.no_grad()
     def act(self, obs, avail, deterministic=False):
-        d = self.dist(torch.tensor(obs), torch.tensor(avail))
-        return (d.probs.argmax(-1) if deterministic else d.sample()).numpy()
+        d = self.dist(torch.tensor(obs), None if avail is None else torch.tensor(avail))
+        if self.discrete:
+            return (d.probs.argmax(-1) if deterministic else d.sample()).numpy()
+        return (d.mean if deterministic else d.sample()).clamp(-1, 1).numpy()
+
+
+class _RunningVar:
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def update(self, xs):
+        for x in np.ravel(xs):
+            self.n += 1
+            d = x - self.mean
+            self.mean += d / self.n
+            self.m2 += d * (x - self.mean)
+
+    @property
+    def var(self):
+        return self.m2 / self.n if self.n > 1 else 1.0
 
 
 def evaluate_agent(task, agent, episodes, seed, venv=None):
@@ -76,13 +105,13 @@ def evaluate_agent(task, agent, episodes, seed, venv=None):
 
 def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: int = 0, n_checkpoints: int = 10,
                 record_episodes: int = 0, log=print) -> dict:
-    from envs.smax_backend import SMAXVectorEnv
+    from envs.simulators import make_vector_env
 
     cfg = cfg or MAPPOConfig()
     torch.manual_seed(seed)
     np.random.seed(seed)
-    venv = SMAXVectorEnv(task, cfg.num_envs, seed)
-    eval_env = SMAXVectorEnv(task, cfg.eval_episodes, seed + 1)
+    venv = make_vector_env(task, cfg.num_envs, seed)
+    eval_env = make_vector_env(task, cfg.eval_episodes, seed + 1)
     venv.warm_up()
     eval_env.warm_up()
     agent = MAPPOAgent(task, cfg.hidden)
@@ -91,7 +120,11 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     iterations = max(1, env_steps // (E * T))
     ckpt_every = max(1, iterations // max(1, n_checkpoints - 1))
     obs, state, avail = venv.reset()
-    live = [dict(obs=[obs[i]], state=[state[i]], avail=[avail[i]], actions=[], reward=[]) for i in range(E)]
+    keys = ("obs", "state") + (("avail",) if task.discrete else ())
+    fresh = lambda o, s_, m, i: dict(obs=[o[i]], state=[s_[i]], actions=[], reward=[],
+                                     **({"avail": [m[i]]} if task.discrete else {}))
+    live = [fresh(obs, state, avail, i) for i in range(E)]
+    ret_running, ret_var = np.zeros(E), _RunningVar()
     episodes, curve, checkpoints = [], [], []
     rng = np.random.default_rng(seed)
     finished = 0
@@ -110,32 +143,43 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     for it in range(1, iterations + 1):
         buf = {k: [] for k in ("obs", "state", "avail", "act", "logp", "val", "rew", "done")}
         for _ in range(T):
-            o, s, m = (torch.tensor(x) for x in (obs, state, avail))
+            o, s = torch.tensor(obs), torch.tensor(state)
+            m = torch.tensor(avail) if task.discrete else torch.ones(E, N, 1, dtype=torch.bool)
             with torch.no_grad():
                 d = agent.dist(o, m)
                 a = d.sample()
                 logp, v = d.log_prob(a), agent.value(s)
-            r, term, trunc, won = venv.step(a.numpy())
+            act_env = a.numpy() if task.discrete else a.clamp(-1, 1).numpy()
+            r, term, trunc, won = venv.step(act_env)
             done = term | trunc
+            if not task.discrete:  # reward scaling by the running std of the discounted return
+                ret_running = ret_running * cfg.gamma + r
+                ret_var.update(ret_running)
+                ret_running[done] = 0.0
+                r_train = r / np.sqrt(ret_var.var + 1e-8)
+            else:
+                r_train = r
             for k, x in zip(("obs", "state", "avail", "act", "logp", "val"), (o, s, m, a, logp, v)):
                 buf[k].append(x)
-            buf["rew"].append(torch.as_tensor(r))
+            buf["rew"].append(torch.tensor(r_train, dtype=torch.float32))
             buf["done"].append(torch.as_tensor(done, dtype=torch.float32))
             steps += E
             nobs, nstate, navail = venv.observe()
             if record_episodes:
-                an = a.numpy()
                 for i in range(E):
                     ep = live[i]
-                    ep["actions"].append(an[i]); ep["reward"].append(r[i])
-                    ep["obs"].append(nobs[i]); ep["state"].append(nstate[i]); ep["avail"].append(navail[i])
+                    ep["actions"].append(act_env[i]); ep["reward"].append(r[i])
+                    ep["obs"].append(nobs[i]); ep["state"].append(nstate[i])
+                    if task.discrete:
+                        ep["avail"].append(navail[i])
                     if done[i]:
                         ep["terminated"] = bool(term[i])
                         ep["win"] = bool(won[i])
                         ep["iteration"] = it
                         finished += 1
-                        slot = len(episodes) if len(episodes) < record_episodes else rng.integers(finished)
-                        if slot < record_episodes:
+                        cap = record_episodes if record_episodes > 0 else finished  # -1: keep all
+                        slot = len(episodes) if len(episodes) < cap else rng.integers(finished)
+                        if slot < cap:
                             ep = {k: np.asarray(v) if isinstance(v, list) else v for k, v in ep.items()}
                             if slot == len(episodes):
                                 episodes.append(ep)
@@ -146,7 +190,7 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
                 nobs, nstate, navail = venv.observe()
                 if record_episodes:
                     for i in np.flatnonzero(done):
-                        live[i] = dict(obs=[nobs[i]], state=[nstate[i]], avail=[navail[i]], actions=[], reward=[])
+                        live[i] = fresh(nobs, nstate, navail, i)
             obs, state, avail = nobs, nstate, navail
         with torch.no_grad():
             last_v = agent.value(torch.as_tensor(state))

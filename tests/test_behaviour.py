@@ -68,3 +68,17 @@ def test_ars_qualities_on_hopper():
     assert all(d.meta["grade"] == "smoke" for d in ds.values())
     assert not ds["expert"].terminated[-1] or ds["expert"].truncated.sum() + ds["expert"].terminated.sum() == 4
     assert ds["medium-expert"].n_episodes == 4
+
+
+def test_mappo_runs_on_mamujoco_and_gives_d4rl_style_levels():
+    from envs.behaviour import mamujoco_from_mappo
+    from envs.mappo import MAPPOConfig, train_mappo
+    task = get_task("Hopper_3x1")
+    cfg = MAPPOConfig(num_envs=4, rollout_steps=64, eval_episodes=2, epochs=2)
+    run = train_mappo(task, 3000, cfg, seed=0, n_checkpoints=3, record_episodes=-1, log=lambda s: None)
+    assert run["episodes"] and all(np.isfinite(c["return_mean"]) for c in run["checkpoints"])
+    replay = mamujoco_from_mappo(task, "medium-replay", run, 4)
+    medium_it = replay.meta["provenance"]["medium_iteration"]
+    assert replay.meta["grade"] == "paper" and replay.n_episodes == sum(
+        e["iteration"] <= medium_it for e in run["episodes"])
+    assert mamujoco_from_mappo(task, "medium-expert", run, 4).n_episodes == 4

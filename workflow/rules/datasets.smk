@@ -1,6 +1,6 @@
 # Behaviour data -> one HDF5 dataset per (suite, task, quality).
 # datasets.generator: "smoke" (SMAX heuristic + random actions; ARS on MaMuJoCo) or
-# "paper" (a MAPPO learning run per SMAX task, its checkpoints / its replay; ARS on MaMuJoCo).
+# "paper" (a MAPPO learning run per task: SMAX checkpoints / replay; MaMuJoCo D4RL-style levels).
 
 GENERATOR = config["datasets"].get("generator", "smoke")
 
@@ -70,9 +70,11 @@ else:
 
 rule mamujoco_behaviour:
     output:
-        "results/behaviour/mamujoco/{task}/ars.pkl",
+        "results/behaviour/mamujoco/{task}/run.pkl",
     params:
+        generator=GENERATOR,
         iterations=config["datasets"]["ars_iterations"],
+        env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
     log:
         "logs/behaviour/mamujoco/{task}.log",
     conda:
@@ -83,7 +85,7 @@ rule mamujoco_behaviour:
 
 rule mamujoco_dataset:
     input:
-        "results/behaviour/mamujoco/{task}/ars.pkl",
+        "results/behaviour/mamujoco/{task}/run.pkl",
     output:
         "results/datasets/mamujoco/{task}/{quality}.h5",
     params:

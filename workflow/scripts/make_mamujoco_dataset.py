@@ -2,7 +2,7 @@
 import pickle
 
 from analysis.logs import log_to
-from envs.behaviour import mamujoco_dataset
+from envs.behaviour import mamujoco_dataset, mamujoco_from_mappo
 from envs.dataset import write_dataset
 from envs.registry import get_task
 
@@ -11,7 +11,8 @@ with log_to(snakemake.log[0]):  # noqa: F821
     task = get_task(w.task, "mamujoco")
     with open(snakemake.input[0], "rb") as f:  # noqa: F821
         run = pickle.load(f)
-    ds = mamujoco_dataset(task, w.quality, run, snakemake.params.episodes, seed=0)  # noqa: F821
+    make = mamujoco_from_mappo if run.get("kind") == "mappo" else mamujoco_dataset
+    ds = make(task, w.quality, run, snakemake.params.episodes, seed=0)  # noqa: F821
     sha = write_dataset(ds, snakemake.output[0])  # noqa: F821
     print(f"{task.id} {w.quality}: {ds.n_episodes} episodes, {ds.n_transitions} steps, "
-          f"mean return {ds.episode_returns().mean():.1f}, sha256 {sha}")
+          f"mean return {ds.episode_returns().mean():.1f}, provenance {ds.meta['provenance']}, sha256 {sha}")
