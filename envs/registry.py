@@ -7,7 +7,10 @@ canonical id (used in paths and result files) uses underscores.
 Dimensions of SMAX tasks follow SMAX's own layout (jaxmarl 0.2.0, six unit
 types): an agent observes 13 features of every other unit plus 10 of its own,
 the world state holds 12 features per unit, and the action set is 5 movement /
-no-op actions plus one attack action per enemy.  ``tests/test_registry.py``
+no-op actions plus one attack action per enemy.  With T unit types (2c_vs_64zg adds
+a seventh, the colossus) the counts are 7+T, 4+T and 6+T.  The scenarios themselves
+(SMACv2's race-aware unit types and start positions, corridor, 2c_vs_64zg) are built in
+``envs/smax_scenarios.py``.  ``tests/test_registry.py``
 checks these formulas against the live simulator for the tasks that run.
 """
 from __future__ import annotations
@@ -59,12 +62,15 @@ class TaskSpec:
 
 
 def _smax_task(name, display, suite, n_allies, n_enemies, limit, qualities, ally_type, enemy_type,
-               approximation=False, note="", available=True, race=None):
+               approximation=False, note="", available=True, race=None, n_unit_types=6):
+    # the unit-type one-hot grows with the number of unit types (2c_vs_64zg adds a colossus)
+    unit_f = SMAX_UNIT_FEATURES + (n_unit_types - 6)
+    own_f = SMAX_OWN_FEATURES + (n_unit_types - 6)
     return TaskSpec(
         name=name, display=display, suite=suite, backend="smax",
         n_agents=n_allies,
-        obs_dim=SMAX_UNIT_FEATURES * (n_allies - 1 + n_enemies) + SMAX_OWN_FEATURES,
-        state_dim=SMAX_STATE_FEATURES_PER_UNIT * (n_allies + n_enemies),
+        obs_dim=unit_f * (n_allies - 1 + n_enemies) + own_f,
+        state_dim=(own_f + 2) * (n_allies + n_enemies),
         action_dim=SMAX_MOVE_ACTIONS + n_enemies,
         action_type="discrete", qualities=qualities, episode_limit=limit,
         approximation=approximation, approximation_note=note, available=available,
@@ -79,8 +85,9 @@ def _build() -> dict:
     # SMACv1, Table 1.  Episode limits are SMAC's per-map limits (smac/env/starcraft2/maps/smac_maps.py).
     v1 = [
         # name, allies, enemies, limit, ally, enemy, runs-here, extra note
-        ("2c_vs_64zg", 2, 64, 400, "colossus", "zergling", False,
-         "SMAX has no colossus; needs a colossus-like unit (issue 3)"),
+        ("2c_vs_64zg", 2, 64, 400, "colossus", "zergling", True,
+         "colossus-like 7th SMAX unit type (Liquipedia stats; one 10-damage hit per 1.07 s; no second beam, "
+         "+5 vs light, splash or cliff walking); open map"),
         ("5m_vs_6m", 5, 6, 70, "marine", "marine", True, ""),
         ("6h_vs_8z", 6, 8, 150, "hydralisk", "zealot", True, ""),
         ("corridor", 6, 24, 400, "zealot", "zergling", True,
@@ -90,7 +97,7 @@ def _build() -> dict:
         note = smax_note + ("; " + extra if extra else "")
         tasks[("smacv1", name)] = _smax_task(
             name, name, "smacv1", a, e, limit, SMACV1_QUALITIES, at, et,
-            approximation=True, note=note, available=avail,
+            approximation=True, note=note, available=avail, n_unit_types=7 if name == "2c_vs_64zg" else 6,
         )
     # SMACv2, Table 2.  SMACv2's limit is 200 steps for every generated scenario.
     for race in ("protoss", "terran", "zerg"):
@@ -98,8 +105,9 @@ def _build() -> dict:
             name = f"{race}_{a}_vs_{e}"
             tasks[("smacv2", name)] = _smax_task(
                 name, f"{race.capitalize()} {a}_vs_{e}", "smacv2", a, e, 200, SMACV2_QUALITIES,
-                None, None, approximation=True, available=False,
-                note=smax_note + "; unit types limited to SMAX's six (race-aware generator: issue 3)",
+                None, None, approximation=True,
+                note=smax_note + "; SMAX lacks colossus / medivac / baneling: SMACv2's unit-type weights "
+                                 "renormalised over the two it has (0.5 / 0.5); SMACv2 start positions",
                 race=race,
             )
     # MaMuJoCo, Table 3 (Gymnasium-Robotics mamujoco_v1, v5 physics, agent_obsk=1).

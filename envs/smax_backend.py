@@ -34,7 +34,6 @@ try:
 except Exception:  # pragma: no cover - older jax without the option
     pass
 
-UNIT_TYPE_INDEX = {"marine": 0, "marauder": 1, "stalker": 2, "zealot": 3, "zergling": 4, "hydralisk": 5}
 
 
 def _strong(tree):
@@ -43,16 +42,13 @@ def _strong(tree):
 
 
 def make_smax_env(task: TaskSpec):
-    from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario
+    """The JaxMARL environment of a SMACv1 / SMACv2 task (scenarios: envs/smax_scenarios.py)."""
+    from envs.smax_scenarios import make_env
 
     if not task.available:
         raise NotImplementedError(f"task {task.id} is registered but its SMAX scenario is not built yet "
                                   f"({task.approximation_note})")
-    kw = task.backend_kwargs
-    a, e = kw["n_allies"], kw["n_enemies"]
-    types = [UNIT_TYPE_INDEX[kw["ally_type"]]] * a + [UNIT_TYPE_INDEX[kw["enemy_type"]]] * e
-    scenario = Scenario(jnp.array(types, dtype=jnp.uint8), a, e, False, False)
-    return HeuristicEnemySMAX(scenario=scenario, max_steps=task.episode_limit)
+    return make_env(task)
 
 
 class SMAXVectorEnv:

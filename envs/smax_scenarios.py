@@ -54,11 +54,12 @@ from __future__ import annotations
 
 import inspect
 import os
-from functools import lru_cache, partial
+from functools import partial
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario  # noqa: E402
 from jaxmarl.environments.smax.heuristic_enemy import create_heuristic_policy  # noqa: E402
@@ -81,7 +82,8 @@ SMAX_UNIT_TYPES = tuple(_SMAX_DEFAULTS["unit_type_names"])  # marine marauder st
 #                (zealot 8 although SC2 hits 2x8; marauder 10 without +10 armoured; stalker 13
 #                without +5 armoured).  Exception: marine 9 (SC2: 6).
 #   cooldown   = Liquipedia's (Faster-speed) cooldown (marine 0.61, marauder 1.07, zealot 0.86,
-#                zergling 0.5 ~ 0.497; stalker 1.87 is the one value at Normal speed)
+#                zergling 0.5 ~ 0.497); stalker 1.87 is SC2's Normal-speed value (1.34 at Faster),
+#                hydralisk 80 HP / 0.59 are pre-patch values (Liquipedia now: 90 / 0.54)
 #   velocity, sight, attack range, radius = SC2's values (marine 3.15 / 9 / 5 / 0.375; melee
 #                ranges raised to 2, as SMACv2's ``min_attack_range: 2``)
 # The colossus below applies the same rules, with values from
@@ -89,8 +91,9 @@ SMAX_UNIT_TYPES = tuple(_SMAX_DEFAULTS["unit_type_names"])  # marine marauder st
 #   (HP 200, shields 150, armour 1; Thermal Lances: 10 (x2) damage, +5 vs Light, cooldown 1.07,
 #    range 7; DPS 18.7 = 2*10/1.07 and build time 54 = 75/1.4 show the page is at Faster speed,
 #    i.e. 1.5 s at Normal speed -- the same convention as SMAX's marine 0.61),
-#   movement speed 3.15 (Faster), sight 10 (Liquipedia; also the marine/colossus pages' unit boxes),
-#   radius 1.0 (SC2 unit data, Colossus footprint radius 1).
+#   movement speed 3.15 (Faster) and sight 10: Liquipedia's unit box; the same values (with
+#   cooldown 1.07) in the unit table of github.com/epsxy/sc2-units (src/data/units/protoss/colossus.ts),
+#   radius 1.0: SC2's unit data (Colossus radius 1); only corroborated here by secondary tables.
 # Not modelled (SMAX has no such mechanics): the second beam, the +5 vs Light bonus, the line
 # splash, armour, cliff walking.  All of them favour the colossus in SC2, so 2c_vs_64zg is harder
 # here than in SMAC.
@@ -152,22 +155,30 @@ SMACV2_UNIT_PROBS = {race: smacv2_unit_probs(race) for race in SMACV2_WEIGHTS}
 MISSING_UNIT_TYPES = {race: tuple(u for u in w if u not in SMAX_UNIT_TYPES) for race, w in SMACV2_WEIGHTS.items()}
 
 
+def _cdf_edges(probs) -> jax.Array:
+    """Inner edges of the cumulative distribution (float64 on the host, so 0/1 are exact)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError(f"not a probability vector: {probs}")
+    edges = np.cumsum(p / p.sum())[:-1]
+    edges[edges >= 1.0 - 1e-9] = 2.0  # trailing zero-probability types are never drawn
+    return jnp.asarray(edges, jnp.float32)
+
+
 def smacv2_unit_types(key, n_allies: int, n_enemies: int, probs) -> jax.Array:
     """Unit types of one SMACv2 battle, ``[n_allies + n_enemies]`` uint8.
 
-    ``probs[t]`` is the probability of unit-type index ``t``.  Allies are i.i.d.; enemies copy
-    the allies unit for unit, extra enemies are i.i.d. from the same ``probs`` (SMACv2's
-    ``WeightedTeamsDistribution``); with fewer enemies than allies the copy is truncated.
+    ``probs[t]`` is the probability of unit-type index ``t`` (host values, not traced).
+    Allies are i.i.d.; enemies copy the allies unit for unit and extra enemies are i.i.d.
+    from the same ``probs`` (SMACv2's ``WeightedTeamsDistribution``); with fewer enemies
+    than allies the copy is truncated.  One uniform draw, inverted through the CDF (a
+    single PRNG call keeps the jitted reset quick to compile).
     """
-    probs = jnp.asarray(probs, jnp.float32)
-    logits = jnp.where(probs > 0, jnp.log(jnp.where(probs > 0, probs, 1.0)), -jnp.inf)
-    ally_key, extra_key = jax.random.split(key)
-    allies = jax.random.categorical(ally_key, logits, shape=(n_allies,))
-    if n_enemies <= n_allies:
-        enemies = allies[:n_enemies]
-    else:
-        extra = jax.random.categorical(extra_key, logits, shape=(n_enemies - n_allies,))
-        enemies = jnp.concatenate([allies, extra])
+    n_extra = max(n_enemies - n_allies, 0)
+    u = jax.random.uniform(key, (n_allies + n_extra,))
+    drawn = jnp.sum(u[:, None] >= _cdf_edges(probs)[None, :], axis=1)
+    allies, extra = drawn[:n_allies], drawn[n_allies:]
+    enemies = jnp.concatenate([allies, extra]) if n_extra else allies[:n_enemies]
     return jnp.concatenate([allies, enemies]).astype(jnp.uint8)
 
 
@@ -179,41 +190,41 @@ SPAWN_JITTER = 2.0   # +- spread of units spawned on one point (SMAX's own spawn
 SURROUND_OFFSET = 2.0  # smacv2 SurroundedPositionDistribution: offset of the diagonal centre points
 
 
-def _reflect(key, n_allies, n_enemies, w, h):
-    """smacv2 ReflectPositionDistribution."""
-    ally_key, extra_key = jax.random.split(key)
-    allies = jax.random.uniform(ally_key, (n_allies, 2), minval=jnp.array([0.0, 0.0]),
-                                maxval=jnp.array([w / 2 - 1, h]))
+def _reflect(u, n_allies, n_enemies, w, h):
+    """smacv2 ReflectPositionDistribution; ``u``: 2 * (n_allies + extra enemies) uniforms."""
+    n_extra = max(n_enemies - n_allies, 0)
+    allies = u[: 2 * n_allies].reshape(n_allies, 2) * jnp.array([w / 2 - 1, h])
     mirrored = jnp.stack([w - allies[:, 0], allies[:, 1]], axis=-1)
-    if n_enemies <= n_allies:
-        enemies = mirrored[:n_enemies]
-    else:
-        extra = jax.random.uniform(extra_key, (n_enemies - n_allies, 2), minval=jnp.array([w / 2, 0.0]),
-                                   maxval=jnp.array([w, h]))
+    if n_extra:
+        extra = jnp.array([w / 2, 0.0]) + u[2 * n_allies:].reshape(n_extra, 2) * jnp.array([w / 2, h])
         enemies = jnp.concatenate([mirrored, extra])
+    else:
+        enemies = mirrored[:n_enemies]
     return jnp.concatenate([allies, enemies])
 
 
-def _surrounded(key, n_allies, n_enemies, w, h, jitter):
+def _surrounded(u, n_allies, n_enemies, w, h, jitter):
     """smacv2 SurroundedPositionDistribution: allies at the centre, enemies in 1-4 groups on
-    distinct diagonals at a uniform fraction of the way from the corner to centre +- offset."""
-    k_groups, k_diag, k_t, k_assign, k_jitter = jax.random.split(key, 5)
+    distinct diagonals, each at a uniform fraction of the way from its corner to centre +- offset.
+    ``u``: 9 + n_enemies + 2 * (n_allies + n_enemies) uniforms."""
+    n = n_allies + n_enemies
     o = SURROUND_OFFSET
     diag_centre = jnp.array([[w / 2 - o, h / 2 - o], [w / 2 - o, h / 2 + o],
                              [w / 2 + o, h / 2 + o], [w / 2 + o, h / 2 - o]])
     corner = jnp.array([[0.0, 0.0], [0.0, h], [w, h], [w, 0.0]])
-    n_groups = jax.random.randint(k_groups, (), 1, 5)                # rng.integers(1, 5)
-    group_diag = jax.random.permutation(k_diag, 4)                    # choice(4, n_groups, replace=False)
-    group_t = jax.random.uniform(k_t, (4,))                           # rng.uniform(size=n_groups)
-    # rng.multinomial(n_enemies, ones(n_groups)/n_groups), filled group by group
-    logits = jnp.where(jnp.arange(4) < n_groups, 0.0, -jnp.inf)
-    group = jnp.sort(jax.random.categorical(k_assign, logits, shape=(n_enemies,)))
+    n_groups = jnp.minimum(1 + jnp.floor(u[0] * 4), 4).astype(jnp.int32)   # rng.integers(1, 5)
+    group_diag = jnp.argsort(u[1:5])                  # rng.choice(4, n_groups, replace=False)
+    group_t = u[5:9]                                  # rng.uniform(size=n_groups)
+    # rng.multinomial(n_enemies, ones(n_groups) / n_groups), filled group by group
+    group = jnp.minimum(jnp.floor(u[9:9 + n_enemies] * n_groups).astype(jnp.int32), n_groups - 1)
+    group = jnp.sort(group)
     d, t = group_diag[group], group_t[group][:, None]
     enemies = diag_centre[d] * t + corner[d] * (1 - t)
     allies = jnp.broadcast_to(jnp.array([w / 2, h / 2]), (n_allies, 2))
     pos = jnp.concatenate([allies, enemies])
     # SC2 spreads units spawned on one point; SMAX cannot separate coincident units
-    return pos + jax.random.uniform(k_jitter, pos.shape, minval=-jitter, maxval=jitter)
+    noise = u[9 + n_enemies:].reshape(n, 2)
+    return pos + jitter * (2 * noise - 1)
 
 
 def clip_to_map(pos, w, h, margin=SPAWN_MARGIN):
@@ -228,10 +239,14 @@ def smacv2_start_positions(key, n_allies: int, n_enemies: int, map_width: float 
     As in smacv2, a uniform draw above ``p`` picks the surrounded layout, otherwise reflect.
     With ``return_mode`` also returns a bool: True for the surrounded layout.
     """
-    k_mode, k_sur, k_ref = jax.random.split(key, 3)
-    surrounded = jax.random.uniform(k_mode) > p
-    pos = jnp.where(surrounded, _surrounded(k_sur, n_allies, n_enemies, map_width, map_height, jitter),
-                    _reflect(k_ref, n_allies, n_enemies, map_width, map_height))
+    n = n_allies + n_enemies
+    n_ref = 2 * (n_allies + max(n_enemies - n_allies, 0))
+    n_sur = 9 + n_enemies + 2 * n
+    u = jax.random.uniform(key, (1 + n_ref + n_sur,))  # one PRNG call: quick to compile
+    surrounded = u[0] > p
+    pos = jnp.where(surrounded,
+                    _surrounded(u[1 + n_ref:], n_allies, n_enemies, map_width, map_height, jitter),
+                    _reflect(u[1:1 + n_ref], n_allies, n_enemies, map_width, map_height))
     pos = clip_to_map(pos, map_width, map_height)
     return (pos, surrounded) if return_mode else pos
 
@@ -321,7 +336,7 @@ APPROXIMATION_NOTES = {
               "SMACv2 start positions with SMAX spawn jitter; no terrain",
 }
 
-# SMACv1 maps with fixed armies: (ally type, enemy type), registry's backend_kwargs hold the counts
+# SMACv1 maps that need the colossus-like seventh unit type
 _COLOSSUS_TASKS = {"2c_vs_64zg"}
 
 
@@ -347,7 +362,8 @@ def make_env(task, smacv2_colossus: bool = False, **env_overrides):
         probs = [table.get(n, 0.0) for n in names]
         positions = True
         missing = [u for u in SMACV2_WEIGHTS[race] if u not in names]
-        note = APPROXIMATION_NOTES["smacv2"].format(missing=", ".join(missing) or "type")
+        note = (APPROXIMATION_NOTES["smacv2"].format(missing=", ".join(missing)) if missing else
+                "colossus-like 7th SMAX unit type; SMACv2 start positions with SMAX spawn jitter; no terrain")
         types = [0] * (a + e)  # placeholder: drawn at reset
     elif task.suite == "smacv1":
         if task.name in _COLOSSUS_TASKS or "colossus" in (kw["ally_type"], kw["enemy_type"]):
@@ -367,29 +383,34 @@ def make_env(task, smacv2_colossus: bool = False, **env_overrides):
 # --------------------------------------------------------------------------------------
 # Dimensions, read off the env (no compilation needed)
 # --------------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
-def _dims(task_id: str):
-    from envs.registry import get_task
+_DIMS_CACHE: dict = {}
 
-    env = make_env(get_task(task_id))
-    agent = env.agents[0]
-    return (int(env.observation_space(agent).shape[0]), int(env.state_size),
-            int(env.action_space(agent).n))
+
+def _dims(task):
+    kw = task.backend_kwargs
+    key = (task.suite, task.name) + tuple(kw.get(k) for k in ("n_allies", "n_enemies", "race", "ally_type",
+                                                               "enemy_type"))
+    if key not in _DIMS_CACHE:
+        env = make_env(task)
+        agent = env.agents[0]
+        _DIMS_CACHE[key] = (int(env.observation_space(agent).shape[0]), int(env.state_size),
+                            int(env.action_space(agent).n))
+    return _DIMS_CACHE[key]
 
 
 def obs_dim(task) -> int:
     """Per-agent observation size of ``make_env(task)``."""
-    return _dims(task.id)[0]
+    return _dims(task)[0]
 
 
 def state_dim(task) -> int:
     """World-state size of ``make_env(task)`` (``env.get_world_state``)."""
-    return _dims(task.id)[1]
+    return _dims(task)[1]
 
 
 def action_dim(task) -> int:
     """Number of discrete actions per ally of ``make_env(task)``."""
-    return _dims(task.id)[2]
+    return _dims(task)[2]
 
 
 def smax_dims(n_allies: int, n_enemies: int, n_unit_types: int = len(SMAX_UNIT_TYPES)):
@@ -403,7 +424,7 @@ def dims_table() -> dict:
     """{task id: (obs_dim, state_dim, action_dim)} for every SMACv1 / SMACv2 task."""
     from envs.registry import all_tasks
 
-    return {t.id: _dims(t.id) for s in ("smacv1", "smacv2") for t in all_tasks(s)}
+    return {t.id: _dims(t) for s in ("smacv1", "smacv2") for t in all_tasks(s)}
 
 
 if __name__ == "__main__":  # pragma: no cover - prints the table for the registry
