@@ -99,10 +99,11 @@ def test_smoke_profile_end_to_end(tmp_path):
     snakemake(tmp_path, "all_tables", "--configfile", str(REPO / "config" / "smoke.yaml"))
     scores = pd.read_csv(tmp_path / "results" / "scores.csv")
     final = scores[scores.is_final]
-    assert len(final) == 2 * len(cfg["algorithms"]) * len(cfg["seeds"])  # every run of the grid happened
+    n_variants = 3 + 2 + 1  # smoke ablations: alpha {0.01, 1, 100}, KL, chi2, 2-layer mixer (smacv2, mamujoco)
+    assert len(final) == (3 * len(cfg["algorithms"]) + 2 * n_variants) * len(cfg["seeds"])  # every run happened
     assert final["return_mean"].notna().all() and (final["updates_per_s"] > 0).all()
     reports = tmp_path / "reports"
-    for name in ("table1_smacv1", "table3_mamujoco", "ablation_fdiv", "ablation_mixer"):
+    for name in ("table1_smacv1", "table2_smacv2", "table3_mamujoco", "ablation_fdiv", "ablation_mixer"):
         tex = (reports / f"{name}.tex").read_text()
         assert "\\toprule" in tex and "--" not in tex.split("\\midrule")[1]
         table = pd.read_csv(reports / f"{name}.csv")
