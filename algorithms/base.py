@@ -39,7 +39,8 @@ class Batch:
     obs [B, N, O], state [B, S], actions [B, N] (long) or [B, N, A] (float),
     avail [B, N, A] (bool, discrete only), reward [B], done [B] (1.0 where the episode
     *terminated* at this step: no bootstrap; a time-limit cut is not done),
-    next_* the successor step, reward_to_go [B] (undiscounted, for the code variant),
+    next_* the successor step (next_actions: the action the data took there; zeros after
+    an episode's last step, where only a truncation bootstraps), reward_to_go [B] (undiscounted, for the code variant),
     init_obs / init_state: a separate sample of episode-initial steps (the s_0 ~ p_0
     term of the DICE objectives).
     """
@@ -56,6 +57,7 @@ class Batch:
     reward_to_go: Optional[torch.Tensor] = None
     init_obs: Optional[torch.Tensor] = None
     init_state: Optional[torch.Tensor] = None
+    next_actions: Optional[torch.Tensor] = None  # the data's next joint action (zeros after an episode's end)
 
 
 class BatchError(ValueError):

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from algorithms.base import Batch, Learner, LearnerSpec, register
 from algorithms.fdiv import F_DIVERGENCES, get_f_divergence
-from algorithms.networks import AgentMLP, HyperMixer, soft_update
+from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
 
 @dataclass
@@ -78,21 +78,6 @@ class ComaDICEConfig:
             raise ValueError(f"mixer_layers must be 1 or 2, got {self.mixer_layers}")
 
 
-class LocalQ(nn.Module):
-    """q_i(o_i, a_i) for every agent: [B, N]."""
-
-    def __init__(self, spec: LearnerSpec, hidden: int):
-        super().__init__()
-        self.discrete = spec.discrete
-        in_dim = spec.obs_dim + (0 if spec.discrete else spec.action_dim)
-        self.net = AgentMLP(in_dim, spec.action_dim if spec.discrete else 1, spec.n_agents, hidden)
-
-    def forward(self, obs, actions):
-        if self.discrete:
-            return self.net(obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        return self.net(torch.cat([obs, actions], -1)).squeeze(-1)
-
-
 @register
 class ComaDICE(Learner):
     name = "ComaDICE"
@@ -103,7 +88,7 @@ class ComaDICE(Learner):
         self.fdiv = get_f_divergence(cfg.f_divergence)
         mixer_in = spec.state_dim if cfg.mixer_input == "state" else spec.n_agents * spec.obs_dim
         self.nu = AgentMLP(spec.obs_dim, 1, spec.n_agents, cfg.hidden)
-        self.q = LocalQ(spec, cfg.hidden)
+        self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
         self.mixer = HyperMixer(mixer_in, spec.n_agents, cfg.mixer_layers, cfg.mixer_embed, cfg.hyper_hidden)
         self.actor = self.make_actor(cfg.hidden)
         self.nu_target = copy.deepcopy(self.nu).requires_grad_(False)

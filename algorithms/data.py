@@ -30,7 +30,9 @@ class TensorData:
         state_all = ds.state_all if ds.state_all is not None else np.concatenate([ds.state, ds.final_state])
         self.obs = t(obs_all)
         self.state = t(state_all)
-        self.actions = t(ds.actions, torch.long if ds.discrete else torch.float32)
+        # actions of every step, then a zero action per episode end (the next action of a final step)
+        pad = np.zeros((ds.n_episodes,) + ds.actions.shape[1:], ds.actions.dtype)
+        self.actions = t(np.concatenate([ds.actions, pad]), torch.long if ds.discrete else torch.float32)
         self.avail = t(np.concatenate([ds.avail, ds.final_avail])) if ds.discrete else None
         self.reward = t(ds.reward)
         self.done = t(ds.terminated.astype(np.float32))
@@ -59,6 +61,7 @@ class TensorData:
             next_avail=None if self.avail is None else self.avail[nxt],
             reward_to_go=self.reward_to_go[idx],
             init_obs=f32(self.obs[init_idx]), init_state=f32(self.state[init_idx]),
+            next_actions=self.actions[nxt],
         )
 
     def sample(self, batch_size: int) -> Batch:

@@ -99,6 +99,27 @@ class HyperMixer(nn.Module):
         return self.mix(x, self.hyper(state), bias)
 
 
+class LocalQ(nn.Module):
+    """Local Q functions q_i(o_i, a_i), shared over agents: discrete heads over all actions,
+    or a continuous critic of (o_i, a_i)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, n_agents: int, discrete: bool, hidden: int = 256):
+        super().__init__()
+        self.discrete = discrete
+        in_dim = obs_dim + (0 if discrete else action_dim)
+        self.net = AgentMLP(in_dim, action_dim if discrete else 1, n_agents, hidden)
+
+    def all_actions(self, obs):
+        """[..., N, A] values of every discrete action."""
+        return self.net(obs)
+
+    def forward(self, obs, actions):
+        """[..., N] value of the given actions."""
+        if self.discrete:
+            return self.net(obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        return self.net(torch.cat([obs, actions], -1)).squeeze(-1)
+
+
 def masked_logits(logits: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
     """Unavailable actions get -inf-like logits, so they are never chosen or sampled."""
     return logits.masked_fill(~avail, -1e10)
