@@ -20,10 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 smoke: install
-	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) --configfile config/smoke.yaml all_tables
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --configfile config/smoke.yaml
 
 mini: install
-	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) --keep-going --configfile config/mini.yaml all_tables
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/mini.yaml
 
 test: install
 	$(PY) -m pytest -q
