@@ -148,7 +148,8 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         "wall_s": time.perf_counter() - t0,
     }
     if cfg.final_eval_episodes:
-        fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed)
+        fvenv = venv if cfg.final_eval_episodes == cfg.eval_episodes else None  # no second compile
+        fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
         metrics["final_win_rate"] = fres["win_rate"]
         metrics["final_return_mean"] = fres["return_mean"]
