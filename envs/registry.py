@@ -15,6 +15,7 @@ checks these formulas against the live simulator for the tasks that run.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -61,19 +62,29 @@ class TaskSpec:
         return self.action_type == "discrete"
 
 
+def smac_backend() -> str:
+    """The StarCraft backend: SMAX by default, real StarCraft II with COMADICE_SMAC_BACKEND=sc2."""
+    backend = os.environ.get("COMADICE_SMAC_BACKEND", "smax")
+    if backend not in ("smax", "sc2"):
+        raise ValueError(f"COMADICE_SMAC_BACKEND must be 'smax' or 'sc2', got {backend!r}")
+    return backend
+
+
 def _smax_task(name, display, suite, n_allies, n_enemies, limit, qualities, ally_type, enemy_type,
                approximation=False, note="", available=True, race=None, n_unit_types=6):
     # the unit-type one-hot grows with the number of unit types (2c_vs_64zg adds a colossus)
     unit_f = SMAX_UNIT_FEATURES + (n_unit_types - 6)
     own_f = SMAX_OWN_FEATURES + (n_unit_types - 6)
     return TaskSpec(
-        name=name, display=display, suite=suite, backend="smax",
+        name=name, display=display, suite=suite, backend=smac_backend(),
         n_agents=n_allies,
         obs_dim=unit_f * (n_allies - 1 + n_enemies) + own_f,
         state_dim=(own_f + 2) * (n_allies + n_enemies),
         action_dim=SMAX_MOVE_ACTIONS + n_enemies,
         action_type="discrete", qualities=qualities, episode_limit=limit,
-        approximation=approximation, approximation_note=note, available=available,
+        approximation=approximation and smac_backend() == "smax",
+        approximation_note=note if smac_backend() == "smax" else "StarCraft II (smac / smacv2)",
+        available=available,
         backend_kwargs={"n_allies": n_allies, "n_enemies": n_enemies,
                         "ally_type": ally_type, "enemy_type": enemy_type, "race": race},
     )

@@ -13,7 +13,7 @@ def make_vector_env(task: TaskSpec, num_envs: int, seed: int = 0):
         from envs.mamujoco_backend import MaMuJoCoVectorEnv
         return MaMuJoCoVectorEnv(task, num_envs, seed)
     if task.backend == "sc2":
-        from envs.sc2_backend import SC2VectorEnv  # real StarCraft II (issue 3)
+        from envs.sc2_backend import SC2VectorEnv  # real StarCraft II (COMADICE_SMAC_BACKEND=sc2)
         return SC2VectorEnv(task, num_envs, seed)
     raise ValueError(f"task {task.id} has unknown backend {task.backend!r}")
 
@@ -23,9 +23,9 @@ def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv=None) 
 
     Returns ``win_rate`` (fraction, NaN for MaMuJoCo), ``return_mean`` and per-episode arrays.
     """
-    if task.backend == "smax":
+    if task.backend in ("smax", "sc2"):  # the same batched loop over either StarCraft backend
         from envs.smax_backend import evaluate_smax
-        return evaluate_smax(task, policy, n_episodes, seed, venv)
+        return evaluate_smax(task, policy, n_episodes, seed, venv or make_vector_env(task, n_episodes, seed))
     if task.backend == "mamujoco":
         from envs.mamujoco_backend import evaluate_mamujoco
         return evaluate_mamujoco(task, policy, n_episodes, seed, venv)
@@ -36,6 +36,8 @@ def backend_version(task: TaskSpec) -> str:
     from importlib.metadata import version
     if task.backend == "smax":
         return f"jaxmarl {version('jaxmarl')}, jax {version('jax')}"
+    if task.backend == "sc2":
+        return "StarCraft II via " + ("smacv2" if task.suite == "smacv2" else "smac")
     if task.backend == "mamujoco":
         return f"gymnasium-robotics {version('gymnasium-robotics')}, mujoco {version('mujoco')}"
     return task.backend
