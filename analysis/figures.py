@@ -33,6 +33,8 @@ def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites) -> pd.DataFr
 
 
 def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
+    if frame.empty:
+        raise ValueError("no ComaDICE runs of the alpha ablation in the scores: nothing to plot")
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     suites = list(dict.fromkeys(frame["suite"]))
     fig, axes = plt.subplots(1, len(suites), figsize=(4.2 * len(suites), 3.3), squeeze=False)

@@ -93,7 +93,12 @@ def check_config(config: dict) -> None:
             make_config(v["algorithm"], {**hps.get(v["algorithm"], {}), **v["hyperparameters"]})
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"variants.{vname}: {exc}")
-    for key, values in (config.get("ablations") or {}).items():
+    abl = config.get("ablations") or {}
+    for suite in abl.get("suites") or []:
+        if suite not in config["suites"]:
+            problems.append(f"ablations.suites names {suite!r}, which is not among the config's suites "
+                            f"({', '.join(config['suites'])})")
+    for key, values in abl.items():
         if key == "suites":
             continue
         for value in values:

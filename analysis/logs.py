@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import traceback
 
 
 @contextlib.contextmanager
@@ -19,7 +20,11 @@ def log_to(path):
         os.dup2(log.fileno(), 2)
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                yield log
+                try:
+                    yield log
+                except BaseException:
+                    traceback.print_exc()  # into the log, where the rule's message points
+                    raise
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

@@ -166,6 +166,10 @@ def get_task(name: str, suite: Optional[str] = None) -> TaskSpec:
         valid = ", ".join(t.id for t in TASKS.values())
         raise KeyError(f"unknown task {name!r}" + (f" in suite {suite!r}" if suite else "")
                        + f"; valid tasks: {valid}")
+    if hits[0].backend == "sc2":
+        # StarCraft II's own observation / state / action sizes (read from the game's env info)
+        from envs.sc2_backend import sc2_task_spec
+        return sc2_task_spec(hits[0])
     return hits[0]
 
 

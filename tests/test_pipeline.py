@@ -39,7 +39,7 @@ def job_counts(output: str) -> dict:
 def tiny_config(**over):
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg.update(profile="test", suites={"smacv1": {"tasks": ["5m_vs_6m"], "qualities": ["medium"]}},
-               algorithms=["BC", "ComaDICE"], seeds=[0, 1])
+               algorithms=["BC", "ComaDICE"], seeds=[0, 1], ablations={})
     cfg["datasets"]["smax_episodes"] = 16
     cfg["train"].update(n_updates=20, n_evals=1, eval_episodes=4)
     cfg.update(over)
@@ -64,6 +64,7 @@ def test_paper_grid_dry_run_lists_every_task_quality_algorithm_and_seed(tmp_path
     (lambda c: c.update(hyperparameters={"ComaDICE": {"alpha": -1}}), "alpha must be > 0"),
     (lambda c: c["train"].update(n_updates=0), "n_updates"),
     (lambda c: c["train"].update(device="tpu"), "device"),
+    (lambda c: c.update(ablations={"suites": ["mamujoco"], "alpha": [1.0]}), "ablations.suites names 'mamujoco'"),
 ])
 def test_bad_config_is_a_clear_error_before_any_job(tmp_path, edit, message):
     cfg = tiny_config()
