@@ -1,19 +1,51 @@
-"""OMIGA (Wang et al. 2023, "Offline multi-agent RL with implicit global-to-local value
-regularization"), the state of the art ComaDICE compares against.
+"""OMIGA: offline MARL with implicit global-to-local value regularization
+(Wang, Xu, Zheng & Zhan, NeurIPS 2023, arXiv 2307.11620), the strongest baseline of the
+ComaDICE paper's Tables 1-3.
 
-Local q_i(o_i, a_i) and v_i(o_i), mixed linearly by state-dependent non-negative weights
-w(s) and bias b(s) (Sec. 4.2): Q_tot = w^T q + b, V_tot = w^T v + b.  The global
-regularised objective becomes implicit local ones (Sec. 4.3, Eqs. 9-12):
+Networks (paper, method section: value decomposition and practical algorithm; authors'
+code ZhengYinan-AIR/OMIGA, algos/OMIGA.py (MaMuJoCo) and framework/trainer_omiga.py
+(SMAC)): local Q_i(o_i, a_i) (discrete: one head per action; continuous: a critic of
+(o_i, a_i)), local V_i(o_i), all shared over agents with one-hot agent ids; a one-layer
+mixer with state-dependent non-negative weights w(s) and bias b(s) (the paper's value
+decomposition):
 
-    L_q  = E[ (w^T q(o, a) + b - r - gamma (1 - done) V'_tot(s'))^2 ]           (q and w, b)
-    z_i  = w_i (q_i(o_i, a_i) - v_i(o_i)) / alpha                                  (w, q fixed)
-    L_v  = E[ sum_i exp(z_i) - z_i ]          (minimised when E[exp(z_i)] = 1: v_i is the
-                                               local soft value of q_i under the data)
-    L_pi = - E[ sum_i min(exp(z_i), w_max) log pi_i(a_i | o_i) ]
+    Q_tot(s, a) = sum_i w_i(s) Q_i(o_i, a_i) + b(s),   V_tot(s) = sum_i w_i(s) V_i(o_i) + b(s)
 
-Defaults from the authors' code: alpha 10, exp clipped at 100 (w_max), z clipped at 10
-inside the value loss for stability, Adam 5e-4 (the harness's common rate; OMIGA uses
-3e-4 for MaMuJoCo), target tau 0.005.
+and local policies pi_i(a_i | o_i) (masked softmax, or tanh-Gaussian).  Bars mark the
+Polyak-averaged target networks (tau).
+
+  Q and mixer loss (joint learning of local Q_i and weights w, b):
+      L_Q = E_D[ ( w(s)^T Q(o, a) + b(s) - r - gamma (1 - done) V_tot-bar(s') )^2 ],
+      V_tot-bar(s') = w-bar(s')^T V-bar(o') + b-bar(s')
+
+  Local value loss (the implicit global-to-local regularisation; reverse-KL
+  regulariser with weight alpha makes the global problem decompose into local ones):
+      z_i  = w-bar_i(s) ( Q-bar_i(o_i, a_i) - V_i(o_i) ) / alpha,   z_i^c = clip(z_i, -10, 10)
+      L_V  = E_D[ mean_i  exp(z_i^c) - z_i ]
+  (the authors' code writes exp(z_i) + w_i V_i / alpha, equal up to a constant in V).  Its
+  minimiser solves E[exp(z_i) | o_i] = 1, i.e. V_i is the alpha-soft value of the local
+  Q_i under the data's actions, computed in-sample (no action outside the data).
+  The authors' code also multiplies the loss by exp(-m), m = max(max_batch z^c, -1)
+  (held fixed): a positive per-batch rescaling that keeps exp from overflowing; on by
+  default (``rescale_v_loss``).
+
+  Local policy extraction (weighted BC, the optimal local policy
+  pi_i* = mu_i exp(w_i (Q_i - V_i) / alpha)):
+      L_pi = - E_D[ mean_i  exp(z_i^c) log pi_i(a_i | o_i) ]     (weights <= e^10)
+
+Q_i and w in z come from the target networks, as in the authors' code.  The three losses
+touch disjoint parameters (Q + mixer, V, pi) and each is computed from the networks as they
+stand before the step, so one backward pass with per-group gradient clipping equals the
+authors' three sequential optimiser steps (Adam is per-parameter).
+
+Departures from the authors' code, for one footing across the harness: the mixer is the
+harness's shared HyperMixer of the global state (the authors' hypernetwork reads the
+concatenated per-agent states and shares its first layer between w and b); the continuous
+actor is the harness's tanh-Gaussian head (the authors' also clamps its mean to [-9, 9]);
+the discrete actor's log-probabilities use the availability mask (the authors' training
+softmax is unmasked; the data action is always available, so only the normalisation
+differs); ``done`` is the dataset's termination flag (the authors' SMAC trainer infers it
+from s == s').
 """
 from __future__ import annotations
 
@@ -29,18 +61,36 @@ from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
 @dataclass
 class OMIGAConfig:
-    alpha: float = 10.0         # regularisation temperature (OMIGA public code default)
-    gamma: float = 0.99
-    lr: float = 5e-4            # Adam, the harness's common rate
-    hidden: int = 256
-    tau: float = 0.005
-    max_weight: float = 100.0   # clip of exp(z) in the policy weights (OMIGA code)
-    max_z: float = 10.0         # clip of z inside the value loss (numerical guard)
-    grad_clip: float = 1.0
+    alpha: float = 10.0          # regularisation weight (authors' code: algos/OMIGA.py `_alpha = 10`,
+                                 # framework/trainer_omiga.py `alpha = 10.0`; vietbt/ComaDICE agents/*/omiga.py)
+    gamma: float = 0.99          # discount (OMIGA configs/config.py --gamma; TrainerConfig.gamma)
+    lr: float = 5e-4             # Adam rate of all three optimisers (configs/config.py --lr 5e-4 for MaMuJoCo;
+                                 # run_omiga_sc2.py --offline_lr 5e-4 for SMAC)
+    hidden: int = 256            # width of the 2-hidden-layer Q, V and policy nets (--hidden_sizes 256;
+                                 # models/omiga_model.py uses 256)
+    hyper_hidden: int = 64       # width of the mixer's hypernetwork (--mix_hidden_sizes 64; --hyper_hidden_dim 64)
+    tau: float = 0.005           # Polyak rate of the Q, V and mixer targets (--tau 0.005; TrainerConfig.tau)
+    grad_clip: float = 1.0       # max grad norm per network group (--grad_norm_clip 1.0)
+    z_clip: float = 10.0         # |z| clip in the value loss and the policy weights, so weights <= e^10
+                                 # (authors' code: torch.clamp(z, min=-10.0, max=10.0))
+    rescale_v_loss: bool = True  # multiply L_V by exp(-max(max z, -1)) as the authors' code does
+                                 # (numerical guard); False = the paper's plain exp(z) - z
 
     def validate(self):
         if self.alpha <= 0:
             raise ValueError(f"OMIGA alpha must be > 0, got {self.alpha}")
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"OMIGA gamma must be in [0, 1), got {self.gamma}")
+        if self.lr <= 0:
+            raise ValueError(f"OMIGA lr must be > 0, got {self.lr}")
+        if self.hidden < 1 or self.hyper_hidden < 1:
+            raise ValueError(f"OMIGA hidden and hyper_hidden must be >= 1, got {self.hidden}, {self.hyper_hidden}")
+        if not 0 < self.tau <= 1:
+            raise ValueError(f"OMIGA tau must be in (0, 1], got {self.tau}")
+        if self.grad_clip <= 0:
+            raise ValueError(f"OMIGA grad_clip must be > 0, got {self.grad_clip}")
+        if self.z_clip <= 0:
+            raise ValueError(f"OMIGA z_clip must be > 0, got {self.z_clip}")
 
 
 @register
@@ -52,37 +102,67 @@ class OMIGA(Learner):
         super().__init__(spec, cfg, device)
         self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
         self.v = AgentMLP(spec.obs_dim, 1, spec.n_agents, cfg.hidden)
-        self.mixer = HyperMixer(spec.state_dim, spec.n_agents)
+        self.mixer = HyperMixer(spec.state_dim, spec.n_agents, layers=1, hyper_hidden=cfg.hyper_hidden)
         self.actor = self.make_actor(cfg.hidden)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.v_target = copy.deepcopy(self.v).requires_grad_(False)
         self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
         self.groups = {"q": list(self.q.parameters()) + list(self.mixer.parameters()),
-                       "v": list(self.v.parameters()), "actor": list(self.actor.parameters())}
+                       "v": list(self.v.parameters()),
+                       "actor": list(self.actor.parameters())}
+        # One Adam over disjoint groups is the same as the authors' one Adam per group.
         self.optim = torch.optim.Adam([p for g in self.groups.values() for p in g], lr=cfg.lr)
+
+    def _z(self, b: Batch, v: torch.Tensor) -> torch.Tensor:
+        """z_i = w-bar_i(s) (Q-bar_i(o_i, a_i) - V_i(o_i)) / alpha, unclipped: [B, N]."""
+        with torch.no_grad():
+            q_bar = self.q_target(b.obs, b.actions)                        # [B, N]
+            w_bar = self.mixer_target.hyper(b.state)[0]                    # [B, N], >= 0
+        return w_bar * (q_bar - v) / self.cfg.alpha
+
+    def value_loss(self, z: torch.Tensor, zc: torch.Tensor) -> torch.Tensor:
+        """L_V = mean(exp(z^c) - z), times exp(-m) with m = max(max z^c, -1) held fixed when
+        ``rescale_v_loss``.  The linear term uses the unclipped z, as the authors' w V / alpha
+        does, so a clipped sample still pulls V down."""
+        if self.cfg.rescale_v_loss:
+            m = zc.detach().max().clamp_min(-1.0)
+            return (torch.exp(zc - m) - torch.exp(-m) * z).mean()
+        return (torch.exp(zc) - z).mean()
 
     def _update(self, b: Batch) -> dict:
         cfg = self.cfg
-        q = self.q(b.obs, b.actions)                                   # [B, N]
-        v = self.v(b.obs).squeeze(-1)
-        w, bias = self.mixer.hyper(b.state)
-        with torch.no_grad():
-            next_v = self.mixer_target(self.v_target(b.next_obs).squeeze(-1), b.next_state)
-            target = b.reward + cfg.gamma * (1 - b.done) * next_v
-        q_loss = F.mse_loss((w * q).sum(-1) + bias, target)
 
-        z = w.detach() * (q.detach() - v) / cfg.alpha
-        zc = z.clamp(max=cfg.max_z)
-        v_loss = (torch.exp(zc) - zc).sum(-1).mean()
-
+        # -- L_Q: w(s)^T Q + b(s) regressed on r + gamma (1 - done) V_tot-bar(s') --------
+        w, bias = self.mixer.hyper(b.state)                                # [B, N], [B]
+        q_tot = (w * self.q(b.obs, b.actions)).sum(-1) + bias
         with torch.no_grad():
-            weight = torch.exp(z.detach()).clamp(max=cfg.max_weight)
-        pi_loss = -(weight * self.actor_log_prob(b.obs, b.actions, b.avail)).sum(-1).mean()
+            next_v_tot = self.mixer_target(self.v_target(b.next_obs).squeeze(-1), b.next_state)
+            target = b.reward + cfg.gamma * (1.0 - b.done) * next_v_tot
+        q_loss = F.mse_loss(q_tot, target)
+
+        # -- L_V: mean_i exp(z_i^c) - z_i (times exp(-m) as in the authors' code) --------
+        v = self.v(b.obs).squeeze(-1)                                      # [B, N]
+        z = self._z(b, v)
+        zc = z.clamp(-cfg.z_clip, cfg.z_clip)
+        v_loss = self.value_loss(z, zc)
+
+        # -- L_pi: weighted BC with exp(z_i^c), per agent ------------------------------
+        weight = torch.exp(zc.detach())                                     # [B, N]
+        pi_loss = -(weight * self.actor_log_prob(b.obs, b.actions, b.avail)).mean()
 
         self.optim.zero_grad(set_to_none=True)
-        (q_loss + v_loss + pi_loss).backward()   # disjoint parameters: one pass, three steps
+        (q_loss + v_loss + pi_loss).backward()
         for params in self.groups.values():
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         self.optim.step()
+        soft_update(self.q_target, self.q, cfg.tau)
         soft_update(self.v_target, self.v, cfg.tau)
         soft_update(self.mixer_target, self.mixer, cfg.tau)
-        return {"q_loss": q_loss.detach(), "v_loss": v_loss.detach(), "pi_loss": pi_loss.detach()}
+        return {"q_loss": q_loss.detach(), "v_loss": v_loss.detach(), "pi_loss": pi_loss.detach(),
+                "weight_mean": weight.mean(), "z_max": zc.detach().max(), "q_tot_mean": q_tot.detach().mean()}
+
+    @torch.no_grad()
+    def local_advantage(self, b: Batch) -> torch.Tensor:
+        """w_i(s) (Q_i(o_i, a_i) - V_i(o_i)) with the online networks: [B, N] (diagnostics, tests)."""
+        w = self.mixer.hyper(b.state)[0]
+        return w * (self.q(b.obs, b.actions) - self.v(b.obs).squeeze(-1))
