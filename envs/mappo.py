@@ -193,7 +193,7 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
                         live[i] = fresh(nobs, nstate, navail, i)
             obs, state, avail = nobs, nstate, navail
         with torch.no_grad():
-            last_v = agent.value(torch.as_tensor(state))
+            last_v = agent.value(torch.tensor(state))
         B = {k: torch.stack(v) for k, v in buf.items()}   # [T, E, ...]
         adv = torch.zeros_like(B["val"])
         gae = torch.zeros(E, N)
