@@ -37,6 +37,41 @@ def _meta(task: TaskSpec, quality: str, provenance: dict) -> dict:
             "grade": "smoke", "provenance": provenance}
 
 
+def play_episodes(task: TaskSpec, venv, act, n_episodes: int, on_reset=None) -> list:
+    """Record ``n_episodes`` whole episodes from a batched env: ``act(obs, avail) -> actions``.
+
+    Each episode is a dict of obs [L+1, N, O], state [L+1, S], actions [L, ...], reward [L],
+    (discrete) avail [L+1, N, A], ``terminated`` and ``win`` -- the input of ``from_episodes``.
+    Batches of ``venv.num_envs`` episodes are played until enough have ended."""
+    E, episodes = venv.num_envs, []
+    while len(episodes) < n_episodes:
+        obs, state, avail = venv.reset()
+        if on_reset is not None:
+            on_reset()
+        keep_avail = avail is not None
+        traj = [dict(obs=[obs[i]], state=[state[i]], actions=[], reward=[],
+                     **({"avail": [avail[i]]} if keep_avail else {})) for i in range(E)]
+        active = np.ones(E, bool)
+        for _ in range(task.episode_limit + 1):
+            a = act(obs, avail)
+            r, term, trunc, won = venv.step(a)
+            obs, state, avail = venv.observe()
+            for i in np.flatnonzero(active):
+                t = traj[i]
+                t["actions"].append(a[i]); t["reward"].append(r[i]); t["obs"].append(obs[i]); t["state"].append(state[i])
+                if keep_avail:
+                    t["avail"].append(avail[i])
+                if term[i] or trunc[i]:
+                    t["terminated"], t["win"] = bool(term[i]), bool(won[i])
+            active &= ~(term | trunc)
+            if not active.any():
+                break
+        for t in traj:
+            if "terminated" in t and len(episodes) < n_episodes:
+                episodes.append({k: np.asarray(v) if isinstance(v, list) else v for k, v in t.items()})
+    return episodes
+
+
 def collect_smax(task: TaskSpec, quality: str, n_episodes: int, seed: int = 0, batch: int = 64) -> OfflineDataset:
     """Episodes of the epsilon-heuristic behaviour policy on SMAX."""
     from envs.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
@@ -45,33 +80,8 @@ def collect_smax(task: TaskSpec, quality: str, n_episodes: int, seed: int = 0, b
     eps = SMAX_EPSILON[quality]
     venv = SMAXVectorEnv(task, batch, seed)
     allies = SMAXHeuristicAllies(venv, seed)
-    episodes, wins = [], []
-    while len(episodes) < n_episodes:
-        obs, state, avail = venv.reset()
-        allies.reset()
-        traj = [dict(obs=[obs[i]], state=[state[i]], avail=[avail[i]], actions=[], reward=[]) for i in range(batch)]
-        active = np.ones(batch, bool)
-        ended = np.zeros(batch, bool)
-        won = np.zeros(batch, bool)
-        for _ in range(task.episode_limit + 1):
-            act = allies(eps)
-            r, term, trunc, w = venv.step(act)
-            obs, state, avail = venv.observe()
-            for i in np.flatnonzero(active):
-                t = traj[i]
-                t["actions"].append(act[i]); t["reward"].append(r[i])
-                t["obs"].append(obs[i]); t["state"].append(state[i]); t["avail"].append(avail[i])
-                if term[i] or trunc[i]:
-                    t["terminated"] = bool(term[i])
-                    won[i] = w[i]
-            ended |= active & (term | trunc)
-            active &= ~(term | trunc)
-            if not active.any():
-                break
-        for i in range(batch):
-            if ended[i] and len(episodes) < n_episodes:
-                episodes.append({k: np.asarray(v) if isinstance(v, list) else v for k, v in traj[i].items()})
-                wins.append(bool(won[i]))
+    episodes = play_episodes(task, venv, lambda obs, avail: allies(eps), n_episodes, on_reset=allies.reset)
+    wins = [e["win"] for e in episodes]
     prov = {"behaviour": "smax-heuristic-epsilon", "epsilon": eps, "seed": seed,
             "episodes": n_episodes, "win_rate": float(np.mean(wins))}
     return from_episodes(episodes, _meta(task, quality, prov))
@@ -240,31 +250,9 @@ def smac_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
         agent = MAPPOAgent(task, run["config"]["hidden"])
         agent.load_state_dict(ck["state_dict"])
         torch.manual_seed(seed)
-        batch = min(64, n_episodes)
-        venv = SMAXVectorEnv(task, batch, seed + 31)
-        episodes, wins = [], []
-        while len(episodes) < n_episodes:
-            obs, state, avail = venv.reset()
-            traj = [dict(obs=[obs[i]], state=[state[i]], avail=[avail[i]], actions=[], reward=[]) for i in range(batch)]
-            active = np.ones(batch, bool)
-            for _ in range(task.episode_limit + 1):
-                act = agent.act(obs, avail)
-                r, term, trunc, w = venv.step(act)
-                obs, state, avail = venv.observe()
-                for i in np.flatnonzero(active):
-                    t = traj[i]
-                    t["actions"].append(act[i]); t["reward"].append(r[i])
-                    t["obs"].append(obs[i]); t["state"].append(state[i]); t["avail"].append(avail[i])
-                    if term[i] or trunc[i]:
-                        t["terminated"] = bool(term[i])
-                        t["win"] = bool(w[i])
-                active &= ~(term | trunc)
-                if not active.any():
-                    break
-            for t in traj:
-                if "terminated" in t and len(episodes) < n_episodes:
-                    episodes.append({k: np.asarray(v) if isinstance(v, list) else v for k, v in t.items()})
-                    wins.append(t["win"])
+        venv = SMAXVectorEnv(task, min(64, n_episodes), seed + 31)
+        episodes = play_episodes(task, venv, agent.act, n_episodes)
+        wins = [e["win"] for e in episodes]
         prov = {"behaviour": "mappo-checkpoint", "checkpoint_iteration": ck["iteration"],
                 "checkpoint_env_steps": ck["env_steps"], "checkpoint_win_rate": ck["win_rate"],
                 "checkpoint_return": ck["return_mean"], "episodes": n_episodes, "win_rate": float(np.mean(wins)),
@@ -296,23 +284,8 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     def play(ck, n):
         agent = MAPPOAgent(task, run["config"]["hidden"])
         agent.load_state_dict(ck["state_dict"])
-        venv = MaMuJoCoVectorEnv(task, n, seed + 17)
-        obs, state, _ = venv.reset()
-        traj = [dict(obs=[obs[i]], state=[state[i]], actions=[], reward=[]) for i in range(n)]
-        active = np.ones(n, bool)
-        for _ in range(task.episode_limit):
-            act = agent.act(obs, None)  # the stochastic behaviour policy, as D4RL's
-            r, term, trunc, _ = venv.step(act)
-            obs, state, _ = venv.observe()
-            for i in np.flatnonzero(active):
-                t = traj[i]
-                t["actions"].append(act[i]); t["reward"].append(r[i]); t["obs"].append(obs[i]); t["state"].append(state[i])
-                if term[i] or trunc[i]:
-                    t["terminated"] = bool(term[i])
-            active &= ~(term | trunc)
-            if not active.any():
-                break
-        return traj
+        # the stochastic behaviour policy, as D4RL's
+        return play_episodes(task, MaMuJoCoVectorEnv(task, n, seed + 17), agent.act, n)
 
     if quality == "expert":
         episodes = play(expert, n_episodes)
