@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 CORES ?= 2
 
-.PHONY: install smoke mini paper test benchmark clean
+.PHONY: install smoke mini paper test lint benchmark clean
 
 install: $(VENV)/.installed
 
@@ -20,16 +20,30 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 smoke: install
+	$(PY) -m analysis.config_checks config/smoke.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --configfile config/smoke.yaml
 
 mini: install
+	$(PY) -m analysis.config_checks config/mini.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/mini.yaml
+
+# the paper's grid (config/config.yaml) on this machine: GPUs when torch sees them (device: auto).
+# For conda-managed environments or a cluster see README ("The paper's grid").
+paper: install
+	$(PY) -m analysis.config_checks config/config.yaml
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going
 
 test: install
 	$(PY) -m pytest -q
+
+# workflow conventions (CI): Snakemake's linter and snakefmt
+lint: install
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --lint
+	$(VENV)/bin/snakefmt --check workflow/
 
 benchmark: install
 	$(PY) benchmarks/bench_updates.py
 
 clean:
-	rm -rf results/datasets results/behaviour results/runs results/scores.csv reports/*.tex reports/*.csv logs .snakemake
+	# every profile's results/<profile>/, reports/<profile>/ and logs/<profile>/
+	rm -rf $(filter-out results/.gitkeep,$(wildcard results/*)) $(filter-out reports/templates/,$(wildcard reports/*/)) logs .snakemake

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -13,9 +14,16 @@ from algorithms.base import Batch, Learner, LearnerSpec, register
 
 @dataclass
 class BCConfig:
-    lr: float = 5e-4        # Adam learning rate (same as ComaDICE's, public code default)
-    hidden: int = 256       # hidden width (paper appendix: 256 for every network)
-    grad_clip: float = 1.0  # max grad norm (public code)
+    # Sources: vietbt/ComaDICE (the paper's code runs its BC baseline: runner/__init__.py TRAINER_*["bc"]).
+    lr: float = 1e-4        # main.py line 94 (--lr 1e-4) -> runner/bc/discrete.py line 10 -> agents/discrete/bc.py
+                            # line 24; its continuous BC never steps an optimiser (agents/continuous/bc.py lines
+                            # 28-46: the loss is computed, no backward / step), so no MaMuJoCo rate exists
+    hidden: int = 256       # agents/discrete/utils.py line 38 (Actor h_dim=256); continuous: runner/bc/continuous.py
+                            # line 13 (hidden_sizes 256)
+    grad_clip: float = 1.0  # agents/discrete/bc.py line 17
+    #: training length in the authors' runs (RunConfig.n_updates, not a learner setting)
+    TRAINING: ClassVar[str] = ("epochs of |D|/128 updates: SMACv1 5m_vs_6m 10, corridor 20, 2c_vs_64zg 40, 6h_vs_8z "
+                               "400, SMACv2 50, MaMuJoCo 25 (run.py lines 6-11, 25, 43)")
 
     def validate(self):
         if self.lr <= 0:

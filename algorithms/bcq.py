@@ -20,14 +20,16 @@ chosen among n decoded-and-perturbed candidates by q_i:
     L_q   = (M_s[q_i(o, a)] - y)^2
     L_xi  = -M_s[ q_i(o, xi(o, D(o, z))) ]
 
-Defaults: tau 0.3 (BCQ-discrete), Phi 0.05, 10 candidates, lambda-free target (the
-clipped double-Q of single-agent BCQ is omitted: one critic per agent, mixed), Adam 5e-4
+Defaults: tau 0.3 (BCQ-discrete), Phi 0.05, 10 candidates, lambda-free target (the clipped
+double-Q of BCQ, lambda 0.75 -- BCQ paper Eq. 13 and the ComaDICE code's MaMuJoCo BCQ,
+agents/continuous/bcq.py line 77 -- is omitted: one critic per agent, mixed), Adam 5e-4
 (the harness's common rate), hidden 256, tau_target 0.005.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -38,14 +40,21 @@ from algorithms.networks import AgentMLP, HyperMixer, LocalQ, masked_logits, sof
 
 @dataclass
 class BCQConfig:
-    gamma: float = 0.99          # discount (paper harness default)
-    lr: float = 5e-4             # Adam, the harness's common rate (ComaDICE public code)
-    hidden: int = 256            # hidden width (as every learner here)
-    tau: float = 0.005           # soft target update (BCQ: 0.005)
-    threshold: float = 0.3       # BCQ-discrete action-filter threshold tau (Fujimoto et al. 2019b)
-    phi: float = 0.05            # max perturbation (BCQ continuous, Sec. 4)
-    n_candidates: int = 10       # decoded actions scored per state (BCQ: 10)
-    grad_clip: float = 1.0
+    # Sources: vietbt/ComaDICE runner/bcq/continuous.py (config, lines 10-20) and agents/continuous/bcq.py,
+    # utils.py (MaMuJoCo; the same config as OMIGA's configs/config.py).  No SMAC BCQ code is public
+    # (the paper's SMAC BCQ numbers cannot be traced to a setting).
+    gamma: float = 0.99          # runner/bcq/continuous.py line 11
+    lr: float = 5e-4             # OMIGA configs/config.py line 36; the ComaDICE trainers take lr from main.py
+                                 # (--lr 1e-4, line 94) but main.py only runs madice (line 76): not traceable
+    hidden: int = 256            # runner/bcq/continuous.py line 13 (critic, perturbation actor); their VAE
+                                 # uses 64 (line 15, vae_hidden_sizes); BCQ paper: 750 for the VAE
+    tau: float = 0.005           # runner/bcq/continuous.py line 12; BCQ paper 0.005
+    threshold: float = 0.3       # BCQ-discrete action-filter threshold (Fujimoto et al. 2019b)
+    phi: float = 0.05            # agents/continuous/utils.py line 25; BCQ paper Sec. 4
+    n_candidates: int = 10       # target: agents/continuous/bcq.py line 69 (10); acting: line 136 uses 100
+    grad_clip: float = 1.0       # runner/bcq/continuous.py line 18
+    #: training length in the authors' runs (RunConfig.n_updates)
+    TRAINING: ClassVar[str] = "MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); SMAC: no code"
 
     def validate(self):
         if not 0 <= self.threshold <= 1:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -38,14 +39,21 @@ from algorithms.networks import HyperMixer, LocalQ, masked_logits, soft_update
 
 @dataclass
 class CQLConfig:
-    gamma: float = 0.99
-    lr: float = 5e-4              # Adam, the harness's common rate
-    hidden: int = 256
-    tau: float = 0.005            # soft target update (CQL / SAC default)
-    cql_alpha: float = 1.0        # weight of the conservative penalty (CQL, Sec. 3)
-    entropy: float = 0.2          # SAC entropy weight beta (continuous; fixed)
-    n_samples: int = 10           # action samples for the logsumexp estimate (CQL App. F)
-    grad_clip: float = 1.0
+    # Sources: vietbt/ComaDICE runner/cql/continuous.py (config lines 10-19), agents/continuous/cql.py
+    # (MaMuJoCo).  No SMAC CQL code is public (the paper's SMAC CQL numbers cannot be traced).
+    gamma: float = 0.99           # runner/cql/continuous.py line 11
+    lr: float = 5e-4              # OMIGA configs/config.py line 36 (see bcq.py: the ComaDICE trainers' lr is
+                                  # main.py's, which runs only madice: not traceable)
+    hidden: int = 256             # runner/cql/continuous.py line 13
+    tau: float = 0.005            # runner/cql/continuous.py line 12
+    cql_alpha: float = 1.0        # agents/continuous/cql.py line 91 (weight 1 on logsumexp - Q); CQL paper
+                                  # gym: 5.0 / 10.0
+    entropy: float = 0.2          # SAC entropy weight (fixed; CQL paper tunes it automatically); the authors'
+                                  # actor is not SAC (cql.py line 46: -log pi(a_data) Q(a_data))
+    n_samples: int = 10           # agents/continuous/cql.py line 13 (_cql_n_action = 10); CQL App. F: 10
+    grad_clip: float = 1.0        # runner/cql/continuous.py line 17
+    #: training length in the authors' runs (RunConfig.n_updates)
+    TRAINING: ClassVar[str] = "MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); SMAC: no code"
 
     def validate(self):
         if self.cql_alpha < 0:

@@ -38,6 +38,10 @@ class TensorData:
         self.done = t(ds.terminated.astype(np.float32))
         self.next_index = t(ds.next_index())
         self.init_index = t(np.flatnonzero(ds.episode_start))
+        self.is_init = t(ds.episode_start.astype(bool))
+        # a step's successor lies past the steps (among the final observations) exactly when
+        # the step ends its episode, by termination or by a time-limit cut
+        self.episode_end = (self.next_index >= self.size).float()
         # undiscounted reward-to-go within each episode (for the public code's SMAC variant)
         rtg = np.zeros(self.size, np.float32)
         for s, e in ds.episode_bounds():
@@ -61,7 +65,7 @@ class TensorData:
             next_avail=None if self.avail is None else self.avail[nxt],
             reward_to_go=self.reward_to_go[idx],
             init_obs=f32(self.obs[init_idx]), init_state=f32(self.state[init_idx]),
-            next_actions=self.actions[nxt],
+            next_actions=self.actions[nxt], is_init=self.is_init[idx], episode_end=self.episode_end[idx],
         )
 
     def sample(self, batch_size: int) -> Batch:

@@ -18,13 +18,19 @@ normalised over the batch:
     A_i   = q_i(o_i, a_i) - E_{a~pi_i}[ q_i(o_i, a) ]
     L_pi  = - mean_k softmax_k( A_i / beta_pi ) * B * log pi_i(a_i | o_i)
 
-Defaults (ICQ's SMAC settings): beta_q 1000 ("lambda" of the critic, the public code's
-default), beta_pi 0.1, Adam 5e-4, target update tau 0.005.
+Defaults: the authors' code for each action type (see ``ICQConfig``): discrete (ICQ-MA,
+SMAC) beta_q 1000, beta_pi 0.1, critic rate 1e-4; continuous (the ComaDICE code's MaMuJoCo
+ICQ) beta_q 10, beta_pi 100.  The batch-softmax weights are multiplied by the batch size as
+ICQ-MA does (offpg_learner.py lines 86, 126); the ComaDICE code's continuous ICQ omits that
+factor (agents/continuous/icq.py lines 50-52, 83), and also uses clipped double Q and a
+TD(lambda)-style decay (lines 46, 59-70), which we do not (algorithms/README.md).
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -35,18 +41,37 @@ from algorithms.networks import HyperMixer, LocalQ, masked_logits, soft_update
 
 @dataclass
 class ICQConfig:
-    gamma: float = 0.99
-    lr: float = 5e-4              # Adam, the harness's common rate
-    hidden: int = 256
-    tau: float = 0.005
-    beta_q: float = 1000.0        # critic temperature (ICQ public code's default)
-    beta_pi: float = 0.1          # actor temperature (ICQ, Sec. 5 SMAC settings)
-    n_samples: int = 10           # policy samples for E_pi[q] with continuous actions
-    grad_clip: float = 1.0
+    # Sources: YiqinYang/ICQ ICQ-MA (SMAC: src/learners/offpg_learner.py, src/config/algs/offpg_smac.yaml,
+    # src/config/default.yaml) and vietbt/ComaDICE agents/continuous/icq.py (the paper's MaMuJoCo ICQ).
+    # Temperatures left None take the value of the authors' code for the task's action type.
+    gamma: float = 0.99           # ICQ-MA default.yaml line 30; ComaDICE runner/icq/continuous.py line 11
+    lr: float = 5e-4              # actor: ICQ-MA offpg_smac.yaml line 25; MaMuJoCo: OMIGA configs/config.py
+                                  # line 36 (the ComaDICE trainers' lr is main.py's: not traceable)
+    critic_lr: float = None       # None: 1e-4 discrete (offpg_smac.yaml line 26), lr continuous (one rate in
+                                  # ComaDICE runner/icq/continuous.py line 16)
+    hidden: int = 256             # ComaDICE runner/icq/continuous.py line 13 (ICQ-MA: rnn 64, default.yaml line 41)
+    tau: float = 0.005            # ComaDICE runner/icq/continuous.py line 12 (ICQ-MA: hard update every 600
+                                  # critic steps, offpg_smac.yaml line 21)
+    beta_q: float = None          # critic temperature; None: 1000 discrete (offpg_learner.py line 123), 10
+                                  # continuous (ComaDICE icq.py line 12, `_alpha`)
+    beta_pi: float = None         # actor temperature; None: 0.1 discrete (offpg_learner.py line 83), 100
+                                  # continuous (ComaDICE icq.py line 13, `_beta`)
+    n_samples: int = 10           # policy samples for E_pi[q] with continuous actions (ours)
+    grad_clip: float = 1.0        # ComaDICE runner/icq/continuous.py line 17 (ICQ-MA: 20, default.yaml line 37)
+    #: training length in the authors' runs (RunConfig.n_updates)
+    TRAINING: ClassVar[str] = ("MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); ICQ-MA: "
+                               "t_max 10.05M (config/envs/sc2.yaml) of off-policy batches of 32 episodes")
 
     def validate(self):
-        if self.beta_q <= 0 or self.beta_pi <= 0:
+        if (self.beta_q is not None and self.beta_q <= 0) or (self.beta_pi is not None and self.beta_pi <= 0):
             raise ValueError("ICQ temperatures beta_q and beta_pi must be > 0")
+
+    def resolved(self, discrete: bool) -> "ICQConfig":
+        """The temperatures and critic rate of the authors' code for this action type."""
+        return dataclasses.replace(
+            self, beta_q=self.beta_q if self.beta_q is not None else (1000.0 if discrete else 10.0),
+            beta_pi=self.beta_pi if self.beta_pi is not None else (0.1 if discrete else 100.0),
+            critic_lr=self.critic_lr if self.critic_lr is not None else (1e-4 if discrete else self.lr))
 
 
 @register
@@ -55,13 +80,14 @@ class ICQ(Learner):
     Config = ICQConfig
 
     def __init__(self, spec: LearnerSpec, cfg: ICQConfig, device="cpu"):
+        cfg = cfg.resolved(spec.discrete)
         super().__init__(spec, cfg, device)
         self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
         self.mixer = HyperMixer(spec.state_dim, spec.n_agents)
         self.actor = self.make_actor(cfg.hidden)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.optim = torch.optim.Adam(list(self.q.parameters()) + list(self.mixer.parameters()), lr=cfg.lr)
+        self.optim = torch.optim.Adam(list(self.q.parameters()) + list(self.mixer.parameters()), lr=cfg.critic_lr)
         self.optim_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
 
     def _expected_q(self, obs, avail):

@@ -50,12 +50,21 @@ class HyperMixer(nn.Module):
     in the local values (Theorem 4.2).
     """
 
-    def __init__(self, state_dim: int, n_agents: int, layers: int = 1, embed: int = 32, hyper_hidden: int = 64):
+    def __init__(self, state_dim: int, n_agents: int, layers: int = 1, embed: int = 32, hyper_hidden: int = 64,
+                 shared_trunk: bool = False):
         super().__init__()
         if layers not in (1, 2):
             raise ValueError(f"mixer layers must be 1 or 2, got {layers}")
-        self.n_agents, self.layers, self.embed = n_agents, layers, embed
+        if shared_trunk and layers != 1:
+            raise ValueError("a shared hypernetwork trunk is only defined for a 1-layer mixer")
+        self.n_agents, self.layers, self.embed, self.shared_trunk = n_agents, layers, embed, shared_trunk
         first = n_agents if layers == 1 else n_agents * embed
+        if shared_trunk:
+            # the ComaDICE code's MixNet (agents/*/madice.py): one hidden layer feeds both heads
+            self.trunk = nn.Sequential(nn.Linear(state_dim, hyper_hidden), nn.ReLU())
+            self.head_w1 = nn.Linear(hyper_hidden, first)
+            self.head_b1 = nn.Linear(hyper_hidden, 1)
+            return
         self.hyper_w1 = nn.Sequential(nn.Linear(state_dim, hyper_hidden), nn.ReLU(), nn.Linear(hyper_hidden, first))
         self.hyper_b1 = nn.Sequential(nn.Linear(state_dim, hyper_hidden), nn.ReLU(),
                                       nn.Linear(hyper_hidden, 1 if layers == 1 else embed))
@@ -69,6 +78,9 @@ class HyperMixer(nn.Module):
         Learners that must not train the mixer through some loss mix with
         ``[p.detach() for p in mixer.hyper(state)]``.
         """
+        if self.shared_trunk:
+            h = self.trunk(state)
+            return (self.head_w1(h).abs(), self.head_b1(h).squeeze(-1))
         w1 = self.hyper_w1(state).abs()
         b1 = self.hyper_b1(state)
         if self.layers == 1:
@@ -93,6 +105,18 @@ class HyperMixer(nn.Module):
         h = F.elu(torch.einsum("bn,bne->be", x, w1) + b1)
         out = (w2 * h).sum(-1)
         return out + b2 if bias else out - (w2 * F.elu(b1)).sum(-1)
+
+    @staticmethod
+    def slopes(x: torch.Tensor, params: tuple) -> torch.Tensor:
+        """Each agent's credit dM/dx_i at ``x [B, N]``: ``[B, N]``, non-negative.  For a
+        1-layer mixer these are its weights |W(s)|; for a 2-layer one the chain rule through
+        the elu: sum_e |W1|_ie elu'(h_e) |W2|_e."""
+        if len(params) == 2:
+            return params[0]
+        w1, b1, w2, _ = params
+        h = torch.einsum("bn,bne->be", x, w1) + b1
+        elu_slope = torch.where(h > 0, torch.ones_like(h), torch.exp(torch.clamp_max(h, 0.0)))
+        return torch.einsum("bne,be->bn", w1, elu_slope * w2)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor, bias: bool = True) -> torch.Tensor:
         """``x [B, N]``, ``state [B, S]`` -> ``[B]``."""

@@ -19,14 +19,20 @@ term is -E_{a~pi_i}[q_i(o_i, a)]; a*_i is the best of ``omar_num_samples`` actio
 from pi_i (available ones only) by q_i, and the rectification term is the cross entropy
 -log pi_i(a*_i | o_i).
 
-Defaults from OMAR's code / paper (App. B): omar_coe 0.7, omar_iters 3, 20 samples,
-elite 5, initial sigma 2.0, cql_alpha 1.0, Adam 5e-4 (harness rate), tau 0.005.
+Defaults (each cited in ``OMARConfig``): omar_coe 0.7, omar_iters 3, 20 samples, 5 elites,
+initial sigma 2.0, cql_alpha 1.0, Adam 5e-4, tau 0.005.  Departures: the search starts at the
+policy's action (OMAR: mean 0, main.py line 214) and does not keep the previous elites among
+the candidates; the critics are independent per agent as OMAR's (the ComaDICE code's MaMuJoCo
+OMAR mixes them, agents/continuous/omar.py lines 119-125); the CEM refits its mean and std
+every iteration as OMAR's maddpg.py lines 278-280 (the ComaDICE code samples from the initial
+mean and std every time, omar.py lines 62 and 80-84).
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -37,17 +43,26 @@ from algorithms.networks import AgentMLP, LocalQ, masked_logits, soft_update
 
 @dataclass
 class OMARConfig:
-    gamma: float = 0.99
-    lr: float = 5e-4              # Adam, the harness's common rate
-    hidden: int = 256
-    tau: float = 0.005
-    cql_alpha: float = 1.0        # conservative penalty weight (OMAR App. B)
-    omar_coe: float = 0.7         # weight of the rectification term (OMAR App. B)
-    omar_iters: int = 3           # zeroth-order iterations (OMAR App. B)
-    omar_num_samples: int = 20    # candidates per iteration (OMAR App. B)
-    omar_num_elites: int = 5      # elite candidates kept per iteration (OMAR App. B)
-    omar_sigma: float = 2.0       # initial sampling std (OMAR App. B)
-    grad_clip: float = 1.0
+    # Sources: ling-pan/OMAR (main.py, algorithms/maddpg.py; MPE and HalfCheetah) and vietbt/ComaDICE
+    # agents/continuous/omar.py (the paper's MaMuJoCo OMAR).  No SMAC OMAR code is public.
+    gamma: float = 0.99           # ComaDICE runner/omar/continuous.py line 11 (OMAR main.py line 194: 0.95, MPE)
+    lr: float = 5e-4              # OMIGA configs/config.py line 36 (OMAR main.py line 191: 0.01, MPE; the
+                                  # ComaDICE trainers' lr is main.py's, which runs only madice: not traceable)
+    hidden: int = 256             # ComaDICE runner/omar/continuous.py line 13 (OMAR main.py line 190: 64)
+    tau: float = 0.005            # ComaDICE runner/omar/continuous.py line 12 (OMAR main.py line 192: 0.01)
+    cql_alpha: float = 1.0        # OMAR main.py line 206 and maddpg.py lines 489-492 (HalfCheetah: 1.0 medium /
+                                  # random, 5.0 expert / medium-replay); ComaDICE omar.py line 152: 1
+    omar_coe: float = 0.7         # OMAR maddpg.py line 491 (HalfCheetah medium 0.7; expert 0.5, medium-replay
+                                  # 0.9); ComaDICE omar.py line 14: 0.5
+    omar_iters: int = 3           # OMAR main.py line 213; ComaDICE omar.py line 16: 2
+    omar_num_samples: int = 20    # ComaDICE omar.py line 17 (OMAR main.py line 216: 10)
+    omar_num_elites: int = 5      # ComaDICE omar.py line 18 (OMAR main.py line 217: 10, with the previous
+                                  # elites kept among the candidates, maddpg.py lines 264-270)
+    omar_sigma: float = 2.0       # OMAR main.py line 215; ComaDICE omar.py line 13
+    grad_clip: float = 1.0        # ComaDICE runner/omar/continuous.py line 17
+    #: training length in the authors' runs (RunConfig.n_updates)
+    TRAINING: ClassVar[str] = ("MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); OMAR: 1e5 "
+                               "steps (main.py line 203); SMAC: no code")
 
     def validate(self):
         if not 0 <= self.omar_coe <= 1:

@@ -51,10 +51,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from algorithms.alberdice import REWARD_TO_GO, pick_reward
 from algorithms.base import Batch, Learner, LearnerSpec, register
 from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
@@ -62,10 +64,11 @@ from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 @dataclass
 class OMIGAConfig:
     alpha: float = 10.0          # regularisation weight (authors' code: algos/OMIGA.py `_alpha = 10`,
-                                 # framework/trainer_omiga.py `alpha = 10.0`; vietbt/ComaDICE agents/*/omiga.py)
+                                 # branch SMAC framework/trainer_omiga.py line 54 `alpha = 10.0`; vietbt/ComaDICE
+                                 # agents/discrete/omiga.py line 24)
     gamma: float = 0.99          # discount (OMIGA configs/config.py --gamma; TrainerConfig.gamma)
-    lr: float = 5e-4             # Adam rate of all three optimisers (configs/config.py --lr 5e-4 for MaMuJoCo;
-                                 # run_omiga_sc2.py --offline_lr 5e-4 for SMAC)
+    lr: float = 5e-4             # Adam rate of all three optimisers (configs/config.py line 36 --lr 5e-4,
+                                 # MaMuJoCo; branch SMAC run_omiga_sc2.py line 29 --offline_lr 5e-4)
     hidden: int = 256            # width of the 2-hidden-layer Q, V and policy nets (--hidden_sizes 256;
                                  # models/omiga_model.py uses 256)
     hyper_hidden: int = 64       # width of the mixer's hypernetwork (--mix_hidden_sizes 64; --hyper_hidden_dim 64)
@@ -75,6 +78,15 @@ class OMIGAConfig:
                                  # (authors' code: torch.clamp(z, min=-10.0, max=10.0))
     rescale_v_loss: bool = True  # multiply L_V by exp(-max(max z, -1)) as the authors' code does
                                  # (numerical guard); False = the paper's plain exp(z) - z
+    reward_to_go: str = "smac"   # "smac": on discrete-action (SMAC) tasks train on the undiscounted
+                                 # reward-to-go of each episode, as OMIGA's SMAC loader (branch SMAC,
+                                 # framework/utils.py get_episode lines 27-38, used by load_data line 92)
+                                 # and the ComaDICE code's SMAC loader (runner/utils.py line 22) do;
+                                 # MaMuJoCo keeps raw rewards in both (datasets/offline_dataset.py;
+                                 # runner/utils.py load_mamujoco_data).  "never" | "always" to measure it
+    #: training length in the authors' runs (a RunConfig setting, not the learner's)
+    TRAINING: ClassVar[str] = ("MaMuJoCo: 1e6 updates of batch 128 (configs/config.py lines 27, 35); SMAC: 55 "
+                               "epochs over 1000 episodes, batch 128 (run_omiga_sc2.py lines 25-28)")
 
     def validate(self):
         if self.alpha <= 0:
@@ -91,6 +103,8 @@ class OMIGAConfig:
             raise ValueError(f"OMIGA grad_clip must be > 0, got {self.grad_clip}")
         if self.z_clip <= 0:
             raise ValueError(f"OMIGA z_clip must be > 0, got {self.z_clip}")
+        if self.reward_to_go not in REWARD_TO_GO:
+            raise ValueError(f"OMIGA reward_to_go must be one of {', '.join(REWARD_TO_GO)}, got {self.reward_to_go!r}")
 
 
 @register
@@ -137,7 +151,8 @@ class OMIGA(Learner):
         q_tot = (w * self.q(b.obs, b.actions)).sum(-1) + bias
         with torch.no_grad():
             next_v_tot = self.mixer_target(self.v_target(b.next_obs).squeeze(-1), b.next_state)
-            target = b.reward + cfg.gamma * (1.0 - b.done) * next_v_tot
+            reward = pick_reward(b, cfg.reward_to_go, self.spec.discrete)
+            target = reward + cfg.gamma * (1.0 - b.done) * next_v_tot
         q_loss = F.mse_loss(q_tot, target)
 
         # -- L_V: mean_i exp(z_i^c) - z_i (times exp(-m) as in the authors' code) --------

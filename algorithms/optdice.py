@@ -14,12 +14,25 @@ policy extraction by weighted BC of every agent's local policy with the global r
 
 Both action types share everything but the policy head (masked categorical or tanh
 Gaussian, as BC's): nu never sees actions, so the extension to either action type is the
-weighted-BC step alone.  Defaults: alpha 10 and soft chi-square (as ComaDICE, for an equal
-footing), Adam 5e-4, hidden 256.
+weighted-BC step alone.  Defaults: OptiDICE's own (secury/optidice default_config.py; the
+ComaDICE paper does not state its OptDICE settings and its code for them is not public).
+
+Departures from OptiDICE's code (secury/optidice neural_dice_rl.py), each in algorithms/README.md:
+- policy weights come from the single-sample residual e(s, a, s') of the batch; OptiDICE
+  trains an e-network e(s, a) (minimax loss, lines 174-179, 319-331) and weights BC (or its
+  I-projection) with w(e(s, a)), a smoothed estimate;
+- policy extraction is weighted BC (OptiDICE's ``wbc``); its default is the I-projection
+  (default_config.py line 44) with a learnt data policy, an entropy constraint and 5e5
+  warm-up updates before the policy moves (line 47);
+- no absorbing state (line 69): a termination stops the bootstrap with (1 - done);
+  observations are the task's (the MaMuJoCo authors' layout is already standardised per
+  vector; OptiDICE standardises over the dataset, run() line 392); rewards are not
+  standardised nor scaled by 0.1 (lines 70-71): alpha is relative to the reward scale.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -31,12 +44,15 @@ from algorithms.networks import mlp
 
 @dataclass
 class OptDICEConfig:
-    alpha: float = 10.0             # f-divergence weight (as ComaDICE's default, Sec. 6.4)
-    gamma: float = 0.99
-    lr: float = 5e-4                # Adam, the harness's common rate
-    hidden: int = 256
-    f_divergence: str = "soft_chi2"  # OptiDICE's soft chi-square
-    grad_clip: float = 1.0
+    # Sources: secury/optidice default_config.py (D4RL settings of OptiDICE's authors).
+    alpha: float = 1.0              # default_config.py line 63 (OptiDICE on standardised rewards x 0.1)
+    gamma: float = 0.99             # default_config.py line 43
+    lr: float = 3e-4                # default_config.py line 68
+    hidden: int = 256               # default_config.py line 60 (256, 256)
+    f_divergence: str = "soft_chi2"  # default_config.py line 64 ('elu' = soft chi-square)
+    grad_clip: float = 1.0          # harness (OptiDICE does not clip)
+    #: training length in the authors' runs (RunConfig.n_updates)
+    TRAINING: ClassVar[str] = "3e6 updates of batch 512 (default_config.py lines 46, 61)"
 
     def validate(self):
         if self.alpha <= 0:

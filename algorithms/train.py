@@ -3,28 +3,48 @@
 Offline updates on minibatches drawn by index from the on-device dataset, periodic
 evaluation in the real simulator (the paper evaluates 100 times over training, 32
 episodes each, and reports the last evaluation), a final checkpoint, the evaluation
-curve and the final metrics.  A run directory is written so that ``metrics.json``,
-the file aggregation counts, appears last and atomically: a run that dies leaves
-nothing that would be counted.
+curve and the final metrics.  ``metrics.json``, the file aggregation counts, appears last
+and atomically: a run that dies leaves nothing that would be counted.
 
 Run directory (``results/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}``)::
 
-    config.yaml     the resolved run configuration, hyperparameters included
-    curve.csv       step, wall_s, win_rate, return_mean, loss columns (one row per evaluation)
+    config.yaml     the resolved run configuration, hyperparameters and update count included
+    curve.csv       one row per evaluation: step, win_rate, return_mean, the learner's losses
+                    and diagnostics (ComaDICE: bc_weight_mean/max/ess, nu_tot_mean, multipliers)
     checkpoint.pt   the learner's final state_dict
-    metrics.json    final metrics (schema below), written last
+    timing.json     wall-clock figures (kept out of the files above so that they are
+                    reproducible bit for bit)
+    resume.pt       the whole training state at the last evaluation; deleted when the run
+                    ends.  Not a workflow output, so it survives a failed job: the rerun
+                    resumes from it (at most one evaluation interval of work is lost)
+    tb/             TensorBoard event files of the curve (when tensorboard is installed)
+    metrics.json    written last; schema below
+
+metrics.json (schema 2): the run's key (suite, task, quality, algorithm, variant, seed),
+``status`` ("ok" or "diverged"), ``diverged_reason`` and ``diverged_step`` when diverged,
+backend, approximation, dataset_sha256, dataset_grade, n_updates (and epochs when the
+length came from them), eval_episodes, n_evals, win_rate and return_mean of the last
+evaluation (null when diverged: a diverged run is never a number), final_* of the extra
+final evaluation, code_version (analysis/provenance.py).
+
+Divergence: at every evaluation the losses must be finite, the mixed value's mean must stay
+within ``VALUE_BOUND_FACTOR`` x r_max / (1 - gamma) (r_max: the largest |reward| the learner
+trains on), and the BC weights must not collapse (mean below ``MIN_BC_WEIGHT_MEAN`` or
+effective sample size below ``MIN_BC_WEIGHT_ESS`` of the batch).  A run that leaves these
+bounds stops and is recorded as diverged with its reason.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
-import os
+import math
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -33,10 +53,18 @@ import yaml
 from algorithms.base import make
 from algorithms.data import TensorData
 from envs.dataset import file_sha256, load_dataset, obs_nbytes
-from envs.registry import get_task
+from envs.files import atomic_path, atomic_write_bytes, atomic_write_text
 from envs.simulators import backend_version, evaluate, make_vector_env
 
-METRICS_SCHEMA_VERSION = 1
+METRICS_SCHEMA_VERSION = 2
+RESUME_FILE = "resume.pt"
+
+#: |nu_tot| beyond this many times r_max / (1 - gamma) cannot be a value of the data's rewards
+VALUE_BOUND_FACTOR = 10.0
+#: BC weights whose mean falls below this have collapsed (the paper formulation's drift)
+MIN_BC_WEIGHT_MEAN = 1e-4
+#: fewer effective rows than this fraction of a batch: the policy imitates a handful of rows
+MIN_BC_WEIGHT_ESS = 0.02
 
 
 @dataclass
@@ -46,15 +74,20 @@ class RunConfig:
     seed: int = 0
     variant: str = "default"        # names a hyperparameter variant (e.g. alpha0.1) in the run grid
     hyperparameters: dict = field(default_factory=dict)
-    n_updates: int = 10_000         # gradient steps
+    n_updates: Optional[int] = None  # gradient steps; None: epochs x |D| / batch_size
+    epochs: Optional[float] = None  # the authors' training length (vietbt/ComaDICE run.py)
     batch_size: int = 128           # paper: 128
     n_evals: int = 100              # evaluations over training (paper: 100)
     eval_episodes: int = 32         # episodes per evaluation (paper: 32)
     final_eval_episodes: int = 0    # extra evaluation of the last policy with more episodes (0: none)
-    device: str = "cpu"
+    device: str = "auto"            # auto (CUDA when available, else CPU) | cpu | cuda | cuda:K
     threads: int = 1                # torch CPU threads
     obs_dtype: str = "auto"         # float32 | float16 | auto (float16 when observations exceed 2 GiB)
+    task: Optional[str] = None      # "suite/task" the run is for: the dataset must be of it
+    quality: Optional[str] = None   # the quality the run is for: the dataset must be labelled so
+    resume: bool = True             # continue from resume.pt when a previous attempt left one
     fail: bool = False              # raise before writing metrics (tests of the pipeline's rerun)
+    fail_after_evals: int = 0       # raise after this many evaluations (tests of resuming)
 
 
 def set_seed(seed: int) -> None:
@@ -63,11 +96,28 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def resolve_device(requested: str, log=print) -> str:
+    """``auto`` -> ``cuda`` when this torch sees a GPU, else ``cpu``; an explicit CUDA device
+    without CUDA fails here, before any work, naming the fix."""
+    requested = str(requested)
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} was asked for, but this torch ({torch.__version__}) has no CUDA "
+                           "device: install a CUDA build of PyTorch, or set train.device to 'auto' or 'cpu'")
+    # concurrent runs on a machine with several GPUs each claim a free one (analysis/devices.py)
+    from analysis.devices import pick_device
+    device = pick_device(requested)
+    if device != requested:
+        log(f"device: {requested} -> {device}")
+    return device
+
+
+def updates_for(cfg: RunConfig, n_transitions: int) -> int:
+    if cfg.n_updates is not None:
+        return int(cfg.n_updates)
+    if cfg.epochs is None:
+        raise ValueError("a run needs n_updates or epochs")
+    # the authors' loops: n_epochs * (|D| // batch_size) updates (drop_last data loader)
+    return max(1, int(cfg.epochs * (n_transitions // cfg.batch_size)))
 
 
 def make_policy(learner, device):
@@ -78,6 +128,109 @@ def make_policy(learner, device):
     return policy
 
 
+def divergence(losses: dict, value_bound: float) -> Optional[str]:
+    """Why a run's values left sane bounds at this evaluation, or None."""
+    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+    if bad:
+        return f"non-finite {', '.join(bad)}"
+    nu = losses.get("nu_tot_mean")
+    if nu is not None and abs(nu) > VALUE_BOUND_FACTOR * value_bound:
+        return (f"|nu_tot_mean| = {abs(nu):.4g} exceeds {VALUE_BOUND_FACTOR:g} x r_max / (1 - gamma) "
+                f"= {VALUE_BOUND_FACTOR * value_bound:.4g}")
+    w = losses.get("bc_weight_mean")
+    if w is not None and w < MIN_BC_WEIGHT_MEAN:
+        return f"BC weights collapsed: mean {w:.3g} < {MIN_BC_WEIGHT_MEAN:g}"
+    ess = losses.get("bc_weight_ess")
+    if ess is not None and ess < MIN_BC_WEIGHT_ESS:
+        return f"BC weights collapsed: effective sample size {ess:.3g} of the batch < {MIN_BC_WEIGHT_ESS:g}"
+    return None
+
+
+# -- resume state ------------------------------------------------------------------------
+
+def _optimizers(learner) -> dict:
+    return {k: v for k, v in vars(learner).items() if isinstance(v, torch.optim.Optimizer)}
+
+
+def _fingerprint(resolved: dict) -> dict:
+    """What a resume state must match: everything that decides the run's numbers."""
+    keep = ("algorithm", "seed", "variant", "hyperparameters", "n_updates", "batch_size", "n_evals",
+            "eval_episodes", "final_eval_episodes", "dataset_sha256", "obs_dtype", "task", "suite", "quality")
+    return json.loads(json.dumps({k: resolved.get(k) for k in keep}, default=str))
+
+
+def _save_resume(path: Path, fingerprint: dict, learner, data, venv, step: int, curve: list) -> None:
+    state = {
+        "fingerprint": fingerprint, "step": step, "curve": curve, "n_updates_done": learner.n_updates,
+        "learner": learner.state_dict(),
+        "optimizers": {k: o.state_dict() for k, o in _optimizers(learner).items()},
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "sampler": data.generator.get_state()},
+        "env": venv.rng_state() if hasattr(venv, "rng_state") else None,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_resume(path: Path, fingerprint: dict, log) -> Optional[dict]:
+    if not path.exists():
+        return None
+    try:
+        # our own file, but read without executing code all the same: tensors, numbers,
+        # containers and numpy's RNG state only
+        from envs.files import numpy_safe_globals
+        with torch.serialization.safe_globals(numpy_safe_globals()):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable state means: start again
+        log(f"resume state {path} is unreadable ({type(exc).__name__}: {exc}); starting from step 0")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        old = state.get("fingerprint") or {}
+        diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+        log(f"resume state {path} is from a different run configuration (differs in: {', '.join(diff)}); "
+            "starting from step 0")
+        return None
+    return state
+
+
+def _restore(state: dict, learner, data, venv) -> None:
+    learner.load_state_dict(state["learner"])
+    learner.n_updates = state["n_updates_done"]
+    for k, o in _optimizers(learner).items():
+        o.load_state_dict(state["optimizers"][k])
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["python"])
+    if rng.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    data.generator.set_state(rng["sampler"])
+    if state.get("env") is not None and hasattr(venv, "set_rng_state"):
+        venv.set_rng_state(state["env"])
+
+
+def _curve_csv(curve: list) -> str:
+    buf = io.StringIO()
+    fields = list(dict.fromkeys(k for row in curve for k in row))
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(curve)
+    return buf.getvalue()
+
+
+def _tensorboard(out_dir: Path, log):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # noqa: BLE001 - tensorboard is optional
+        return None
+    try:
+        return SummaryWriter(str(out_dir / "tb"))
+    except Exception as exc:  # noqa: BLE001
+        log(f"TensorBoard events not written: {exc}")
+        return None
+
+
 def train(cfg: RunConfig, out_dir, log=print) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +238,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     if metrics_path.exists():
         metrics_path.unlink()  # a rerun never leaves an old result next to new files
     torch.set_num_threads(max(1, cfg.threads))
+    device = resolve_device(cfg.device, log)
     set_seed(cfg.seed)
 
     obs_dtype = {"float32": None, "float16": np.float16}.get(cfg.obs_dtype)
@@ -92,68 +246,115 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         obs_dtype = np.float16 if obs_nbytes(cfg.dataset) > (2 << 30) else None
     elif cfg.obs_dtype not in ("float32", "float16"):
         raise ValueError(f"obs_dtype must be float32, float16 or auto, got {cfg.obs_dtype!r}")
-    ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype)
+    # the loader refuses a file that does not fit the run's task and quality, naming the file
+    ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype, expect_task=cfg.task, expect_quality=cfg.quality)
     checksum = file_sha256(cfg.dataset)
+    from envs.registry import get_task
     task = get_task(ds.meta["task"], ds.meta["suite"])
-    data = TensorData(ds, cfg.device, seed=cfg.seed)
-    learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, cfg.device)
+    data = TensorData(ds, device, seed=cfg.seed)
+    learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, device)
     hp = dataclasses.asdict(learner.cfg)
+    n_updates = updates_for(cfg, ds.n_transitions)
 
-    resolved = {**dataclasses.asdict(cfg), "hyperparameters": hp, "task": task.name, "suite": task.suite,
-                "quality": ds.meta["quality"], "dataset_sha256": checksum, "backend": task.backend,
-                "backend_version": backend_version(task), "torch": str(torch.__version__)}
-    _atomic_write(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    resolved = {**dataclasses.asdict(cfg), "n_updates": n_updates, "hyperparameters": hp, "task": task.name,
+                "suite": task.suite, "quality": ds.meta["quality"], "dataset_sha256": checksum,
+                "n_transitions": ds.n_transitions, "backend": task.backend,
+                "backend_version": backend_version(task), "torch": str(torch.__version__), "device": device}
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    # r_max of the rewards the learner trains on bounds any value it should reach
+    rewards = data.reward_to_go if hp.get("reward_to_go") else data.reward
+    gamma = hp.get("gamma", 0.99)
+    value_bound = max(float(rewards.abs().max()), 1e-6) / (1.0 - gamma)
 
     venv = make_vector_env(task, cfg.eval_episodes, seed=10_000 + cfg.seed)
     venv.warm_up()  # simulator compilation stays out of the timed loop
-    policy = make_policy(learner, cfg.device)
-    eval_every = max(1, cfg.n_updates // max(1, cfg.n_evals))
-    curve, t0, train_s = [], time.perf_counter(), 0.0
-    last = {}
-    step = 0
-    while step < cfg.n_updates:
+    policy = make_policy(learner, device)
+    eval_every = max(1, n_updates // max(1, cfg.n_evals))
+    label = f"[{cfg.algorithm} {task.name} {ds.meta['quality']} {cfg.variant} seed{cfg.seed}]"
+
+    resume_path = out_dir / RESUME_FILE
+    fingerprint = _fingerprint(resolved)
+    curve, step = [], 0
+    state = _load_resume(resume_path, fingerprint, log) if cfg.resume else None
+    if state is not None:
+        _restore(state, learner, data, venv)
+        curve, step = list(state["curve"]), int(state["step"])
+        log(f"{label} resumed at step {step} ({len(curve)} evaluations done)")
+    tb = _tensorboard(out_dir, log)
+
+    t0, train_s, t_evals = time.perf_counter(), 0.0, 0.0
+    start_step, last, reason = step, {}, None
+    while step < n_updates:
         t_train = time.perf_counter()
-        chunk = min(eval_every, cfg.n_updates - step)
+        chunk = min(eval_every, n_updates - step)
         for _ in range(chunk):
             last = learner.update(data.sample(cfg.batch_size))
         step += chunk
         losses = {k: float(v) for k, v in last.items()}  # one host sync per evaluation
         train_s += time.perf_counter() - t_train
-        if any(not np.isfinite(v) for v in losses.values()):
-            raise FloatingPointError(f"{cfg.algorithm} produced a non-finite loss at step {step}: {losses}")
+        reason = divergence(losses, value_bound)
+        if reason is not None:
+            curve.append({"step": step, "win_rate": math.nan, "return_mean": math.nan, **losses})
+            log(f"{label} DIVERGED at step {step}: {reason}")
+            break
+        t_eval = time.perf_counter()
         res = evaluate(task, policy, cfg.eval_episodes, venv=venv)
-        row = {"step": step, "wall_s": round(time.perf_counter() - t0, 3),
-               "win_rate": res["win_rate"], "return_mean": res["return_mean"], **losses}
+        t_evals += time.perf_counter() - t_eval
+        row = {"step": step, "win_rate": res["win_rate"], "return_mean": res["return_mean"], **losses}
         curve.append(row)
-        log(f"[{cfg.algorithm} {task.name} {ds.meta['quality']} seed{cfg.seed}] step {step}: "
+        if tb is not None:
+            for k, v in row.items():
+                if k != "step" and math.isfinite(v):
+                    tb.add_scalar(k, v, step)
+        elapsed = time.perf_counter() - t0
+        done = (step - start_step) / max(1, n_updates - start_step)
+        eta = elapsed * (1 - done) / max(done, 1e-9)
+        log(f"{label} step {step}/{n_updates} ({100 * step / n_updates:.0f}%), {elapsed:.0f} s, ~{eta:.0f} s left: "
             + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "step"))
+        if step < n_updates and cfg.resume:
+            _save_resume(resume_path, fingerprint, learner, data, venv, step, curve)
+        if cfg.fail_after_evals and len(curve) >= cfg.fail_after_evals and step < n_updates:
+            raise RuntimeError(f"run configured to fail after {cfg.fail_after_evals} evaluations (a test of resuming)")
+    if tb is not None:
+        tb.close()
 
-    with open(out_dir / "curve.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(curve[0]))
-        w.writeheader()
-        w.writerows(curve)
-    torch.save(learner.state_dict(), out_dir / "checkpoint.pt")
+    atomic_write_text(out_dir / "curve.csv", _curve_csv(curve))
+    # through a buffer: torch.save names its archive after the file, and the temporary
+    # file's random name would make two identical checkpoints differ
+    buf = io.BytesIO()
+    torch.save(learner.state_dict(), buf)
+    atomic_write_bytes(out_dir / "checkpoint.pt", buf.getvalue())
 
     final = curve[-1]
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "suite": task.suite, "task": task.name, "quality": ds.meta["quality"],
         "algorithm": learner.name, "variant": cfg.variant, "seed": cfg.seed,
+        "status": "ok" if reason is None else "diverged",
         "backend": task.backend, "approximation": task.approximation,
         "dataset_sha256": checksum, "dataset_grade": ds.meta.get("grade", "unknown"),
-        "n_updates": cfg.n_updates, "eval_episodes": cfg.eval_episodes, "n_evals": len(curve),
-        # the paper's statistic: the last evaluation of training
-        "win_rate": final["win_rate"], "return_mean": final["return_mean"],
-        "updates_per_s": cfg.n_updates / max(train_s, 1e-9),
-        "wall_s": time.perf_counter() - t0,
+        "n_updates": n_updates, "epochs": cfg.epochs, "eval_episodes": cfg.eval_episodes, "n_evals": len(curve),
+        # the paper's statistic: the last evaluation of training (never a diverged run's)
+        "win_rate": None if reason else final["win_rate"], "return_mean": None if reason else final["return_mean"],
     }
-    if cfg.final_eval_episodes:
+    try:
+        from analysis.provenance import code_version
+        metrics["code_version"] = code_version(learner.name)
+    except Exception as exc:  # noqa: BLE001 - provenance must never lose a finished run
+        metrics["code_version"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if reason is not None:
+        metrics.update(diverged_reason=reason, diverged_step=final["step"])
+    elif cfg.final_eval_episodes:
         fvenv = venv if cfg.final_eval_episodes == cfg.eval_episodes else None  # no second compile
         fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
         metrics["final_win_rate"] = fres["win_rate"]
         metrics["final_return_mean"] = fres["return_mean"]
+    timing = {"wall_s": time.perf_counter() - t0, "train_s": train_s, "eval_s": t_evals,
+              "updates_per_s": (step - start_step) / max(train_s, 1e-9), "resumed_at_step": start_step}
+    atomic_write_text(out_dir / "timing.json", json.dumps(timing, indent=2))
     if cfg.fail:
         raise RuntimeError("run configured to fail (fail: true) before writing metrics.json")
-    _atomic_write(metrics_path, json.dumps(metrics, indent=2, allow_nan=True))
-    return metrics
+    atomic_write_text(metrics_path, json.dumps(metrics, indent=2, allow_nan=True))
+    resume_path.unlink(missing_ok=True)
+    return {**metrics, **timing}

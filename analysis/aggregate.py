@@ -4,11 +4,14 @@ One row per (run, evaluation).  Columns:
 
     suite, task, quality, algorithm, variant, seed   the run's key
     step            gradient steps done at this evaluation
+    status          ok | diverged (a diverged run's scores are NaN: counted, never a number)
     is_final        True for the run's last evaluation (the paper's statistic)
     win_rate_pct    win rate in percent (NaN for MaMuJoCo)
     return_mean     mean undiscounted episode return
     backend, approximation, dataset_sha256, dataset_grade, eval_episodes, n_updates,
     updates_per_s, metrics_schema
+    code_version    sha256 of the sources the run executed (when metrics.json records it;
+                    code_shared, code_commit, code_dirty with it; see analysis/provenance.py)
 
 Aggregation refuses a grid that mixes metric schema versions or, inside one
 (suite, task, quality), runs trained on different dataset files.
@@ -41,10 +44,27 @@ def read_run(metrics_path) -> pd.DataFrame:
         "return_mean": curve["return_mean"],
     })
     df.loc[df.index[-1], "is_final"] = True
+    # a diverged run (algorithms/train.py) is counted, never a number: its scores are NaN
+    df["status"] = m.get("status", "ok")
+    if df["status"].iloc[0] == "diverged":
+        df["win_rate_pct"] = math.nan
+        df["return_mean"] = math.nan
+        df["diverged_reason"] = m.get("diverged_reason", "")
+    timing = metrics_path.parent / "timing.json"  # wall-clock figures live beside, not in, metrics.json
+    if "updates_per_s" not in m and timing.exists():
+        m["updates_per_s"] = json.loads(timing.read_text()).get("updates_per_s")
     for k in ("backend", "approximation", "dataset_sha256", "dataset_grade", "eval_episodes", "n_updates",
               "updates_per_s"):
         df[k] = m.get(k)
     df["metrics_schema"] = m["schema_version"]
+    code = m.get("code_version")  # analysis/provenance.py code_version(), recorded by the training loop
+    if isinstance(code, dict):
+        df["code_version"] = code.get("sources_sha256")
+        df["code_shared"] = code.get("shared_sha256")
+        df["code_commit"] = code.get("git_commit")
+        df["code_dirty"] = code.get("git_dirty")
+    elif code is not None:
+        df["code_version"] = str(code)
     if "final_eval_episodes" in m:
         df["final_eval_episodes"] = m["final_eval_episodes"]
         df["final_win_rate_pct"] = 100.0 * m["final_win_rate"] if not math.isnan(m["final_win_rate"]) else math.nan

@@ -1,13 +1,12 @@
 """The dataset-statistics table (as the paper's appendix): one row per (suite, task, quality)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from analysis.tables import QUALITY_ORDER, SUITE_METRIC, latex_escape
 from envs.dataset import load_dataset
+from envs.files import atomic_write_text
 from envs.registry import get_task
 
 
@@ -60,5 +59,5 @@ def render_dataset_table(df: pd.DataFrame, out_tex) -> str:
               "{\\footnotesize $^\\dagger$ approximation of the paper's task (see the task registry).}",
               "\\end{table}", ""]
     tex = "\n".join(lines)
-    Path(out_tex).write_text(tex)
+    atomic_write_text(out_tex, tex)
     return tex

@@ -16,6 +16,13 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from analysis.tables import SUITE_METRIC, SUITE_TITLES  # noqa: E402
+from envs.files import atomic_path  # noqa: E402
+
+
+def _save(fig, path, **kw) -> None:
+    """``fig.savefig`` written atomically with an ordinary file mode (the format from the suffix)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **kw)
 
 
 def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites) -> pd.DataFrame:
@@ -54,6 +61,41 @@ def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
     if note:
         fig.text(0.5, -0.02, note, ha="center", va="top", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_pdf, bbox_inches="tight")
-    fig.savefig(out_png, dpi=150, bbox_inches="tight")
+    _save(fig, out_pdf, bbox_inches="tight")
+    _save(fig, out_png, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def curve_frame(scores: pd.DataFrame, suite: str, task: str, quality: str) -> pd.DataFrame:
+    """Learning curves of one (suite, task, quality): per algorithm (default variants) and
+    evaluation step, the mean and std over seeds of the evaluation's metric (win rate in
+    percent for SMAC, return for MaMuJoCo) and the number of seeds."""
+    metric = SUITE_METRIC[suite]
+    df = scores[(scores["suite"] == suite) & (scores["task"] == task) & (scores["quality"] == quality)
+                & (scores["variant"] == "default")]
+    g = df.groupby(["algorithm", "step"])[metric]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def plot_learning_curve(frame: pd.DataFrame, suite: str, title: str, out_png, algorithms=None,
+                        note: str = "") -> None:
+    """One line per algorithm (mean over seeds) with a +- std band, against gradient steps."""
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    order = [a for a in (algorithms or sorted(frame["algorithm"].unique())) if a in set(frame["algorithm"])]
+    colours = sns.color_palette("tab10", n_colors=max(len(order), 1))
+    for colour, algo in zip(colours, order):
+        d = frame[frame["algorithm"] == algo].sort_values("step")
+        ax.plot(d["step"], d["mean"], label=algo, color=colour, lw=1.4)
+        ax.fill_between(d["step"], d["mean"] - d["std"], d["mean"] + d["std"], color=colour, alpha=0.15, lw=0)
+    ax.set_xlabel("gradient steps")
+    ax.set_ylabel("win rate (%)" if suite != "mamujoco" else "return")
+    ax.set_title(title, fontsize=9)
+    if order:
+        ax.legend(fontsize=6, ncol=2, frameon=False)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=5, color="0.4")
+    fig.tight_layout()
+    _save(fig, out_png, dpi=150)
     plt.close(fig)

@@ -1,7 +1,9 @@
 """The run grid: which datasets and training runs a config asks for, and where they live.
 
-    results/datasets/{suite}/{task}/{quality}.h5
-    results/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json
+    results/<profile>/datasets/{suite}/{task}/{quality}.h5
+    results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json
+
+(the paths themselves are built in ``analysis/paths.py``, for the rules and the scripts too).
 
 ``check_config`` refuses unknown tasks, qualities, algorithms and hyperparameters with
 a message naming them, before any job starts.
@@ -10,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from analysis.paths import Paths, paths_for
 from envs.registry import get_task
-
-RESULTS = "results"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Run:
     variant: str
     seed: int
     hyperparameters: dict = field(default_factory=dict, hash=False, compare=False)
+    #: the config's profile, which names the results tree (not part of the run's key)
+    profile: str = field(default="default", hash=False, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -31,7 +34,7 @@ class Run:
 
     @property
     def dir(self) -> str:
-        return f"{RESULTS}/runs/{self.id}"
+        return Paths(self.profile).run_dir(self.id)
 
     @property
     def metrics(self) -> str:
@@ -39,11 +42,11 @@ class Run:
 
     @property
     def dataset(self) -> str:
-        return dataset_path(self.suite, self.task, self.quality)
+        return Paths(self.profile).dataset(self.suite, self.task, self.quality)
 
 
-def dataset_path(suite: str, task: str, quality: str) -> str:
-    return f"{RESULTS}/datasets/{suite}/{task}/{quality}.h5"
+def dataset_path(config: dict, suite: str, task: str, quality: str) -> str:
+    return paths_for(config).dataset(suite, task, quality)
 
 
 def task_cells(config: dict) -> list:
@@ -75,6 +78,8 @@ def check_config(config: dict) -> None:
                     check_quality(task, q)
                 except ValueError as exc:
                     problems.append(str(exc))
+    from analysis.config_checks import fail_run_problems, hyperparameters_for, name_problems
+
     hps = config.get("hyperparameters") or {}
     for name in list(config["algorithms"]) + list(hps):
         try:
@@ -90,7 +95,7 @@ def check_config(config: dict) -> None:
         if vname == "default":
             problems.append("variant name 'default' is reserved for the default hyperparameters")
         try:
-            make_config(v["algorithm"], {**hps.get(v["algorithm"], {}), **v["hyperparameters"]})
+            make_config(v["algorithm"], {**hyperparameters_for(config, v["algorithm"]), **v["hyperparameters"]})
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"variants.{vname}: {exc}")
     abl = config.get("ablations") or {}
@@ -103,11 +108,20 @@ def check_config(config: dict) -> None:
             continue
         for value in values:
             try:
-                make_config("ComaDICE", {**hps.get("ComaDICE", {}), key: value})
+                make_config("ComaDICE", {**hyperparameters_for(config, "ComaDICE"), key: value})
             except (KeyError, ValueError, TypeError) as exc:
                 problems.append(f"ablations.{key}: {exc}")
+    for suite, task, _ in task_cells(config) if not problems else []:
+        try:
+            training_length(config, suite, task)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if not problems:  # names canonicalised, duplicates refused; fail_runs must name runs of the grid
+        problems += name_problems(config, ablation_variants(config))
+    if not problems:
+        problems += fail_run_problems(config, [r.id for r in runs(config)])
     if problems:
-        raise ValueError("invalid config:\n  - " + "\n  - ".join(problems))
+        raise ValueError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems), key=problems.index)))
 
 
 #: the ComaDICE ablations of the paper: Fig. 1 (alpha), appendix (f-divergence, mixer depth)
@@ -125,7 +139,9 @@ def ablation_variants(config: dict) -> dict:
     abl = config.get("ablations") or {}
     if not abl:
         return {}
-    default = make_config("ComaDICE", (config.get("hyperparameters") or {}).get("ComaDICE", {}))
+    from analysis.config_checks import hyperparameters_for
+
+    default = make_config("ComaDICE", hyperparameters_for(config, "ComaDICE"))
     out = {}
     for key, short in ABLATION_KEYS.items():
         for value in abl.get(key, []):
@@ -148,19 +164,39 @@ def runs(config: dict) -> list:
     """Every training run of the grid: defaults for every algorithm, then the variants."""
     from algorithms.base import algorithm_class
 
-    hps = config.get("hyperparameters") or {}
+    from analysis.config_checks import canonical_hyperparameters
+
+    hps = canonical_hyperparameters(config)  # keyed by canonical names, as the runs are
     variants = {**(config.get("variants") or {}), **ablation_variants(config)}
+    profile = paths_for(config).profile
     out = []
     for suite, task, quality in task_cells(config):
         for algo in config["algorithms"]:
             name = algorithm_class(algo).name
             for seed in config["seeds"]:
-                out.append(Run(suite, task, quality, name, "default", seed, dict(hps.get(name, {}))))
+                out.append(Run(suite, task, quality, name, "default", seed, dict(hps.get(name, {})), profile))
         for vname, v in variants.items():
             if v.get("suites") and suite not in v["suites"]:
                 continue
             name = algorithm_class(v["algorithm"]).name
             hp = {**hps.get(name, {}), **v["hyperparameters"]}
             for seed in config["seeds"]:
-                out.append(Run(suite, task, quality, name, vname, seed, hp))
+                out.append(Run(suite, task, quality, name, vname, seed, hp, profile))
     return out
+
+
+def training_length(config: dict, suite: str, task: str) -> dict:
+    """How long a run of ``task`` trains: ``{"n_updates": n}`` when the config fixes it
+    (smoke, mini), else ``{"epochs": e}``, the authors' length in epochs of |D| / batch_size
+    updates (vietbt/ComaDICE run.py), turned into updates by the training loop once the
+    dataset's size is known."""
+    tcfg = config["train"]
+    if tcfg.get("n_updates") is not None:
+        return {"n_updates": int(tcfg["n_updates"])}
+    epochs = (tcfg.get("epochs") or {}).get(suite)
+    if isinstance(epochs, dict):
+        epochs = epochs.get(get_task(task, suite).name, epochs.get(task))
+    if epochs is None:
+        raise ValueError(f"train.epochs has no entry for {suite}/{task} and train.n_updates is not set: "
+                         f"give one of them (the authors' epochs are in config/config.yaml)")
+    return {"epochs": float(epochs)}

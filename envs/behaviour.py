@@ -34,7 +34,35 @@ def _meta(task: TaskSpec, quality: str, provenance: dict) -> dict:
     return {"suite": task.suite, "task": task.name, "quality": quality, "backend": task.backend,
             "backend_version": backend_version(task), "action_type": task.action_type,
             "n_agents": task.n_agents, "approximation": task.approximation,
-            "grade": "smoke", "provenance": provenance}
+            "obs_layout": task.obs_layout, "grade": "smoke", "provenance": provenance}
+
+
+def run_obs_layout(task: TaskSpec, run: dict) -> str:
+    """The MaMuJoCo observation layout a MAPPO run acted on: recorded as ``obs_layout`` or, for
+    runs that predate the option, read off its actor's input width (obs + one-hot id)."""
+    if run.get("obs_layout"):
+        return run["obs_layout"]
+    from envs.registry import with_obs_layout
+    weight = next(v for k, v in run["checkpoints"][0]["state_dict"].items() if k.startswith("actor.") and v.dim() == 2)
+    width = int(weight.shape[1]) - task.n_agents
+    for layout in ("authors", "local"):
+        if with_obs_layout(task, layout).obs_dim == width:
+            return layout
+    raise ValueError(f"the MAPPO run of {task.id} acts on {width}-wide observations, neither layout of the task")
+
+
+def in_task_layout(task: TaskSpec, episodes: list, acted_on: str) -> list:
+    """Episodes recorded while the behaviour policy saw ``acted_on`` observations, with the obs the
+    task is configured with: the authors' layout is a function of the state, so it is rebuilt
+    from the recorded states; local observations cannot be rebuilt from states."""
+    if task.obs_layout == acted_on:
+        return episodes
+    if task.obs_layout != "authors":
+        raise ValueError(f"{task.id} is configured with '{task.obs_layout}' observations but the behaviour "
+                         f"run recorded '{acted_on}' ones, from which they cannot be rebuilt; retrain it with "
+                         f"COMADICE_MAMUJOCO_OBS={task.obs_layout}")
+    from envs.mamujoco_backend import authors_observation
+    return [{**e, "obs": authors_observation(np.asarray(e["state"]), task.n_agents)} for e in episodes]
 
 
 def play_episodes(task: TaskSpec, venv, act, n_episodes: int, on_reset=None) -> list:
@@ -141,13 +169,19 @@ def _rollouts(task, venv, weights, mean, std, noise=0.0, rng=None, record=False,
 
 
 def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4, step_size: float = 0.02,
-              noise: float = 0.03, seed: int = 0, log=print) -> dict:
+              noise: float = 0.03, seed: int = 0, log=print, resume_file=None, resume_every: int = 1) -> dict:
     """ARS V2-t (Mania et al. 2018, Alg. 2).  Returns checkpoints, their returns and all rollouts.
 
     As in the ARS paper (Sec. 4.1), the healthy (alive) bonus is subtracted from the
     training rewards of Hopper and Ant, or the search settles on standing still; the
-    checkpoints' returns and the recorded data keep the true rewards."""
+    checkpoints' returns and the recorded data keep the true rewards.
+
+    With ``resume_file``, the run's state (policy, state normaliser, random generators, the
+    environments' episode counters that seed their resets, checkpoints and rollouts so far) is
+    saved there every ``resume_every`` iterations, and a rerun continues from it to the same
+    result bit for bit (``envs/resume.py``; a file of another configuration is refused)."""
     from envs.mamujoco_backend import MaMuJoCoVectorEnv
+    from envs.resume import discard_resume, load_resume, save_resume
 
     rng = np.random.default_rng(seed)
     A, S = task.n_agents * task.action_dim, task.state_dim
@@ -156,7 +190,22 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
     norm = _RunningNorm(S)
     M = np.zeros((A, S))
     ckpts, rollouts = [], []
-    for it in range(iterations + 1):
+    start = 0
+    fingerprint = {"kind": "ars", "task": task.id, "obs_layout": task.obs_layout, "iterations": iterations,
+                   "directions": directions, "top": top, "step_size": step_size, "noise": noise, "seed": seed}
+    saved = load_resume(resume_file, fingerprint, log) if resume_file else None
+    if saved is not None:
+        start, M, ckpts, rollouts = saved["iteration"], saved["M"], saved["checkpoints"], saved["rollouts"]
+        norm.n, norm.mean, norm.m2 = saved["norm"]
+        rng.bit_generator.state = saved["rng"]
+        venv._episode, eval_env._episode = saved["env_episodes"]
+        log(f"[ARS {task.name}] resumed at iteration {start} from {resume_file}")
+    for it in range(start, iterations + 1):
+        if resume_file and it > start and (it - start) % max(1, resume_every) == 0:
+            save_resume(resume_file, fingerprint, {
+                "iteration": it, "M": M, "checkpoints": ckpts, "rollouts": rollouts,
+                "norm": (norm.n, norm.mean, norm.m2), "rng": rng.bit_generator.state,
+                "env_episodes": (venv._episode, eval_env._episode)})
         mean, std = norm.mean.copy(), norm.std.copy()
         ev, _, _ = _rollouts(task, eval_env, np.repeat(M[None], 4, 0), mean, std)
         ckpts.append({"iteration": it, "weights": M.copy(), "mean": mean, "std": std, "return": float(ev.mean())})
@@ -172,6 +221,8 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
         best = np.argsort(-np.maximum(r_plus, r_minus))[:top]
         sigma = np.concatenate([r_plus[best], r_minus[best]]).std() + 1e-8
         M = M + step_size / (top * sigma) * np.einsum("k,kas->as", r_plus[best] - r_minus[best], delta[best])
+    if resume_file:
+        discard_resume(resume_file)
     return {"checkpoints": ckpts, "rollouts": rollouts}
 
 
@@ -281,11 +332,16 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
                  key=lambda c: abs(c["return_mean"] - target))
     torch.manual_seed(seed)
 
+    # the behaviour policy acts on the observations it was trained on; the data get the task's
+    acted_on = run_obs_layout(task, run)
+    from envs.registry import with_obs_layout
+    play_task = with_obs_layout(task, acted_on)
+
     def play(ck, n):
-        agent = MAPPOAgent(task, run["config"]["hidden"])
+        agent = MAPPOAgent(play_task, run["config"]["hidden"])
         agent.load_state_dict(ck["state_dict"])
         # the stochastic behaviour policy, as D4RL's
-        return play_episodes(task, MaMuJoCoVectorEnv(task, n, seed + 17), agent.act, n)
+        return play_episodes(play_task, MaMuJoCoVectorEnv(play_task, n, seed + 17), agent.act, n)
 
     if quality == "expert":
         episodes = play(expert, n_episodes)
@@ -298,7 +354,8 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
         if not episodes:
             raise ValueError(f"the MAPPO run of {task.id} recorded no episodes before its medium checkpoint")
     episodes = [{k: np.asarray(v) if isinstance(v, list) else v for k, v in e.items()} for e in episodes]
-    prov = {"behaviour": "mappo", "seed": seed, "expert_iteration": expert["iteration"],
+    episodes = in_task_layout(task, episodes, acted_on)
+    prov = {"behaviour": "mappo", "seed": seed, "behaviour_obs_layout": acted_on, "expert_iteration": expert["iteration"],
             "expert_return": expert["return_mean"], "medium_iteration": medium["iteration"],
             "medium_return": medium["return_mean"], "medium_fraction": medium_fraction,
             "episodes": len(episodes), "run_env_steps": run["env_steps"]}

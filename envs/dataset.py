@@ -30,13 +30,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import h5py
 import numpy as np
+
+from envs.files import atomic_path
 
 SCHEMA_VERSION = 1
 _COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
@@ -148,10 +149,7 @@ def write_dataset(ds: OfflineDataset, path) -> str:
     """Write atomically (temp file then rename); returns the file's sha256."""
     path = Path(path)
     validate(ds, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".h5.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".h5.tmp") as tmp:  # mode 0644, not mkstemp's 0600
         with h5py.File(tmp, "w") as f:
             for key in _ARRAYS:
                 arr = getattr(ds, key)
@@ -162,18 +160,30 @@ def write_dataset(ds: OfflineDataset, path) -> str:
             f.attrs["schema_version"] = SCHEMA_VERSION
             for k, v in ds.meta.items():
                 f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list, tuple)) else v
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return file_sha256(path)
 
 
 def obs_nbytes(path) -> int:
     """Bytes the observations of a dataset file take as float32 (to choose a storage dtype)."""
-    with h5py.File(path, "r") as f:
+    with _open_h5(str(path)) as f:
+        for key in ("obs", "final_obs"):
+            if not isinstance(f.get(key), h5py.Dataset) or len(f[key].shape) != 3:
+                raise DatasetError(f"{path}: missing array '/{key}' (or it is not [rows, N, O])")
         return 4 * (int(np.prod(f["obs"].shape)) + int(np.prod(f["final_obs"].shape)))
+
+
+def _open_h5(path: str):
+    """h5py.File for reading, or a DatasetError naming the file (missing, empty, not HDF5)."""
+    if not os.path.exists(path):
+        raise DatasetError(f"{path}: no such dataset file")
+    if os.path.isdir(path):
+        raise DatasetError(f"{path}: is a directory, not a dataset file")
+    if os.path.getsize(path) == 0:
+        raise DatasetError(f"{path}: empty file (0 bytes), not a dataset; delete it and rerun to regenerate")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DatasetError(f"{path}: not a readable HDF5 file, truncated or of another format ({exc})") from None
 
 
 def file_sha256(path) -> str:
@@ -184,7 +194,7 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def load_dataset(path, obs_dtype=None) -> OfflineDataset:
+def load_dataset(path, obs_dtype=None, expect_task=None, expect_quality: Optional[str] = None) -> OfflineDataset:
     """Load and validate; a malformed file raises ``DatasetError`` naming file and problem.
 
     ``obs`` and ``final_obs`` (and ``state`` / ``final_state``) are read straight into one
@@ -192,15 +202,26 @@ def load_dataset(path, obs_dtype=None) -> OfflineDataset:
     ``ds.obs_all`` / ``ds.state_all``), so training can use them without a copy.
     ``obs_dtype=np.float16`` halves the memory of the largest array (read with conversion,
     chunk by chunk: the float32 array never exists in memory).
+
+    Every array's declared shape and dtype is checked against the others (and, with
+    ``expect_task``, against the task) before anything is allocated.  ``expect_task`` (a
+    ``TaskSpec`` or ``"suite/task"``) and ``expect_quality`` say what the caller will use the
+    file as: the file's labels, sizes and actions must fit (``check_against_task``).
     """
     path = str(path)
-    if not os.path.exists(path):
-        raise DatasetError(f"{path}: no such dataset file")
+    task = _task_spec(expect_task) if expect_task is not None else None
     try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
+        return _load(path, obs_dtype, task, expect_quality)
+    except DatasetError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+        # h5py / numpy errors from a truncated or hand-made file: name the file and say what broke
+        raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {str(exc)[:300]}); "
+                           "a truncated or corrupt file?") from None
+
+
+def _load(path: str, obs_dtype, task, expect_quality) -> OfflineDataset:
+    with _open_h5(path) as f:
         version = f.attrs.get("schema_version")
         if version != SCHEMA_VERSION:
             raise DatasetError(f"{path}: schema_version is {version!r}, expected {SCHEMA_VERSION}")
@@ -221,6 +242,15 @@ def load_dataset(path, obs_dtype=None) -> OfflineDataset:
         for key in _ARRAYS:
             if key not in f and key not in ("avail", "final_avail"):
                 raise DatasetError(f"{path}: missing array '/{key}'")
+            if key in f and not isinstance(f[key], h5py.Dataset):
+                raise DatasetError(f"{path}: '/{key}' is a group, expected an array")
+        declared = {key: (tuple(f[key].shape), f[key].dtype) for key in _ARRAYS if key in f}
+        _check_declared(declared, meta, path, obs_dtype)
+        if task is not None:
+            problems = _label_problems(meta, task, expect_quality) + _shape_problems(
+                {k: v[0] for k, v in declared.items()}, meta, task)
+            if problems:
+                raise DatasetError(_fit_message(path, task, problems))
         for key in ("obs", "state"):
             a, b = f[key], f[f"final_{key}"]
             dtype = np.dtype(obs_dtype) if (key == "obs" and obs_dtype is not None) else a.dtype
@@ -240,8 +270,212 @@ def load_dataset(path, obs_dtype=None) -> OfflineDataset:
                 arrays[key] = f[key][()]
     ds = OfflineDataset(**arrays, meta=meta)
     validate(ds, path)
+    if task is not None:
+        check_against_task(ds, task, expect_quality, path)
     ds.obs_all, ds.state_all = joined["obs"], joined["state"]
     return ds
+
+
+#: the per-step arrays ([T, ...]) and per-episode arrays ([E, ...]) with their number of dimensions
+_STEP_NDIM = {"obs": 3, "state": 2, "reward": 1, "terminated": 1, "truncated": 1, "episode_start": 1, "avail": 3}
+_EPISODE_NDIM = {"final_obs": 3, "final_state": 2, "final_avail": 3}
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no bound
+        return 1 << 62
+
+
+def _check_declared(declared: dict, meta: dict, path: str, obs_dtype=None) -> None:
+    """Shapes and dtypes as the file declares them, checked before anything is allocated: a
+    crafted header (rows that disagree, 10^12 rows of a gzip of zeros) is refused, not read."""
+    def bad(msg):
+        raise DatasetError(f"{path}: {msg}")
+
+    for key, ndim in {**_STEP_NDIM, **_EPISODE_NDIM}.items():
+        if key in declared and len(declared[key][0]) != ndim:
+            bad(f"'/{key}' has shape {declared[key][0]}, expected {ndim} dimensions")
+    discrete = meta.get("action_type") == "discrete"
+    a_shape = declared["actions"][0]
+    if len(a_shape) != (2 if discrete else 3):
+        bad(f"'/actions' has shape {a_shape}, expected {'[T, N]' if discrete else '[T, N, A]'} "
+            f"for action_type {meta.get('action_type')!r}")
+    if discrete and ("avail" not in declared or "final_avail" not in declared):
+        bad("discrete dataset without '/avail' / '/final_avail' masks")
+    T = declared["reward"][0][0]
+    for key in list(_STEP_NDIM) + ["actions"]:
+        if key in declared and declared[key][0][0] != T:
+            bad(f"'/{key}' declares {declared[key][0][0]} rows, '/reward' {T}: the arrays disagree")
+    E = declared["final_obs"][0][0]
+    for key in _EPISODE_NDIM:
+        if key in declared and declared[key][0][0] != E:
+            bad(f"'/{key}' declares {declared[key][0][0]} episodes, '/final_obs' {E}")
+    if T < 1 or E < 1 or E > T:
+        bad(f"declares {T} transitions and {E} episodes (need 1 <= episodes <= transitions)")
+    N = declared["obs"][0][1]
+    for key in ("actions", "final_obs", "avail", "final_avail"):
+        if key in declared and declared[key][0][1] != N:
+            bad(f"'/{key}' declares {declared[key][0][1]} agents, '/obs' {N}")
+    for key, other in (("final_obs", "obs"), ("final_state", "state"), ("final_avail", "avail")):
+        if key in declared and other in declared and declared[key][0][1:] != declared[other][0][1:]:
+            bad(f"{other} {declared[other][0]} and {key} {declared[key][0]} differ in shape")
+    for key, (shape, dtype) in declared.items():
+        kinds = "b" if key in ("terminated", "truncated", "episode_start", "avail", "final_avail") else \
+            ("iu" if key == "actions" and discrete else "f")
+        if dtype.kind not in kinds and not (kinds == "b" and dtype.kind in "iu"):
+            bad(f"'/{key}' has dtype {dtype}, expected {'bool' if kinds == 'b' else 'integer' if kinds == 'iu' else 'float'}")
+    nbytes = sum(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in declared.values())
+    if obs_dtype is not None:
+        nbytes -= int(np.prod(declared["obs"][0]) + np.prod(declared["final_obs"][0])) * (
+            declared["obs"][1].itemsize - np.dtype(obs_dtype).itemsize)
+    if nbytes > _memory_bytes():
+        bad(f"declares {nbytes / 2**30:.1f} GiB of arrays, more than this machine's memory "
+            f"({_memory_bytes() / 2**30:.1f} GiB): refusing to allocate")
+
+
+# -- the dataset against the task it is used for -----------------------------------------------
+
+def _task_spec(task):
+    if isinstance(task, str):
+        from envs.registry import get_task
+        try:
+            return get_task(task)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+    return task
+
+
+def _label_problems(meta: dict, task, quality: Optional[str]) -> list:
+    """The file's suite / task / quality attributes against what the caller uses it as."""
+    from envs.registry import _norm
+
+    out = []
+    if meta.get("suite") != task.suite:
+        out.append(f"suite attribute is {meta.get('suite')!r}, expected {task.suite!r}")
+    if _norm(str(meta.get("task", ""))) != _norm(task.name):
+        out.append(f"task attribute is {meta.get('task')!r}, expected {task.name!r}")
+    if quality is not None and meta.get("quality") != quality:
+        out.append(f"quality attribute is {meta.get('quality')!r}, expected {quality!r} "
+                   "(a file labelled with another quality would be tabulated in the wrong row)")
+    return out
+
+
+def _shape_problems(shapes: dict, meta: dict, task) -> list:
+    """Agents, observation / state / action sizes and the action type against the task."""
+    out = []
+    if meta.get("action_type") != task.action_type:
+        out.append(f"action_type is {meta.get('action_type')!r}, the task's is {task.action_type!r}")
+        return out
+    N = shapes["obs"][1]
+    if N != task.n_agents:
+        out.append(f"{N} agents, the task has {task.n_agents}")
+    expect_obs = expected_obs_dim(task, meta)
+    if shapes["obs"][2] != expect_obs:
+        hint = ""
+        if not task.discrete and shapes["obs"][2] == task.state_dim + task.n_agents:
+            hint = (" -- the width of the full state plus a one-hot agent id (the paper's MaMuJoCo layout, "
+                    "obs_layout 'authors'); use the task with that observation or data recorded with the task's own")
+        out.append(f"observation size {shapes['obs'][2]}, the task's is {expect_obs}"
+                   + (f" ({task.obs_layout} observations)" if getattr(task, "obs_layout", None) else "") + hint)
+    if shapes["state"][1] != task.state_dim:
+        out.append(f"state size {shapes['state'][1]}, the task's is {task.state_dim}")
+    if task.discrete:
+        A = shapes["avail"][2] if shapes.get("avail") is not None else None
+        if A is not None and A != task.action_dim:
+            out.append(f"{A} discrete actions (avail mask width), the task has {task.action_dim}")
+    elif shapes["actions"][2] != task.action_dim:
+        out.append(f"action size {shapes['actions'][2]} per agent, the task's is {task.action_dim}")
+    return out
+
+
+def expected_obs_dim(task, meta: Optional[dict] = None) -> int:
+    """The observation width a dataset of ``task`` must have (the task's, which already
+    reflects any observation-layout option of the task)."""
+    return int(task.obs_dim)
+
+
+def action_bound(meta: dict) -> float:
+    """Largest |action| a continuous dataset may hold: 1 (MaMuJoCo's [-1, 1]) times the
+    ``action_scale`` an imported file records (the paper's files store actions x 4)."""
+    scale = meta.get("action_scale", 1.0)
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise DatasetError(f"action_scale attribute {scale!r} is not a number") from None
+    if not np.isfinite(scale) or scale <= 0:
+        raise DatasetError(f"action_scale attribute is {scale}, expected a positive number")
+    return scale
+
+
+def _value_problems(ds: "OfflineDataset", task) -> list:
+    """What only the values show: discrete actions in range and available, continuous bounds."""
+    out = []
+    if task.discrete and ds.discrete:
+        if ds.actions.size and (ds.actions.min() < 0 or ds.actions.max() >= task.action_dim):
+            out.append(f"discrete actions span [{int(ds.actions.min())}, {int(ds.actions.max())}], "
+                       f"the task's are 0..{task.action_dim - 1}")
+    elif not task.discrete and not ds.discrete:
+        bound = action_bound(ds.meta)
+        worst = float(np.abs(ds.actions).max()) if ds.actions.size else 0.0
+        if worst > bound * (1 + 1e-5):
+            out.append(f"continuous actions reach |a| = {worst:.4g}, beyond the bound {bound:g} "
+                       f"([-1, 1] x action_scale {bound:g})")
+    return out
+
+
+def _fit_message(where: str, task, problems: list) -> str:
+    return f"{where}: does not fit task {task.id}: " + "; ".join(problems)
+
+
+#: checks of a dataset against the task it is used for: each ``check(ds, task) -> [problems]``.
+#: Append to extend (e.g. an observation-layout check); ``check_against_task`` runs them all.
+def dataset_obs_layout(meta: dict) -> Optional[str]:
+    """The observation layout a dataset records (``obs_layout``: ``authors`` | ``local`` | ``native``),
+    with the importers' description of the authors' MaMuJoCo observation read as ``authors``;
+    None when the file does not say (older files: their width alone is checked)."""
+    layout = meta.get("obs_layout")
+    if not isinstance(layout, str) or layout in ("", "as stored"):
+        return None
+    if layout.startswith("state + one-hot agent id"):
+        return "authors"
+    return layout
+
+
+def _obs_layout_problems(ds: "OfflineDataset", task) -> list:
+    """A dataset made with one MaMuJoCo observation layout is refused for a task configured with
+    the other, naming both (``envs/registry.py`` ``MAMUJOCO_OBS_LAYOUTS``)."""
+    have, want = dataset_obs_layout(ds.meta), getattr(task, "obs_layout", None)
+    if have is None or want is None or have == want:
+        return []
+    return [f"observation layout '{have}', the task is configured with '{want}' (set COMADICE_MAMUJOCO_OBS="
+            f"{have} or get_task(..., obs_layout='{have}') to use this file, or remake the data with '{want}')"]
+
+
+TASK_CHECKS = [
+    lambda ds, task: _shape_problems({"obs": ds.obs.shape, "state": ds.state.shape, "actions": ds.actions.shape,
+                                      "avail": None if ds.avail is None else ds.avail.shape}, ds.meta, task),
+    _value_problems,
+    _obs_layout_problems,
+]
+
+
+def check_against_task(ds: "OfflineDataset", task, quality: Optional[str] = None, where: str = "<dataset>") -> None:
+    """Refuse a dataset that does not fit ``task`` (a ``TaskSpec`` or ``"suite/task"``), naming
+    ``where`` (the file) and every problem: its suite / task / quality labels (``quality``
+    None: not checked), agents, observation / state / action sizes, the action type, discrete
+    actions outside the task's range or unavailable, continuous actions beyond [-1, 1] x the
+    recorded ``action_scale``.  Runs every function in ``TASK_CHECKS``."""
+    task = _task_spec(task)
+    problems = _label_problems(ds.meta, task, quality)
+    try:
+        for check in TASK_CHECKS:
+            problems += check(ds, task)
+    except DatasetError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise DatasetError(_fit_message(where, task, problems))
 
 
 def _all_finite(a: np.ndarray, rows: int = 4096) -> bool:

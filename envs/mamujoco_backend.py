@@ -6,9 +6,16 @@ Gymnasium-Robotics 1.4 ships.  Returns are therefore comparable in kind, not to 
 decimal, with the paper's Table 3.
 
 MaMuJoCo has no vector env: ``MaMuJoCoVectorEnv`` steps ``num_envs`` copies in a loop
-and batches their arrays.  Per-agent observations of different sizes (Hopper 3x1:
-8/9/8) are zero padded to the task's ``obs_dim``.  The 1000-step time limit is a
-truncation (bootstrap), never a termination.
+and batches their arrays.  The 1000-step time limit is a truncation (bootstrap), never a
+termination.
+
+Observations follow the task's ``obs_layout`` (``envs/registry.py``):
+- ``authors`` (default): every agent observes the full MuJoCo observation (``env.state()``,
+  the single-agent ``_get_obs``) plus its one-hot id, standardised per vector
+  (:func:`authors_observation`), as ``get_obs`` in the paper's environment
+  (vietbt/ComaDICE ``envs/mamujoco/multiagent_mujoco/mujoco_multi.py`` lines 147-160).
+- ``local``: Gymnasium-Robotics' agent_obsk=1 observations; agents with smaller ones
+  (Hopper 3x1: 8/9/8) are zero padded to the task's ``obs_dim``.
 """
 from __future__ import annotations
 
@@ -26,6 +33,38 @@ def make_mamujoco_env(task: TaskSpec):
     kw = task.backend_kwargs
     return mamujoco_v1.parallel_env(kw["scenario"], kw["agent_conf"], agent_obsk=kw["agent_obsk"],
                                     max_episode_steps=task.episode_limit)
+
+
+def authors_observation(state: np.ndarray, n_agents: int) -> np.ndarray:
+    """The paper's MaMuJoCo observation from MuJoCo observations ``[..., S]``: ``[..., N, S + N]``.
+
+    Agent i's row is ``x = concat(state, onehot(i))`` replaced by ``(x - mean(x)) / std(x)``,
+    mean and (population, ddof 0) std taken over the S + N entries of that one vector -- not over
+    a dataset (vietbt/ComaDICE ``mujoco_multi.py`` lines 152-158: ``(obs_i - np.mean(obs_i)) /
+    np.std(obs_i)``).  Computed in float64 as numpy does there, returned as float32."""
+    state = np.asarray(state, np.float64)
+    lead = state.shape[:-1]
+    rows = np.concatenate([np.broadcast_to(state[..., None, :], lead + (n_agents, state.shape[-1])),
+                           np.broadcast_to(np.eye(n_agents), lead + (n_agents, n_agents))], axis=-1)
+    std = rows.std(-1, keepdims=True)
+    return ((rows - rows.mean(-1, keepdims=True)) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+def state_from_authors_observation(obs: np.ndarray, n_agents: int) -> np.ndarray:
+    """Invert :func:`authors_observation`: the raw MuJoCo observations ``[..., S]`` from rows
+    ``[..., N, S + N]`` (for files that store only the standardised vectors, as OMIGA's ``s`` / ``o``).
+
+    In agent i's row the id block holds ``(1 - m) / sd`` at i and ``-m / sd`` elsewhere, so
+    ``sd = 1 / (hot - cold)``, ``m = -cold * sd`` and ``state = x[:S] * sd + m`` (needs N >= 2).
+    Agent 0's row is used."""
+    obs = np.asarray(obs, np.float64)
+    if n_agents < 2:
+        raise ValueError("the state cannot be recovered from a one-agent standardised observation")
+    row = obs[..., 0, :]
+    S = row.shape[-1] - n_agents
+    hot, cold = row[..., S], row[..., S + 1]
+    sd = 1.0 / (hot - cold)
+    return (row[..., :S] * sd[..., None] - (cold * sd)[..., None]).astype(np.float32)
 
 
 def gymnasium_robotics_version() -> str:
@@ -54,11 +93,14 @@ class MaMuJoCoVectorEnv:
         self.done = np.zeros(num_envs, bool)
 
     def _store(self, i, obs_dict, env):
+        self.state[i] = env.state()
+        if self.task.obs_layout == "authors":
+            self.obs[i] = authors_observation(env.state(), self.n_agents)
+            return
         for j, a in enumerate(self.agents):
             o = np.asarray(obs_dict[a], np.float32)
             self.obs[i, j, : o.shape[0]] = o
             self.obs[i, j, o.shape[0]:] = 0.0
-        self.state[i] = env.state()
 
     def reset(self):
         for i, env in enumerate(self.envs):
@@ -95,6 +137,13 @@ class MaMuJoCoVectorEnv:
             self._store(i, obs, self.envs[i])
             self.done[i] = False
         self._episode += 1
+
+    def rng_state(self) -> dict:
+        """What decides the next episodes' seeds (for resuming a training run bit for bit)."""
+        return {"episode": self._episode}
+
+    def set_rng_state(self, state: dict) -> None:
+        self._episode = int(state["episode"])
 
     def warm_up(self):
         pass

@@ -103,8 +103,20 @@ def evaluate_agent(task, agent, episodes, seed, venv=None):
     return evaluate(task, lambda o, a: agent.act(o, a), episodes, seed=seed, venv=venv)
 
 
+RESUME_EVERY = 25  # iterations between two saves of a resume state (50k env steps at the paper's sizes)
+
+
 def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: int = 0, n_checkpoints: int = 10,
-                record_episodes: int = 0, log=print) -> dict:
+                record_episodes: int = 0, log=print, resume_file=None, resume_every: int = RESUME_EVERY,
+                keep_resume: bool = False) -> dict:
+    """With ``resume_file``, the whole state of the run (networks, optimiser, reward normaliser,
+    iteration, curve, checkpoints, recorded and unfinished episodes, the random generators of
+    torch, numpy, Python and the reservoir, and both simulators' states) is saved there,
+    atomically, every ``resume_every`` iterations; a rerun with the same arguments continues
+    from it and returns the same run bit for bit (up to the wall-clock fields ``wall_s``).  A
+    file of another configuration is refused and the run starts from iteration 0, saying why
+    (``envs/resume.py``).  The file is removed when the run completes, unless ``keep_resume`` (for
+    a caller that removes it once it has written the run's output)."""
     from envs.simulators import make_vector_env
 
     cfg = cfg or MAPPOConfig()
@@ -129,6 +141,38 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     rng = np.random.default_rng(seed)
     finished = 0
     t0, steps = time.perf_counter(), 0
+    start = 0
+    if resume_file is not None and task.backend not in ("smax", "mamujoco"):
+        log(f"[MAPPO {task.name}] the {task.backend} backend cannot save its simulator state: not resumable")
+        resume_file = None
+    if resume_file is not None:
+        from envs.resume import load_resume, save_resume, set_vector_env_state, vector_env_state
+        fingerprint = {"kind": "mappo", "task": task.id, "obs_layout": task.obs_layout, "env_steps": env_steps,
+                       "seed": seed, "n_checkpoints": n_checkpoints, "record_episodes": record_episodes,
+                       **{f"cfg.{k}": v for k, v in cfg.__dict__.items()}}
+        saved = load_resume(resume_file, fingerprint, log)  # restores the global generators
+        if saved is not None:
+            start, steps, finished = saved["iteration"], saved["steps"], saved["finished"]
+            agent.load_state_dict(saved["agent"])
+            opt.load_state_dict(saved["optimiser"])
+            ret_running = saved["ret_running"]
+            ret_var.n, ret_var.mean, ret_var.m2 = saved["ret_var"]
+            rng.bit_generator.state = saved["rng"]
+            episodes, live, curve, checkpoints = saved["episodes"], saved["live"], saved["curve"], saved["checkpoints"]
+            obs, state, avail = saved["obs"], saved["state"], saved["avail"]
+            set_vector_env_state(venv, saved["venv"])
+            set_vector_env_state(eval_env, saved["eval_env"])
+            t0 -= saved["wall_s"]
+            log(f"[MAPPO {task.name}] resumed at iteration {start} ({steps} env steps) from {resume_file}")
+
+    def save(it):
+        save_resume(resume_file, fingerprint, {
+            "iteration": it, "steps": steps, "finished": finished, "agent": agent.state_dict(),
+            "optimiser": opt.state_dict(), "ret_running": ret_running, "ret_var": (ret_var.n, ret_var.mean, ret_var.m2),
+            "rng": rng.bit_generator.state, "episodes": episodes, "live": live, "curve": curve,
+            "checkpoints": checkpoints, "obs": obs, "state": state, "avail": avail,
+            "venv": vector_env_state(venv), "eval_env": vector_env_state(eval_env),
+            "wall_s": time.perf_counter() - t0})
 
     def checkpoint(it):
         res = evaluate_agent(task, agent, cfg.eval_episodes, seed + 1, eval_env)
@@ -139,8 +183,9 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
         log(f"[MAPPO {task.name}] iteration {it}, {steps} env steps: win rate {res['win_rate']:.3f}, "
             f"return {res['return_mean']:.3f}")
 
-    checkpoint(0)
-    for it in range(1, iterations + 1):
+    if start == 0:
+        checkpoint(0)
+    for it in range(start + 1, iterations + 1):
         buf = {k: [] for k in ("obs", "state", "avail", "act", "logp", "val", "rew", "done")}
         for _ in range(T):
             o, s = torch.tensor(obs), torch.tensor(state)
@@ -222,7 +267,12 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
             opt.step()
         if it % ckpt_every == 0 or it == iterations:
             checkpoint(it)
+        if resume_file is not None and it % max(1, resume_every) == 0 and it < iterations:
+            save(it)
+    if resume_file is not None and not keep_resume:
+        from envs.resume import discard_resume
+        discard_resume(resume_file)
     episodes.sort(key=lambda e: e["iteration"])
-    return {"task": task.name, "checkpoints": checkpoints, "curve": curve, "episodes": episodes,
+    return {"task": task.name, "obs_layout": task.obs_layout, "checkpoints": checkpoints, "curve": curve, "episodes": episodes,
             "episodes_finished": finished,
             "config": cfg.__dict__, "env_steps": steps, "wall_s": time.perf_counter() - t0}

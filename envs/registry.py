@@ -12,12 +12,19 @@ a seventh, the colossus) the counts are 7+T, 4+T and 6+T.  The scenarios themsel
 (SMACv2's race-aware unit types and start positions, corridor, 2c_vs_64zg) are built in
 ``envs/smax_scenarios.py``.  ``tests/test_registry.py``
 checks these formulas against the live simulator for the tasks that run.
+
+MaMuJoCo tasks have an observation option, ``obs_layout``: ``authors`` (the default: the
+full state plus a one-hot agent id, standardised per vector, as the environment the
+paper's and OMIGA's data were made with; width state + n_agents) or ``local`` (Gymnasium-
+Robotics' agent_obsk=1 observations).  ``get_task(..., obs_layout=...)`` or the
+environment variable ``COMADICE_MAMUJOCO_OBS`` chooses; every dataset records the layout it
+holds and one made with the other layout is refused (``envs/dataset.py``).
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 # SMAX (jaxmarl 0.2.0) feature counts, read off the simulator (see module doc).
@@ -52,6 +59,8 @@ class TaskSpec:
     approximation_note: str = ""
     available: bool = True        # False: the task is registered but its backend is not built yet
     backend_kwargs: dict = field(default_factory=dict, hash=False, compare=False)
+    obs_layout: str = "native"    # what an agent observes: "native" (the simulator's own, SMAC), or for
+                                  # MaMuJoCo "authors" | "local" (see MAMUJOCO_OBS_LAYOUTS)
 
     @property
     def id(self) -> str:
@@ -60,6 +69,43 @@ class TaskSpec:
     @property
     def discrete(self) -> bool:
         return self.action_type == "discrete"
+
+
+#: MaMuJoCo observation layouts (a task option; ``COMADICE_MAMUJOCO_OBS`` picks the default)
+MAMUJOCO_OBS_LAYOUTS = {
+    # vietbt/ComaDICE envs/mamujoco/multiagent_mujoco/mujoco_multi.py get_obs (lines 147-160), identical in
+    # ZhengYinan-AIR/OMIGA envs/ma_mujoco/multiagent_mujoco/mujoco_multi.py: every agent sees
+    # concat(full MuJoCo observation, one-hot agent id), minus that vector's own mean, divided by its own
+    # (population) std -- the observation the paper's and OMIGA's MaMuJoCo data were made and evaluated with
+    "authors": "full state + one-hot agent id, standardised per vector (mean and std over the vector's own "
+               "entries), as the paper's and OMIGA's MaMuJoCo environment (mujoco_multi.py get_obs)",
+    # Gymnasium-Robotics mamujoco_v1 agent_obsk=1: each agent's own joints and those one hop away, raw
+    "local": "local agent_obsk=1 observation of Gymnasium-Robotics mamujoco_v1 (own and neighbouring joints), "
+             "raw, zero padded to the widest agent",
+}
+DEFAULT_MAMUJOCO_OBS = "authors"
+
+
+def mamujoco_obs_layout() -> str:
+    """The MaMuJoCo observation layout tasks are configured with: ``COMADICE_MAMUJOCO_OBS``
+    (``authors`` by default, or ``local``)."""
+    layout = os.environ.get("COMADICE_MAMUJOCO_OBS", DEFAULT_MAMUJOCO_OBS)
+    if layout not in MAMUJOCO_OBS_LAYOUTS:
+        raise ValueError(f"COMADICE_MAMUJOCO_OBS must be one of {', '.join(MAMUJOCO_OBS_LAYOUTS)}, got {layout!r}")
+    return layout
+
+
+def with_obs_layout(task: TaskSpec, layout: str) -> TaskSpec:
+    """``task`` configured with observation ``layout`` (MaMuJoCo: ``authors`` | ``local``); the
+    observation width follows (authors: state + n_agents)."""
+    if task.suite != "mamujoco":
+        if layout not in (None, task.obs_layout):
+            raise ValueError(f"task {task.id} has only its native observation; {layout!r} applies to MaMuJoCo tasks")
+        return task
+    if layout not in MAMUJOCO_OBS_LAYOUTS:
+        raise ValueError(f"unknown observation layout {layout!r} for {task.id}; valid: {', '.join(MAMUJOCO_OBS_LAYOUTS)}")
+    width = task.state_dim + task.n_agents if layout == "authors" else task.backend_kwargs["local_obs_dim"]
+    return replace(task, obs_layout=layout, obs_dim=width)
 
 
 def smac_backend() -> str:
@@ -121,21 +167,24 @@ def _build() -> dict:
                                  "renormalised over the two it has (0.5 / 0.5); SMACv2 start positions",
                 race=race,
             )
-    # MaMuJoCo, Table 3 (Gymnasium-Robotics mamujoco_v1, v5 physics, agent_obsk=1).
+    # MaMuJoCo, Table 3 (Gymnasium-Robotics mamujoco_v1, v5 physics).  od: the local agent_obsk=1
+    # observation width; the default "authors" observation is state + one-hot id (sd + n wide).
     mj = [
         ("Hopper_3x1", "Hopper 3x1", "Hopper", "3x1", 3, 9, 11, 1),
         ("Ant_2x4", "Ant 2x4", "Ant", "2x4", 2, 63, 105, 4),
         ("HalfCheetah_6x1", "HalfCheetah 6x1", "HalfCheetah", "6x1", 6, 9, 17, 1),
     ]
+    layout = mamujoco_obs_layout()
     for name, disp, scen, conf, n, od, sd, ad in mj:
-        tasks[("mamujoco", name)] = TaskSpec(
+        tasks[("mamujoco", name)] = with_obs_layout(TaskSpec(
             name=name, display=disp, suite="mamujoco", backend="mamujoco", n_agents=n,
             obs_dim=od, state_dim=sd, action_dim=ad, action_type="continuous",
             qualities=MAMUJOCO_QUALITIES, episode_limit=1000,
             approximation=False,
             approximation_note="MuJoCo v5 physics (the paper's datasets used v2)",
-            backend_kwargs={"scenario": scen, "agent_conf": conf, "agent_obsk": 1},
-        )
+            backend_kwargs={"scenario": scen, "agent_conf": conf, "agent_obsk": 1, "local_obs_dim": od},
+            obs_layout="local",
+        ), layout)
     return tasks
 
 
@@ -150,10 +199,12 @@ def all_tasks(suite: Optional[str] = None) -> list:
     return [t for (s, _), t in TASKS.items() if suite is None or s == suite]
 
 
-def get_task(name: str, suite: Optional[str] = None) -> TaskSpec:
+def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] = None) -> TaskSpec:
     """Look a task up by name (``"5m_vs_6m"``, ``"smacv1/5m_vs_6m"``, ``"Hopper 3x1"``).
 
-    An unknown name raises ``KeyError`` whose message lists every valid name.
+    ``obs_layout`` configures a MaMuJoCo task's observation (``authors`` | ``local``; None: the
+    ``COMADICE_MAMUJOCO_OBS`` default, ``authors``).  An unknown name raises ``KeyError`` whose
+    message lists every valid name.
     """
     if "/" in name and suite is None:
         suite, name = name.split("/", 1)
@@ -166,6 +217,10 @@ def get_task(name: str, suite: Optional[str] = None) -> TaskSpec:
         valid = ", ".join(t.id for t in TASKS.values())
         raise KeyError(f"unknown task {name!r}" + (f" in suite {suite!r}" if suite else "")
                        + f"; valid tasks: {valid}")
+    if hits[0].suite == "mamujoco":
+        return with_obs_layout(hits[0], obs_layout or mamujoco_obs_layout())
+    if obs_layout is not None:
+        return with_obs_layout(hits[0], obs_layout)
     if hits[0].backend == "sc2":
         # StarCraft II's own observation / state / action sizes (read from the game's env info)
         from envs.sc2_backend import sc2_task_spec

@@ -122,6 +122,14 @@ class SMAXVectorEnv:
         """Start a new episode in the envs where ``done`` (for online learners' rollouts)."""
         self.state = self._reset_where(self._keys(), self.state, jnp.asarray(done))
 
+    def rng_state(self) -> dict:
+        """What decides the next episodes (for resuming a training run bit for bit)."""
+        return {"key": np.asarray(jax.random.key_data(self.key) if jnp.issubdtype(self.key.dtype, jax.dtypes.prng_key)
+                                  else self.key)}
+
+    def set_rng_state(self, state: dict) -> None:
+        self.key = jnp.asarray(state["key"], dtype=jnp.uint32)
+
     def warm_up(self):
         """Compile reset, observe and step outside any timed loop."""
         _, _, avail = self.reset()

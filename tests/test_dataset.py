@@ -73,7 +73,7 @@ def _corrupt(tmp_path, edit):
      "without terminated or truncated"),
     (lambda f: f["avail"].__setitem__(slice(None), False), "unavailable was taken"),
     (lambda f: (f.__delitem__("state"), f.create_dataset("state", data=np.zeros((2, 6), np.float32))),
-     "state must be"),
+     "'/state' declares 2 rows, '/reward' 12"),  # refused from the header, before reading
 ])
 def test_malformed_files_are_refused_naming_file_and_problem(tmp_path, edit, message):
     path = _corrupt(tmp_path, edit)

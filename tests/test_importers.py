@@ -9,7 +9,7 @@ from envs.importers import import_comadice_npz, import_madt_episodes, import_omi
 from envs.registry import get_task
 
 SMAC = get_task("5m_vs_6m")          # 5 agents, obs 140, state 132, 11 actions, limit 70
-HOPPER = get_task("Hopper_3x1")      # 3 agents, obs 9, state 11, 1 action, limit 1000
+HOPPER = get_task("Hopper_3x1", obs_layout="local")  # 3 agents, obs 9, state 11, 1 action, limit 1000
 
 
 def smac_npz(path, lengths=(3, 5), T=6):
@@ -47,7 +47,7 @@ def test_comadice_npz_mamujoco_and_refusal(tmp_path):
              actions=rng.uniform(-1, 1, size=(n, T + 1, 3, 1)), rewards=rng.random((n, T)),
              dones=np.zeros((n, T)), actives=actives)
     ds = import_comadice_npz(tmp_path / "hop.npz", HOPPER, "expert")
-    assert ds.n_transitions == 8 and ds.meta["provenance"]["source_action_scale"] == 4.0
+    assert ds.n_transitions == 8 and ds.meta["action_scale"] == 4.0
     assert ds.truncated.sum() == 2  # no done flag at the end: the episode was cut, it bootstraps
     bad = tmp_path / "bad.npz"
     data = smac_npz(bad)
@@ -60,7 +60,7 @@ def test_comadice_npz_mamujoco_and_refusal(tmp_path):
 def omiga_file(path, lengths=(4, 1000), nan=False):
     rng = np.random.default_rng(2)
     rows = sum(L + 1 for L in lengths)
-    s = rng.normal(size=(rows, 3, 11))
+    s = np.repeat(rng.normal(size=(rows, 1, 11)), 3, axis=1)  # per agent, identical copies: state size 11
     d = np.zeros((rows, 1))
     pos = 0
     for L in lengths:
@@ -79,7 +79,7 @@ def test_omiga_hdf5_makes_time_limit_ends_truncated(tmp_path):
     ds = import_omiga_hdf5(tmp_path / "Hopper-expert.hdf5", HOPPER, "expert")
     assert ds.n_episodes == 2 and ds.n_transitions == 4 + 1000
     assert ds.terminated.tolist().count(True) == 1 and ds.truncated.sum() == 1  # the 1000-step one
-    assert ds.meta["provenance"]["time_limit_ends_marked_truncated"] == 1
+    assert ds.meta["provenance"]["time_limit_ends_made_truncated"] == 1
     omiga_file(tmp_path / "nan.hdf5", nan=True)
     with pytest.raises(DatasetError, match="nan.hdf5: 's' contains NaN"):
         import_omiga_hdf5(tmp_path / "nan.hdf5", HOPPER, "expert")
@@ -88,8 +88,9 @@ def test_omiga_hdf5_makes_time_limit_ends_truncated(tmp_path):
 def madt_episode(path, L, seed):
     rng = np.random.default_rng(seed)
     agents = []
+    states = rng.normal(size=(L, SMAC.state_dim))  # one state shared by the agents: the task's state size
     for _ in range(SMAC.n_agents):
-        steps = [[rng.normal(size=SMAC.state_dim), rng.normal(size=SMAC.obs_dim), int(rng.integers(11)), 0.5,
+        steps = [[states[t], rng.normal(size=SMAC.obs_dim), int(rng.integers(11)), 0.5,
                   t == L - 1, np.ones(11)] for t in range(L)]
         agents.append(steps)
     torch.save(agents, path)
@@ -100,7 +101,7 @@ def test_madt_order_is_sorted_not_the_file_systems(tmp_path):
         madt_episode(tmp_path / name, L, seed=L)
     ds = import_madt_episodes(tmp_path, SMAC, "medium")
     assert ds.episode_bounds()[:, 1].tolist() == [2, 5, 9]  # ep_0, ep_1, ep_2
-    assert ds.terminated.sum() == 3 and ds.meta["provenance"]["order"] == "sorted file names"
+    assert ds.terminated.sum() == 3 and ds.meta["provenance"]["order"].startswith("file names sorted")
     (tmp_path / "ep_3.pt").write_text("garbage")
     with pytest.raises(DatasetError, match="ep_3.pt: not readable with torch.load"):
         import_madt_episodes(tmp_path, SMAC, "medium")

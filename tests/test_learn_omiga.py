@@ -30,7 +30,7 @@ from tests.problems import bandit, bandit_value, fit, matrix_game, matrix_game_v
 
 def _train(name, ds, hp, steps=400, seed=0):
     torch.manual_seed(seed)
-    return fit(make(name, spec_from_dataset(ds), {"hidden": 64, **hp}), ds, steps, seed=seed)
+    return fit(make(name, spec_from_dataset(ds), {"hidden": 64, "lr": 5e-4, **hp}), ds, steps, seed=seed)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -92,7 +92,7 @@ def _random_batch(spec: LearnerSpec, B: int, avail_p: float = 0.5) -> Batch:
         actions = torch.rand(B, N, A) * 2 - 1
     return Batch(obs=torch.randn(B, N, O), state=torch.randn(B, S), actions=actions, reward=torch.randn(B),
                  done=(torch.rand(B) < 0.1).float(), next_obs=torch.randn(B, N, O), next_state=torch.randn(B, S),
-                 avail=avail, next_avail=next_avail, init_obs=torch.randn(B, N, O), init_state=torch.randn(B, S))
+                 avail=avail, next_avail=next_avail, reward_to_go=torch.randn(B), init_obs=torch.randn(B, N, O), init_state=torch.randn(B, S))
 
 
 def test_discrete_actions_respect_the_mask():

@@ -11,10 +11,16 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+sys.path.insert(0, str(REPO))
+from analysis.paths import Paths  # noqa: E402
+
+TEST = Paths("test")      # tiny_config's results/test, reports/test
+SMOKE = Paths("smoke")
 
 
 def snakemake(workdir, *args, config=None, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
            "--cores", "2"]
     if config is not None:
         path = Path(workdir) / "test_config.yaml"
@@ -79,7 +85,7 @@ def test_a_failed_seed_is_the_only_job_rerun(tmp_path):
     failing = "smacv1/5m_vs_6m/medium/ComaDICE/default/seed1"
     proc = snakemake(tmp_path, "--keep-going", config=tiny_config(fail_runs=[failing]), check=False)
     assert proc.returncode != 0
-    runs = tmp_path / "results" / "runs" / "smacv1" / "5m_vs_6m" / "medium"
+    runs = tmp_path / TEST.run_dir("smacv1/5m_vs_6m/medium")
     assert (runs / "BC/default/seed0/metrics.json").exists()
     assert (runs / "BC/default/seed1/metrics.json").exists()
     assert (runs / "ComaDICE/default/seed0/metrics.json").exists()
@@ -90,20 +96,47 @@ def test_a_failed_seed_is_the_only_job_rerun(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n", config=fixed).stdout)
     assert counts.get("train") == 1 and "smax_dataset" not in counts
     snakemake(tmp_path, config=fixed)
-    table = (tmp_path / "reports" / "table1_smacv1.tex").read_text()
+    table = (tmp_path / TEST.report("table1_smacv1.tex")).read_text()
     assert "ComaDICE" in table and "--" not in table.split("midrule")[1]
+
+    # execution settings are not results: other threads or another device rerun nothing
+    for override in ("train={threads: 2}", "train={device: auto}"):
+        proc = snakemake(tmp_path, "-n", "--config", override, config=fixed)
+        assert "Nothing to be done" in proc.stdout + proc.stderr, override
+    # a setting that changes results does rerun the runs (params changed)
+    counts = job_counts(snakemake(tmp_path, "-n", "--config", "train={eval_episodes: 5}", config=fixed).stdout)
+    assert counts.get("train") == 4
+
+
+def test_profiles_have_separate_results_and_reports():
+    paper, smoke = Paths("paper"), Paths("smoke")
+    for a, b in [(paper.dataset("smacv1", "5m_vs_6m", "good"), smoke.dataset("smacv1", "5m_vs_6m", "good")),
+                 (paper.metrics("smacv1/5m_vs_6m/good/BC/default/seed0"),
+                  smoke.metrics("smacv1/5m_vs_6m/good/BC/default/seed0")),
+                 (paper.scores, smoke.scores), (paper.report("table1_smacv1.tex"), smoke.report("table1_smacv1.tex")),
+                 (paper.log("train", "x"), smoke.log("train", "x"))]:
+        assert a != b and "/paper/" in a and "/smoke/" in b
+
+
+def test_config_overrides_compose_with_the_default_config(tmp_path):
+    """--config on the paper grid (no --configfile): merged into config/config.yaml, nested keys typed."""
+    target = Paths("paper").dataset("smacv1", "5m_vs_6m", "good")
+    proc = snakemake(tmp_path, "-n", target, "--config", "train={n_evals: 5, device: cpu}")
+    assert "smax_dataset" in job_counts(proc.stdout)
+    proc = snakemake(tmp_path, "-n", target, "--config", "train={n_evals: 0}", check=False)
+    assert proc.returncode != 0 and "n_evals" in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_smoke_profile_end_to_end(tmp_path):
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     snakemake(tmp_path, "all_tables", "--configfile", str(REPO / "config" / "smoke.yaml"))
-    scores = pd.read_csv(tmp_path / "results" / "scores.csv")
+    scores = pd.read_csv(tmp_path / SMOKE.scores)
     final = scores[scores.is_final]
     n_variants = 2 + 1 + 1  # smoke ablations: alpha {0.01, 100}, KL, 2-layer mixer (smacv2, mamujoco)
     assert len(final) == (3 * len(cfg["algorithms"]) + 2 * n_variants) * len(cfg["seeds"])  # every run happened
     assert final["return_mean"].notna().all() and (final["updates_per_s"] > 0).all()
-    reports = tmp_path / "reports"
+    reports = tmp_path / SMOKE.reports
     for name in ("table1_smacv1", "table2_smacv2", "table3_mamujoco", "ablation_fdiv", "ablation_mixer"):
         tex = (reports / f"{name}.tex").read_text()
         assert "\\toprule" in tex and "--" not in tex.split("\\midrule")[1]
@@ -117,3 +150,30 @@ def test_smoke_profile_end_to_end(tmp_path):
     snakemake(tmp_path, "all_tables", "--configfile", str(REPO / "config" / "smoke.yaml"),
               "--report", str(reports / "report.html"))
     assert (reports / "report.html").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_deleted_metrics_json_reruns_that_run_alone(tmp_path):
+    """all_tables asks for every run's metrics.json, so deleting one (behind an up-to-date
+    scores.csv) schedules that run's train job and the reports, nothing else; result files are
+    written with ordinary modes (0644 under the usual umask)."""
+    def train_outputs(out):
+        return [o.split(",")[0].strip() for o in re.findall(r"rule train:.*?output: ([^\n]*)", out, flags=re.S)]
+
+    cfg = tiny_config()
+    snakemake(tmp_path, config=cfg)
+    # nothing to do, unless the code of some runs changed while this test ran (they rerun too)
+    before = train_outputs(snakemake(tmp_path, "-n", config=cfg).stdout)
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = 0o666 & ~umask
+    for rel in (TEST.scores, TEST.metrics("smacv1/5m_vs_6m/medium/BC/default/seed1"),
+                TEST.report("table1_smacv1.tex"), TEST.report("statistics.csv"), TEST.report("latex_check.txt")):
+        assert (tmp_path / rel).stat().st_mode & 0o777 == mode, rel
+    run = "smacv1/5m_vs_6m/medium/ComaDICE/default/seed0"
+    (tmp_path / TEST.metrics(run)).unlink()
+    out = snakemake(tmp_path, "-n", config=cfg).stdout
+    counts = job_counts(out)
+    assert sorted(train_outputs(out)) == sorted(set(before) | {TEST.metrics(run)}), out
+    assert counts.get("aggregate") == 1, counts
+    assert not {k for k in counts if "dataset" in k or "behaviour" in k}, counts

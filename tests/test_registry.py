@@ -35,10 +35,12 @@ def test_mamujoco_dimensions_match_the_simulator():
     from envs.mamujoco_backend import make_mamujoco_env
 
     for name in ("Hopper_3x1", "Ant_2x4", "HalfCheetah_6x1"):
-        task = get_task(name)
+        task = get_task(name, obs_layout="local")
         env = make_mamujoco_env(task)
         obs, _ = env.reset(seed=0)
         assert len(env.possible_agents) == task.n_agents
         assert max(o.shape[0] for o in obs.values()) == task.obs_dim
+        # the default observation is the authors': the full state plus a one-hot agent id
+        assert get_task(name).obs_dim == task.state_dim + task.n_agents
         assert env.state().shape == (task.state_dim,)
         assert env.action_space(env.possible_agents[0]).shape == (task.action_dim,)

@@ -61,3 +61,20 @@ def test_paper_comparison_ranks_comadice_in_both():
     assert good["ours_rank"] == 1 and good["ours_comadice"] == 70.0 and good["ours_best_baseline"] == "BC"
     poor = comp[comp.quality == "poor"].iloc[0]
     assert np.isnan(poor["paper_comadice"]) and poor["ours_rank"] == 1  # a tie shares the best rank
+
+
+def test_a_diverged_seed_makes_its_cell_diverged_never_a_number(tmp_path):
+    scores = fixed_scores()
+    scores["status"] = "ok"
+    bad = (scores.quality == "good") & (scores.algorithm == "ComaDICE") & (scores.seed == 1)
+    scores.loc[bad, ["status", "win_rate_pct"]] = ["diverged", np.nan]
+    out = tmp_path / "t.tex"
+    render(scores, ["smacv1"], algorithm_columns(["BC", "ComaDICE"]), out, tmp_path / "t.csv",
+           title="SMACv1", label="tab:smacv1")
+    tex = out.read_text()
+    assert "div.\\ 1/2" in tex and "60.0" not in tex  # the surviving seed is not shown as the cell
+    assert "1 cell(s) diverged" in tex and "5m\\_vs\\_6m/good/ComaDICE (1 of 2 seeds)" in tex
+    csv = pd.read_csv(tmp_path / "t.csv")
+    cell = csv[(csv.quality == "good") & (csv.algorithm == "ComaDICE")].iloc[0]
+    assert np.isnan(cell["mean"]) and cell["n_diverged"] == 1
+    assert "\\textbf{50.0" in tex  # the best of the remaining cells is bold

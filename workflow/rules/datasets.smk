@@ -1,8 +1,7 @@
-# Behaviour data -> one HDF5 dataset per (suite, task, quality).
+# Behaviour data -> one HDF5 dataset per (suite, task, quality), under results/<profile>/.
 # datasets.generator: "smoke" (SMAX heuristic + random actions; ARS on MaMuJoCo) or
 # "paper" (a MAPPO learning run per task: SMAX checkpoints / replay; MaMuJoCo D4RL-style levels).
 
-GENERATOR = config["datasets"].get("generator", "smoke")
 
 wildcard_constraints:
     suite="smacv1|smacv2|mamujoco",
@@ -13,17 +12,18 @@ if GENERATOR == "smoke":
 
     rule smax_dataset:
         output:
-            "results/datasets/{suite}/{task}/{quality}.h5",
+            P.dataset(),
+        log:
+            P.log("datasets", "{suite}/{task}/{quality}"),
         wildcard_constraints:
             suite="smacv1|smacv2",
-        params:
-            episodes=config["datasets"]["smax_episodes"],
-        log:
-            "logs/datasets/{suite}/{task}/{quality}.log",
-        resources:
-            mem_mb=4000,
         conda:
             "../envs/comadice.yaml"
+        resources:
+            mem_mb=4000,
+            runtime=lambda w: dataset_runtime(config, w.suite),
+        params:
+            episodes=config["datasets"]["smax_episodes"],
         script:
             "../scripts/make_smax_dataset.py"
 
@@ -31,69 +31,78 @@ else:
 
     rule mappo_behaviour:
         output:
-            run="results/behaviour/{suite}/{task}/mappo.pkl",
-            curve="results/behaviour/{suite}/{task}/mappo_curve.csv",
+            run=P.mappo_run(),
+            curve=P.mappo_curve(),
+        log:
+            P.log("behaviour", "{suite}/{task}"),
         wildcard_constraints:
             suite="smacv1|smacv2",
-        params:
-            env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
-            record=lambda w: config["datasets"]["smax_episodes"] if w.suite == "smacv2" else 0,
-        log:
-            "logs/behaviour/{suite}/{task}.log",
+        conda:
+            "../envs/comadice.yaml"
         threads: 1
         resources:
             mem_mb=8000,
-        conda:
-            "../envs/comadice.yaml"
+            runtime=lambda w: behaviour_runtime(config, w.suite),
+        params:
+            env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
+            record=smax_record,
         script:
             "../scripts/train_mappo.py"
 
     rule smax_dataset:
         input:
-            "results/behaviour/{suite}/{task}/mappo.pkl",
+            P.mappo_run(),
         output:
-            "results/datasets/{suite}/{task}/{quality}.h5",
+            P.dataset(),
+        log:
+            P.log("datasets", "{suite}/{task}/{quality}"),
         wildcard_constraints:
             suite="smacv1|smacv2",
+        conda:
+            "../envs/comadice.yaml"
+        resources:
+            mem_mb=8000,
+            runtime=lambda w: dataset_runtime(config, w.suite),
         params:
             episodes=config["datasets"]["smax_episodes"],
             fractions=config["datasets"].get("smac_quality_fractions"),
-        log:
-            "logs/datasets/{suite}/{task}/{quality}.log",
-        resources:
-            mem_mb=8000,
-        conda:
-            "../envs/comadice.yaml"
         script:
             "../scripts/make_smax_dataset.py"
 
 
 rule mamujoco_behaviour:
     output:
-        "results/behaviour/mamujoco/{task}/run.pkl",
+        P.mamujoco_behaviour(),
+    log:
+        P.log("behaviour", "mamujoco/{task}"),
+    conda:
+        "../envs/comadice.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=lambda w: behaviour_runtime(config, "mamujoco"),
     params:
         generator=GENERATOR,
         iterations=config["datasets"]["ars_iterations"],
         env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
-    log:
-        "logs/behaviour/mamujoco/{task}.log",
-    conda:
-        "../envs/comadice.yaml"
     script:
         "../scripts/train_behaviour.py"
 
 
 rule mamujoco_dataset:
     input:
-        "results/behaviour/mamujoco/{task}/run.pkl",
+        P.mamujoco_behaviour(),
     output:
-        "results/datasets/mamujoco/{task}/{quality}.h5",
-    params:
-        episodes=config["datasets"]["mamujoco_episodes"],
+        P.dataset("mamujoco"),
     log:
-        "logs/datasets/mamujoco/{task}/{quality}.log",
+        P.log("datasets", "mamujoco/{task}/{quality}"),
     conda:
         "../envs/comadice.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=lambda w: dataset_runtime(config, "mamujoco"),
+    params:
+        episodes=config["datasets"]["mamujoco_episodes"],
     script:
         "../scripts/make_mamujoco_dataset.py"
 

@@ -1,102 +1,137 @@
-# Runs -> one tidy table -> the paper's tables, its figure, the ablations and statistics.
-
-TABLE_NAMES = {"smacv1": "table1_smacv1", "smacv2": "table2_smacv2", "mamujoco": "table3_mamujoco"}
-ABLATIONS = config.get("ablations") or {}
-FINAL_EVAL = config["train"].get("final_eval_episodes", 0) > 0
-
-
-def table_outputs():
-    out = []
-    for s in SUITES:
-        out += [f"reports/{TABLE_NAMES[s]}.tex", f"reports/{TABLE_NAMES[s]}.csv"]
-        if s != "mamujoco":
-            out += [f"reports/{TABLE_NAMES[s]}_returns.tex", f"reports/{TABLE_NAMES[s]}_returns.csv"]
-        if FINAL_EVAL:
-            out += [f"reports/{TABLE_NAMES[s]}_final_eval.tex", f"reports/{TABLE_NAMES[s]}_final_eval.csv"]
-    if ABLATIONS.get("f_divergence"):
-        out += ["reports/ablation_fdiv.tex", "reports/ablation_fdiv.csv"]
-    if ABLATIONS.get("mixer_layers"):
-        out += ["reports/ablation_mixer.tex", "reports/ablation_mixer.csv"]
-    return out + ["reports/paper_vs_ours.tex", "reports/paper_vs_ours.csv"]
+# Runs -> one tidy table -> the paper's tables, its figure, learning curves, the ablations and
+# statistics, under reports/<profile>/.  Every rule here is local (Snakefile: localrules).
 
 
 rule aggregate:
     input:
         [r.metrics for r in RUNS],
     output:
-        report("results/scores.csv", caption="../report/scores.rst", category="Data"),
+        report(P.scores, caption="../report/scores.rst", category="Data"),
     log:
-        "logs/report/aggregate.log",
+        P.log("report", "aggregate"),
     conda:
         "../envs/comadice.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=30,
     script:
         "../scripts/aggregate.py"
 
 
 rule tables:
     input:
-        "results/scores.csv",
+        P.scores,
     output:
-        [report(f, caption="../report/table.rst", category="Tables") if f.endswith(".tex") else f
-         for f in table_outputs()],
+        [
+            (
+                report(f, caption="../report/table.rst", category="Tables")
+                if f.endswith(".tex")
+                else f
+            )
+            for f in table_outputs()
+        ],
+    log:
+        P.log("report", "tables"),
+    conda:
+        "../envs/comadice.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=15,
     params:
         suites=SUITES,
         algorithms=config["algorithms"],
         ablations=ABLATIONS,
         final_eval=FINAL_EVAL,
-        config=config,
-    log:
-        "logs/report/tables.log",
-    conda:
-        "../envs/comadice.yaml"
     script:
         "../scripts/render_tables.py"
 
 
 rule figure_alpha:
     input:
-        "results/scores.csv",
+        P.scores,
     output:
-        pdf="reports/figure1_alpha.pdf",
-        png=report("reports/figure1_alpha.png", caption="../report/figure1.rst", category="Figures"),
-    params:
-        ablations=ABLATIONS,
-        config=config,
+        pdf=P.report("figure1_alpha.pdf"),
+        png=report(
+            P.report("figure1_alpha.png"),
+            caption="../report/figure1.rst",
+            category="Figures",
+        ),
     log:
-        "logs/report/figure_alpha.log",
+        P.log("report", "figure_alpha"),
     conda:
         "../envs/comadice.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        ablations=ABLATIONS,
     script:
         "../scripts/plot_alpha.py"
 
 
+rule learning_curves:
+    input:
+        P.scores,
+    output:
+        [
+            report(f, caption="../report/curves.rst", category="Learning curves")
+            for f in curve_outputs()
+        ],
+    log:
+        P.log("report", "learning_curves"),
+    conda:
+        "../envs/comadice.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        cells=CELLS,
+        algorithms=config["algorithms"],
+    script:
+        "../scripts/plot_curves.py"
+
+
 rule statistics:
     input:
-        "results/scores.csv",
+        P.scores,
     output:
-        tex=report("reports/statistics.tex", caption="../report/statistics.rst", category="Tables"),
-        csv="reports/statistics.csv",
+        tex=report(
+            P.report("statistics.tex"),
+            caption="../report/statistics.rst",
+            category="Tables",
+        ),
+        csv=P.report("statistics.csv"),
+    log:
+        P.log("report", "statistics"),
+    conda:
+        "../envs/comadice.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=15,
     params:
         algorithms=config["algorithms"],
         suites=SUITES,
-    log:
-        "logs/report/statistics.log",
-    conda:
-        "../envs/comadice.yaml"
     script:
         "../scripts/statistics.py"
 
 
 rule dataset_stats:
     input:
-        [f"results/datasets/{s}/{t}/{q}.h5" for s, t, q in CELLS],
+        [P.dataset(s, t, q) for s, t, q in CELLS],
     output:
-        tex=report("reports/dataset_statistics.tex", caption="../report/datasets.rst", category="Tables"),
-        csv="reports/dataset_statistics.csv",
+        tex=report(
+            P.report("dataset_statistics.tex"),
+            caption="../report/datasets.rst",
+            category="Tables",
+        ),
+        csv=P.report("dataset_statistics.csv"),
     log:
-        "logs/report/dataset_stats.log",
+        P.log("report", "dataset_stats"),
     conda:
         "../envs/comadice.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=30,
     script:
         "../scripts/dataset_stats.py"
 
@@ -104,21 +139,16 @@ rule dataset_stats:
 rule latex_check:
     input:
         rules.tables.output,
-        "reports/statistics.tex",
-        "reports/dataset_statistics.tex",
+        P.report("statistics.tex"),
+        P.report("dataset_statistics.tex"),
     output:
-        "reports/latex_check.txt",
+        P.report("latex_check.txt"),
     log:
-        "logs/report/latex_check.log",
+        P.log("report", "latex_check"),
     conda:
         "../envs/comadice.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     script:
         "../scripts/latex_check.py"
-
-
-def report_targets():
-    out = list(rules.tables.output) + ["reports/statistics.tex", "reports/dataset_statistics.tex",
-                                       "reports/latex_check.txt"]
-    if ABLATIONS.get("alpha"):
-        out += ["reports/figure1_alpha.pdf", "reports/figure1_alpha.png"]
-    return out

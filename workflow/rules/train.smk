@@ -1,32 +1,31 @@
 # One training run per (suite, task, quality, algorithm, variant, seed).
 # metrics.json is written last and atomically: a failed run leaves no output, so the
-# next invocation reruns exactly the failed runs.
-
-
-def run_for(w):
-    key = f"{w.suite}/{w.task}/{w.quality}/{w.algorithm}/{w.variant}/seed{w.seed}"
-    if key not in RUN_INDEX:
-        raise ValueError(f"run {key} is not in the config's grid")
-    return RUN_INDEX[key]
+# next invocation reruns exactly the failed runs.  Only what changes a run's results is in
+# its params (TRAIN_SETTINGS lacks device and threads), so changing those reruns nothing.
 
 
 rule train:
     input:
-        dataset="results/datasets/{suite}/{task}/{quality}.h5",
+        dataset=P.dataset(),
     output:
-        metrics="results/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json",
-    params:
-        run=run_for,
-        train=config["train"],
-        fail=lambda w: f"{w.suite}/{w.task}/{w.quality}/{w.algorithm}/{w.variant}/seed{w.seed}"
-        in config.get("fail_runs", []),
+        metrics=P.metrics(),
     log:
-        "logs/train/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}.log",
+        P.log("train", RUN_ID),
+    conda:
+        TRAIN_ENV
     threads: config["train"].get("threads", 1)
     resources:
-        mem_mb=4000,
-        gpu=lambda w: 1 if str(config["train"].get("device", "cpu")).startswith("cuda") else 0,
-    conda:
-        "../envs/comadice.yaml"
+        mem_mb=lambda w: train_mem_mb(w.suite, w.task),
+        runtime=lambda w: train_runtime(config, w.suite, w.task),
+        # one GPU slot per run (device auto / cuda); the run picks its GPU with
+        # analysis.devices.pick_device, so concurrent runs spread over the machine's GPUs
+        gpu=GPU,
+    params:
+        run=run_for,
+        train=TRAIN_SETTINGS,
+        length=lambda w: training_length(config, w.suite, w.task),
+        # checksum of the sources the run executes (analysis/provenance.py): a change reruns it
+        code=lambda w: code_version(w.algorithm)["sources_sha256"],
+        fail=is_failing,
     script:
         "../scripts/train.py"

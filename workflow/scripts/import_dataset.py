@@ -1,36 +1,56 @@
-"""Import a published dataset into the harness's format.
+"""Import a published dataset into the harness's format (see envs/importers.py for the layouts).
 
     python workflow/scripts/import_dataset.py --layout comadice-npz --task smacv1/5m_vs_6m \\
         --quality good 5m_vs_6m_good.npz results/datasets/smacv1/5m_vs_6m/good.h5
 
-Layouts: comadice-npz (the paper's public code), omiga-hdf5 (OMIGA's MaMuJoCo files),
-madt (a directory of MADT episode files).  Putting the output at the path the pipeline
-expects (results/datasets/{suite}/{task}/{quality}.h5) makes the training runs use it.
+Layouts: comadice-npz (the paper's public code, SMAC or MaMuJoCo), omiga-hdf5 (OMIGA's
+MaMuJoCo files), madt (a directory of MADT SMAC episode files).  Writing the output where the
+pipeline expects it (results/datasets/{suite}/{task}/{quality}.h5) makes the training runs use it.
+Exit status 2 and a message naming the file and the problem when the source is malformed.
 """
 import argparse
 import sys
+from pathlib import Path
 
-from envs.dataset import DatasetError, write_dataset
-from envs.importers import LAYOUTS, import_dataset
-from envs.registry import get_task
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(_ROOT))
+
+from envs.dataset import DatasetError, write_dataset  # noqa: E402
+from envs.importers import LAYOUTS, import_dataset  # noqa: E402
+from envs.registry import get_task  # noqa: E402
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layout", required=True, choices=LAYOUTS)
-    p.add_argument("--task", required=True, help="e.g. smacv1/5m_vs_6m or mamujoco/Hopper_3x1")
-    p.add_argument("--quality", required=True)
-    p.add_argument("source")
-    p.add_argument("output")
+    p.add_argument("--task", required=True, help="suite/task, e.g. smacv1/5m_vs_6m or mamujoco/Hopper_3x1")
+    p.add_argument("--quality", required=True, help="e.g. good, medium, expert, medium-replay")
+    p.add_argument("source", help="the .npz / .hdf5 file, or the directory of MADT episode files")
+    p.add_argument("output", help="the .h5 file to write")
     args = p.parse_args(argv)
     try:
         task = get_task(args.task)
         ds = import_dataset(args.layout, args.source, task, args.quality)
-        sha = write_dataset(ds, args.output)
-    except (KeyError, ValueError, DatasetError) as exc:
-        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    print(f"{args.output}: {ds.n_episodes} episodes, {ds.n_transitions} transitions, sha256 {sha}")
+    except (ValueError, DatasetError) as exc:  # DatasetError names the source file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"error: {args.source}: too large to import in this machine's memory", file=sys.stderr)
+        return 2
+    try:
+        sha = write_dataset(ds, args.output)
+    except OSError as exc:
+        print(f"error: {args.output}: cannot write the dataset ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    prov = ds.meta["provenance"]
+    print(f"{args.output}: {task.id} {args.quality} from {args.layout} {prov['source']} "
+          f"(sha256 {prov['source_sha256'][:12]}): {ds.n_episodes} episodes "
+          f"({prov['terminated']} terminated, {prov['truncated']} truncated), {ds.n_transitions} transitions; "
+          f"obs {ds.obs.shape[2]}, state {ds.state.shape[1]}; sha256 {sha}")
     return 0
 
 

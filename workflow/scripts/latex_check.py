@@ -1,11 +1,10 @@
 """Snakemake script: the generated .tex files compile (pdflatex, when installed) or pass a syntax check."""
-from pathlib import Path
-
 from analysis.latex import check_tables
 from analysis.logs import log_to
+from envs.files import atomic_write_text
 
 with log_to(snakemake.log[0]):  # noqa: F821
     tex_files = [f for f in snakemake.input if str(f).endswith(".tex")]  # noqa: F821
     summary = check_tables(tex_files)
-    Path(snakemake.output[0]).write_text(summary + "\n")  # noqa: F821
+    atomic_write_text(snakemake.output[0], summary + "\n")  # noqa: F821
     print(summary)

@@ -6,13 +6,12 @@ each baseline (rliable, Agarwal et al. 2021; marl-eval).  A (task, quality) cell
 one task; MaMuJoCo returns are min-max normalised per cell over all runs of the grid so that
 cells of different scale can be pooled (win rates are used as they are, in [0, 100]).
 """
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from analysis.logs import log_to
 from analysis.stats import aggregate_table, improvement_table
+from envs.files import atomic_path, atomic_write_text
 from analysis.tables import SUITE_METRIC, SUITE_TITLES, latex_escape
 
 p = snakemake.params  # noqa: F821
@@ -39,7 +38,8 @@ with log_to(snakemake.log[0]):  # noqa: F821
                 r.update({f"p_comadice_better_{k}": v for k, v in imp.loc[algo].to_dict().items()})
             rows.append(r)
     table = pd.DataFrame(rows)
-    table.to_csv(snakemake.output.csv, index=False)  # noqa: F821
+    with atomic_path(snakemake.output.csv) as tmp:  # noqa: F821
+        table.to_csv(tmp, index=False)
 
     def f(v):
         return "--" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.2f}"
@@ -63,5 +63,5 @@ with log_to(snakemake.log[0]):  # noqa: F821
         "\\label{tab:statistics}", "\\begin{tabular}{lccc}", "\\toprule",
         "Algorithm & runs & IQM [95\\% CI] & P(ComaDICE $>$ X) [95\\% CI] \\\\", "\\midrule",
         *body, "\\bottomrule", "\\end{tabular}", "\\end{table}", ""])
-    Path(snakemake.output.tex).write_text(tex)  # noqa: F821
+    atomic_write_text(snakemake.output.tex, tex)  # noqa: F821
     print(table.to_string())

@@ -9,9 +9,12 @@ tcfg = snakemake.params.train  # noqa: F821
 cfg = RunConfig(
     dataset=snakemake.input.dataset, algorithm=run.algorithm, seed=run.seed,  # noqa: F821
     variant=run.variant, hyperparameters=run.hyperparameters,
-    n_updates=tcfg["n_updates"], batch_size=tcfg["batch_size"], n_evals=tcfg["n_evals"],
+    n_updates=snakemake.params.length.get("n_updates"),  # noqa: F821
+    epochs=snakemake.params.length.get("epochs"), batch_size=tcfg["batch_size"], n_evals=tcfg["n_evals"],
     eval_episodes=tcfg["eval_episodes"], final_eval_episodes=tcfg.get("final_eval_episodes", 0),
-    device=tcfg.get("device", "cpu"), threads=snakemake.threads,  # noqa: F821
+    # an execution setting, so not in the rule's params (changing it reruns nothing)
+    device=snakemake.config["train"].get("device", "auto"), threads=snakemake.threads,  # noqa: F821
+    task=f"{run.suite}/{run.task}", quality=run.quality,  # the dataset must be of this cell
     fail=snakemake.params.fail,  # noqa: F821
 )
 with log_to(snakemake.log[0]):  # noqa: F821

@@ -1,0 +1,319 @@
+"""Config checks that go beyond the JSON schema, run before any job starts.
+
+- ``load_yaml_strict``: a config file read with duplicate keys refused (PyYAML keeps the last
+  one silently) and syntax errors naming file, line and column.
+- ``type_problems``: every value the schema types as a number is a number and every integer an
+  integer (JSON schema accepts ``20.0`` as an integer; the job then crashes); a string where a
+  number belongs is explained (PyYAML reads ``1e-3``, an exponent without a decimal point, as a
+  string).
+- ``name_problems``: task and algorithm names are canonicalised and duplicates refused
+  (``[ComaDICE, comadice]`` or ``[Hopper_3x1, "Hopper 3x1"]`` would make every row twice);
+  variant names are path-safe, not ``default``, and not those of the ablation variants.
+- ``fail_run_problems``: every ``fail_runs`` entry names a run of the grid.
+
+Snakemake reads ``--configfile`` itself, before the Snakefile runs, and reports a YAML syntax
+error without file or line; ``python -m analysis.config_checks FILE...`` runs every check on the
+given files (the Makefile's targets run it first) and names them.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+#: variant names become a directory of every run's path
+VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be read as a config: names the file and line."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(None, None, f"unhashable key {key!r}", key_node.start_mark)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def load_yaml_strict(path) -> dict:
+    """Read one config file; ``ConfigFileError`` naming file and line for a syntax error or a
+    duplicated key, and for a file that is not a mapping at its top."""
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except OSError as exc:
+        raise ConfigFileError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else path
+        what = " ".join(x for x in (exc.context, exc.problem) if x)
+        raise ConfigFileError(f"{where}: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{path}: not valid YAML ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}: the config must be a mapping of keys (profile, suites, ...), "
+                              f"found a {type(data).__name__}")
+    return data
+
+
+def check_config_files(paths) -> None:
+    """Re-read every given config file strictly (Snakemake's own loader keeps the last of two
+    equal keys); raises ``ConfigFileError`` listing every problem."""
+    problems = []
+    for path in paths:
+        try:
+            load_yaml_strict(path)
+        except ConfigFileError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigFileError("invalid config file:\n  - " + "\n  - ".join(problems))
+
+
+# -- types ---------------------------------------------------------------------------------------
+
+def number_hint(value) -> str:
+    """Why a string stands where a number belongs, when it reads as one (else "")."""
+    from algorithms.base import yaml_number_hint
+
+    return yaml_number_hint(value)
+
+
+def _describe(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def type_problems(value, schema: dict, where: str = "", root: dict = None) -> list:
+    """Numbers and integers where the schema wants them (see the module doc); the rest of the
+    schema is left to the schema validation."""
+    root = root if root is not None else schema
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict):
+        return []
+    if "oneOf" in schema or "anyOf" in schema:
+        options = schema.get("oneOf") or schema.get("anyOf")
+        results = [type_problems(value, option, where, root) for option in options]
+        fitting = [r for r, option in zip(results, options) if _type_fits(value, _resolve(option, root))]
+        return [] if any(not r for r in results) else (fitting[0] if fitting else results[0])
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    out = []
+    name = where or "the config"
+    if value is None and "null" in types:
+        return []
+    if "integer" in types and "number" not in types:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                out.append(f"{name}: {value!r} must be an integer: write {int(value)}")
+            else:
+                out.append(f"{name}: {_describe(value)} must be an integer{number_hint(value)}")
+            return out
+    elif "number" in types:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            out.append(f"{name}: {_describe(value)} must be a number{number_hint(value)}")
+            return out
+        if not math.isfinite(value):
+            out.append(f"{name}: {value!r} must be a finite number")
+            return out
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, sub in value.items():
+            child = f"{where}.{key}" if where else str(key)
+            if key in props:
+                out += type_problems(sub, props[key], child, root)
+            elif isinstance(extra, dict):
+                out += type_problems(sub, extra, child, root)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, sub in enumerate(value):
+            out += type_problems(sub, schema["items"], f"{name}[{i}]", root)
+    return out
+
+
+def _type_fits(value, schema: dict) -> bool:
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if not types:
+        return True
+    kinds = {"object": dict, "array": list, "string": str, "boolean": bool}
+    for t in types:
+        if t in kinds and isinstance(value, kinds[t]):
+            return True
+        if t in ("number", "integer") and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return True
+        if t == "null" and value is None:
+            return True
+    return False
+
+
+def load_schema() -> dict:
+    with open(SCHEMA, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def check_config_types(config: dict) -> None:
+    """``type_problems`` against the config schema, as one ``ValueError`` (run it before the
+    schema validation, whose message for ``'1e-3'`` does not say why)."""
+    problems = type_problems(config, load_schema())
+    if problems:
+        raise ValueError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+def canonical_algorithm(name) -> str:
+    from algorithms.base import algorithm_class
+
+    return algorithm_class(name).name
+
+
+def canonical_hyperparameters(config: dict) -> dict:
+    """``config['hyperparameters']`` keyed by canonical algorithm names (``comadice`` ->
+    ``ComaDICE``); unknown names are kept as given (``check_config`` reports them)."""
+    out = {}
+    for name, hp in (config.get("hyperparameters") or {}).items():
+        try:
+            out[canonical_algorithm(name)] = hp
+        except KeyError:
+            out[name] = hp
+    return out
+
+
+def hyperparameters_for(config: dict, algorithm: str) -> dict:
+    """The configured hyperparameters of ``algorithm``, whatever the case of either name."""
+    try:
+        algorithm = canonical_algorithm(algorithm)
+    except KeyError:
+        pass
+    return dict(canonical_hyperparameters(config).get(algorithm, {}))
+
+
+def _duplicates(names, canonical, what: str) -> list:
+    seen, out = {}, []
+    for name in names:
+        try:
+            key = canonical(name)
+        except (KeyError, ValueError):
+            continue  # unknown: reported elsewhere
+        if key in seen:
+            out.append(f"{what} names {key} twice ({seen[key]!r} and {name!r}): every row would be made twice")
+        else:
+            seen[key] = name
+    return out
+
+
+def name_problems(config: dict, ablation_names=()) -> list:
+    """Duplicate tasks / algorithms / hyperparameter sections after canonicalisation, and bad
+    variant names."""
+    from envs.registry import get_task
+
+    out = []
+    for suite, spec in (config.get("suites") or {}).items():
+        out += _duplicates(spec.get("tasks") or [], lambda n, s=suite: get_task(n, s).id, f"suites.{suite}.tasks")
+        out += _duplicates(spec.get("qualities") or [], str, f"suites.{suite}.qualities")
+    out += _duplicates(config.get("algorithms") or [], canonical_algorithm, "algorithms")
+    out += _duplicates(list(config.get("hyperparameters") or {}), canonical_algorithm, "hyperparameters")
+    reserved = {n.lower(): n for n in ablation_names}
+    seen = {}
+    for vname in config.get("variants") or {}:
+        if not isinstance(vname, str) or not VARIANT_NAME.match(vname):
+            out.append(f"variants.{vname}: a variant name becomes a directory of its runs' paths: use letters, "
+                       "digits and . _ + - (not starting with a punctuation mark)")
+            continue
+        if vname.lower() in reserved:
+            out.append(f"variants.{vname}: the name of an ablation variant ({reserved[vname.lower()]}, from "
+                       "'ablations'); their runs would share a directory: rename the variant")
+        if vname.lower() in seen:
+            out.append(f"variants.{vname}: differs from variants.{seen[vname.lower()]} only in case "
+                       "(the same directory on a case-insensitive file system)")
+        seen[vname.lower()] = vname
+    return out
+
+
+def fail_run_problems(config: dict, run_ids) -> list:
+    """Every ``fail_runs`` entry must be the id of a run of the grid (a typo would silently
+    fail nothing)."""
+    run_ids = set(run_ids)
+    out = []
+    for entry in config.get("fail_runs") or []:
+        if entry not in run_ids:
+            near = difflib.get_close_matches(str(entry), sorted(run_ids), n=1)
+            out.append(f"fail_runs: {entry!r} is not a run of the grid"
+                       + (f"; did you mean {near[0]!r}?" if near else
+                          " (runs are suite/task/quality/algorithm/variant/seed<N>)"))
+    return out
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    """``python -m analysis.config_checks config/smoke.yaml``: every check Snakemake would make,
+    with the file and line of a YAML error; exit status 2 and the problems, or 0."""
+    import jsonschema
+
+    from analysis.grid import check_config, runs
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: python -m analysis.config_checks CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
+        return 2
+    try:
+        config = {}
+        for path in argv:
+            config.update(load_yaml_strict(path))  # later files replace top-level keys, as Snakemake's
+        schema = load_schema()
+        check_config_types(config)
+        try:
+            jsonschema.Draft7Validator(schema).validate(config)
+        except jsonschema.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.absolute_path) or "the config"
+            raise ValueError(f"invalid config: {where}: {exc.message}") from None
+        check_config(config)
+        n = len(runs(config))
+    except ConfigFileError as exc:  # names its file and line already
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {', '.join(argv)}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{', '.join(argv)}: valid ({n} training runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Where every file of the pipeline lives: the one place the rules, the scripts and the tests
+take their paths from.  Each profile (the config's ``profile`` key: smoke, mini, paper, ...)
+has its own tree, so running one profile never touches another's datasets, runs or tables::
+
+    results/<profile>/datasets/{suite}/{task}/{quality}.h5
+    results/<profile>/behaviour/{suite}/{task}/mappo.pkl, mappo_curve.csv   (SMAX MAPPO runs)
+    results/<profile>/behaviour/mamujoco/{task}/run.pkl                      (MaMuJoCo ARS / MAPPO)
+    results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/
+        config.yaml  curve.csv  checkpoint.pt  metrics.json  tb/ (TensorBoard events)
+    results/<profile>/scores.csv
+    reports/<profile>/<table, figure or check>
+    logs/<profile>/{datasets,behaviour,train,report}/...log
+
+A method called without arguments returns the Snakemake pattern (``{suite}`` etc. left as
+wildcards); with arguments, the concrete path.  Nothing here imports torch or jax: the
+Snakefile builds its job graph from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RESULTS = "results"
+REPORTS = "reports"
+LOGS = "logs"
+
+#: a run's key, as a pattern
+RUN_ID = "{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}"
+
+
+@dataclass(frozen=True)
+class Paths:
+    profile: str
+
+    # roots ---------------------------------------------------------------------------
+    @property
+    def results(self) -> str:
+        return f"{RESULTS}/{self.profile}"
+
+    @property
+    def reports(self) -> str:
+        return f"{REPORTS}/{self.profile}"
+
+    @property
+    def logs(self) -> str:
+        return f"{LOGS}/{self.profile}"
+
+    # data ----------------------------------------------------------------------------
+    def dataset(self, suite="{suite}", task="{task}", quality="{quality}") -> str:
+        return f"{self.results}/datasets/{suite}/{task}/{quality}.h5"
+
+    def mappo_run(self, suite="{suite}", task="{task}") -> str:
+        return f"{self.results}/behaviour/{suite}/{task}/mappo.pkl"
+
+    def mappo_curve(self, suite="{suite}", task="{task}") -> str:
+        return f"{self.results}/behaviour/{suite}/{task}/mappo_curve.csv"
+
+    def mamujoco_behaviour(self, task="{task}") -> str:
+        return f"{self.results}/behaviour/mamujoco/{task}/run.pkl"
+
+    # runs ----------------------------------------------------------------------------
+    def run_dir(self, run_id: str = RUN_ID) -> str:
+        return f"{self.results}/runs/{run_id}"
+
+    def metrics(self, run_id: str = RUN_ID) -> str:
+        return f"{self.run_dir(run_id)}/metrics.json"
+
+    def curve(self, run_id: str = RUN_ID) -> str:
+        return f"{self.run_dir(run_id)}/curve.csv"
+
+    @property
+    def scores(self) -> str:
+        return f"{self.results}/scores.csv"
+
+    # reports and logs ----------------------------------------------------------------
+    def report(self, name: str) -> str:
+        return f"{self.reports}/{name}"
+
+    def log(self, *parts: str) -> str:
+        """``log("train", RUN_ID)`` -> ``logs/<profile>/train/<run id>.log``."""
+        return f"{self.logs}/" + "/".join(parts) + ".log"
+
+
+def paths_for(config: dict) -> Paths:
+    """The paths of a (validated) config: its ``profile`` names the tree."""
+    return Paths(str(config.get("profile") or "default"))

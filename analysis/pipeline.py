@@ -1,0 +1,122 @@
+"""Helpers of the Snakefile that need neither torch nor jax: command-line config overrides,
+the split of ``train`` settings into what changes a run's results and what only says how it
+executes, and each rule's resources (runtime, memory) from measured costs.
+
+Measured costs (this project's CPUs; README "Speed" and issue 'stops'):
+- MAPPO behaviour run on SMAX: 300k env steps took 3-11 minutes per task on one core;
+- ComaDICE: about 30-50 updates/s at 5m_vs_6m / Hopper sizes on one core (the baselines are
+  cheaper or similar); a GPU is faster, so CPU figures are upper bounds;
+- SMAX evaluation of 32 episodes, batched: 0.06 s; a MaMuJoCo episode is up to 1000 steps of
+  a Python-level simulator (about 3,000-5,000 steps/s), so evaluations dominate there.
+"""
+from __future__ import annotations
+
+import math
+
+#: ``train`` keys that say how a run executes, not what it computes: changing them must not
+#: rerun a finished run, so they never reach a rule's params.
+EXECUTION_KEYS = ("device", "threads")
+
+#: upper estimates used to size cluster jobs (slower than measured, to leave headroom)
+UPDATES_PER_S = 20.0                  # one core; ComaDICE measured 30-50
+MAPPO_STEPS_PER_MIN = 300_000 / 15    # 300k steps: 3-11 min measured
+SMAX_EVAL_S_PER_EPISODE = 0.06 / 32 * 10   # batched; x10 for larger maps and the first JIT compile
+MAMUJOCO_STEPS_PER_S = 2_000.0
+#: transitions per dataset, to turn epochs into updates before the dataset exists
+TRANSITIONS = {"smacv1": 60_000, "smacv2": 70_000, "mamujoco": 200_000}
+
+
+def apply_cli_overrides(config: dict, cli: dict) -> dict:
+    """Give ``--config`` values their YAML types, in place.
+
+    Snakemake parses ``--config train={n_evals: 5}`` (a nested key; Snakemake refuses dotted
+    keys such as ``train.n_evals=5``) with YAML's BaseLoader, so nested values arrive as
+    strings ("5") and would fail the schema; it has already merged them into ``config``
+    (the default config or the ``--configfile`` profile), keeping the other keys of
+    ``train``.  Each such leaf is re-read with ``yaml.safe_load`` and written back."""
+    import yaml
+
+    def typed(v):
+        if isinstance(v, dict):
+            return {k: typed(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [typed(x) for x in v]
+        if isinstance(v, str):
+            try:
+                return yaml.safe_load(v)
+            except yaml.YAMLError:
+                return v
+        return v
+
+    def put(node: dict, value):
+        for k, v in value.items():
+            if isinstance(v, dict) and isinstance(node.get(k), dict):
+                put(node[k], v)
+            else:
+                node[k] = typed(v)
+
+    put(config, {k: v for k, v in (cli or {}).items() if isinstance(v, (dict, list))})
+    return config
+
+
+def result_settings(train: dict) -> dict:
+    """The ``train`` settings that change a run's results (everything but EXECUTION_KEYS)."""
+    return {k: v for k, v in train.items() if k not in EXECUTION_KEYS}
+
+
+def uses_gpu(config: dict) -> bool:
+    """Training jobs ask the scheduler for a GPU unless the config says ``device: cpu``."""
+    return not str(config["train"].get("device", "auto")).startswith("cpu")
+
+
+# ---------------------------------------------------------------------------------------
+# resources (minutes, MB): Snakemake's standard ``runtime`` and ``mem_mb``
+
+
+def _minutes(seconds: float, floor: int = 10) -> int:
+    return max(floor, int(math.ceil(seconds * 1.5 / 60)))   # 50% headroom
+
+
+def train_updates(config: dict, suite: str, task: str) -> int:
+    """Updates one run makes (an estimate when the length is in epochs of a future dataset)."""
+    from analysis.grid import training_length   # lazy: grid imports the task registry
+
+    length = training_length(config, suite, task)
+    if "n_updates" in length:
+        return int(length["n_updates"])
+    return int(length["epochs"] * TRANSITIONS[suite] / config["train"]["batch_size"])
+
+
+def train_runtime(config: dict, suite: str, task: str) -> int:
+    """Minutes for one training run: updates at UPDATES_PER_S plus every evaluation."""
+    t = config["train"]
+    episodes = t["n_evals"] * t["eval_episodes"] + t.get("final_eval_episodes", 0)
+    if suite == "mamujoco":
+        eval_s = episodes * 1000 / MAMUJOCO_STEPS_PER_S
+    else:
+        eval_s = episodes * SMAX_EVAL_S_PER_EPISODE
+    return _minutes(train_updates(config, suite, task) / UPDATES_PER_S + eval_s)
+
+
+def train_mem_mb(suite: str, task: str) -> int:
+    """The dataset lives in memory (and on the GPU); SMACv2 20_vs_23 is the largest."""
+    if "20_vs" in task:
+        return 16_000
+    return 8_000 if suite == "mamujoco" or "10_vs" in task else 4_000
+
+
+def behaviour_runtime(config: dict, suite: str) -> int:
+    """Minutes for a behaviour run: MAPPO env steps (MaMuJoCo twice as slow), or ARS."""
+    d = config["datasets"]
+    if d.get("generator", "smoke") == "paper":
+        steps = d.get("mappo_env_steps", 1_000_000)
+        return _minutes(steps / MAPPO_STEPS_PER_MIN * 60 * (2 if suite == "mamujoco" else 1), floor=30)
+    return _minutes(d["ars_iterations"] * 30, floor=30)   # ARS: about 30 s per iteration
+
+
+def dataset_runtime(config: dict, suite: str) -> int:
+    """Minutes to roll out a dataset's episodes from a behaviour policy."""
+    d = config["datasets"]
+    if suite == "mamujoco":
+        return _minutes(d["mamujoco_episodes"] * 4 * 1000 / MAMUJOCO_STEPS_PER_S, floor=30)
+    return _minutes(d["smax_episodes"] * SMAX_EVAL_S_PER_EPISODE * 20, floor=30)

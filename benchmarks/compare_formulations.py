@@ -1,0 +1,135 @@
+"""ComaDICE's formulations beside BC at a meaningful scale (a measurement, not a speed test).
+
+    python benchmarks/compare_formulations.py --out /tmp/formulations --jobs 2
+
+Makes paper-generator datasets (a MAPPO run per task, as the `paper` and `mini` profiles do)
+for Hopper 3x1 expert / medium / medium-replay and SMACv2 protoss_5_vs_5 medium, then trains
+BC and ComaDICE in each formulation (authors, paper, sound) on every cell for several seeds
+with the training loop of the pipeline, and prints one row per (cell, method): mean +- std of
+the last evaluation, the mean BC weight and the mean nu_tot at the end, and how many runs
+diverged.  Every run directory is kept under --out (curve.csv holds the diagnostics).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+METHODS = {
+    "BC": ("BC", {}),
+    "ComaDICE-authors": ("ComaDICE", {"formulation": "authors"}),
+    "ComaDICE-paper": ("ComaDICE", {"formulation": "paper"}),
+    "ComaDICE-sound": ("ComaDICE", {"formulation": "sound"}),
+}
+CELLS = [("mamujoco", "Hopper_3x1", "expert"), ("mamujoco", "Hopper_3x1", "medium"),
+         ("mamujoco", "Hopper_3x1", "medium-replay"), ("smacv2", "protoss_5_vs_5", "medium")]
+
+
+def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
+    import torch
+    torch.set_num_threads(1)
+    from envs.registry import get_task
+    path = out / "behaviour" / f"{task_name}.pkl"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    task = get_task(task_name, suite)
+    from envs.mappo import MAPPOConfig, train_mappo
+    t0 = time.time()
+    if suite == "mamujoco":  # as workflow/scripts/train_behaviour.py
+        run = train_mappo(task, env_steps, MAPPOConfig(num_envs=16, rollout_steps=128, eval_episodes=8, epochs=10),
+                          seed=0, record_episodes=-1, log=lambda s: None)
+        run["kind"] = "mappo"
+    else:  # as workflow/scripts/train_mappo.py (SMACv2: a replay sample of the whole run)
+        run = train_mappo(task, env_steps, seed=0, record_episodes=500, log=lambda s: None)
+    with open(path, "wb") as f:
+        pickle.dump(run, f)
+    print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
+    return path
+
+
+def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
+    from envs.behaviour import mamujoco_from_mappo, smac_from_mappo
+    from envs.dataset import write_dataset
+    from envs.registry import get_task
+    path = out / "datasets" / suite / task_name / f"{quality}.h5"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(out / "behaviour" / f"{task_name}.pkl", "rb") as f:
+            run = pickle.load(f)
+        task = get_task(task_name, suite)
+        make = mamujoco_from_mappo if suite == "mamujoco" else smac_from_mappo
+        ds = make(task, quality, run, 50 if suite == "mamujoco" else 500, seed=0)
+        write_dataset(ds, path)
+        print(f"dataset {task_name} {quality}: {ds.n_episodes} episodes, {ds.n_transitions} steps, "
+              f"mean return {ds.episode_returns().mean():.3f}", flush=True)
+    return str(path)
+
+
+def one_run(args) -> dict:
+    out, cell, method, seed, n_updates, n_evals = args
+    from algorithms.train import RunConfig, train
+    suite, task_name, quality = cell
+    algo, hp = METHODS[method]
+    run_dir = out / "runs" / suite / task_name / quality / method / f"seed{seed}"
+    if (run_dir / "metrics.json").exists():
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    else:
+        cfg = RunConfig(dataset=str(out / "datasets" / suite / task_name / f"{quality}.h5"), algorithm=algo,
+                        seed=seed, hyperparameters=hp, n_updates=n_updates, n_evals=n_evals, eval_episodes=32,
+                        device="cpu", threads=1, task=f"{suite}/{task_name}", quality=quality)
+        metrics = train(cfg, run_dir, log=lambda s: None)
+    import pandas as pd
+    last = pd.read_csv(run_dir / "curve.csv").iloc[-1].to_dict()
+    print(f"{task_name} {quality} {method} seed{seed}: {metrics['status']} return {metrics['return_mean']} "
+          f"win {metrics['win_rate']}", flush=True)
+    return {"suite": suite, "task": task_name, "quality": quality, "method": method, "seed": seed,
+            "status": metrics["status"], "return_mean": metrics["return_mean"], "win_rate": metrics["win_rate"],
+            "bc_weight_mean": last.get("bc_weight_mean"), "nu_tot_mean": last.get("nu_tot_mean")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="results/formulations")
+    ap.add_argument("--env-steps", type=int, default=300_000, help="MAPPO steps per task (mini profile: 1M)")
+    ap.add_argument("--updates", type=int, default=3000)
+    ap.add_argument("--evals", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--methods", default=",".join(METHODS))
+    args = ap.parse_args()
+    out = Path(args.out)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    t0 = time.time()
+    tasks = sorted({(s, t) for s, t, _ in CELLS})
+    with ProcessPoolExecutor(args.jobs) as pool:
+        list(pool.map(behaviour, [out] * len(tasks), *zip(*tasks), [args.env_steps] * len(tasks)))
+        list(pool.map(dataset, [out] * len(CELLS), *zip(*CELLS)))
+        print(f"data ready after {time.time() - t0:.0f} s", flush=True)
+        jobs = [(out, cell, m, seed, args.updates, args.evals)
+                for seed in range(args.seeds) for m in args.methods.split(",") for cell in CELLS]
+        rows = list(pool.map(one_run, jobs))
+    import pandas as pd
+    df = pd.DataFrame(rows)
+    df.to_csv(out / "runs.csv", index=False)
+    score = df["win_rate"].where(df["suite"] != "mamujoco", df["return_mean"])
+    df["score"] = score.where(df["suite"] == "mamujoco", 100 * score)
+    g = df.groupby(["task", "quality", "method"], sort=False)
+    table = g.agg(score_mean=("score", "mean"), score_std=("score", "std"), bc_weight=("bc_weight_mean", "mean"),
+                  nu_tot=("nu_tot_mean", "mean"), runs=("seed", "count"),
+                  diverged=("status", lambda s: int((s == "diverged").sum())))
+    with pd.option_context("display.width", 200, "display.max_rows", 200):
+        print(table.round(3))
+    table.to_csv(out / "summary.csv")
+    print(f"total {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

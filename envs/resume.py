@@ -1,0 +1,163 @@
+"""Resume files of long behaviour runs: the whole state of a run at an iteration boundary,
+written atomically beside the run's output (``run.pkl`` -> ``run.pkl.resume``; not a declared
+Snakemake output, so a failed job leaves it for the rerun).
+
+A resume file carries a *fingerprint* (the run's configuration: task, seed, lengths,
+hyperparameters); a file whose fingerprint differs from the run asking for it is refused,
+deleted and the run restarts from iteration 0, saying why.  Files are read with
+``torch.load(weights_only=True)`` and a numpy allowlist: no code runs when one is loaded.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from envs.files import atomic_path, numpy_safe_globals
+
+RESUME_VERSION = 1
+
+
+def resume_path(output) -> Path:
+    """Where the resume state of the run writing ``output`` lives."""
+    output = Path(output)
+    return output.with_name(output.name + ".resume")
+
+
+def global_rng_states() -> dict:
+    """The process-wide generators: Python's, numpy's legacy one, torch's (CPU and CUDA)."""
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_global_rng_states(states: dict) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "torch_cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["torch_cuda"])
+
+
+def save_resume(path, fingerprint: dict, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"resume_version": RESUME_VERSION, "fingerprint": fingerprint, "state": state,
+                    "rng": global_rng_states()}, tmp)
+
+
+def load_resume(path, fingerprint: dict, log=print) -> Optional[dict]:
+    """The saved state (global RNGs already restored), or None to start from scratch: no file,
+    or a file that is unreadable or from a different configuration (deleted, with the reason
+    logged)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with torch.serialization.safe_globals(numpy_safe_globals()):
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(saved, dict) or saved.get("resume_version") != RESUME_VERSION:
+            raise ValueError(f"resume_version {saved.get('resume_version') if isinstance(saved, dict) else None!r}, "
+                             f"expected {RESUME_VERSION}")
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: restart, saying why
+        log(f"{path}: unreadable resume state ({type(exc).__name__}: {str(exc)[:200]}); restarting from scratch")
+        path.unlink()
+        return None
+    if saved["fingerprint"] != fingerprint:
+        diff = sorted(k for k in set(fingerprint) | set(saved["fingerprint"])
+                      if fingerprint.get(k) != saved["fingerprint"].get(k))
+        log(f"{path}: resume state of a different configuration (differs in {', '.join(diff)}); "
+            "refused, restarting from scratch")
+        path.unlink()
+        return None
+    set_global_rng_states(saved["rng"])
+    return saved["state"]
+
+
+def discard_resume(path) -> None:
+    """The run finished and its output is written: the resume state is no longer needed."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulator states: what a batched environment needs to continue its episodes exactly where a
+# saved run left them (numpy arrays and numbers only, so the resume file stays code-free).
+
+# MuJoCo quantities derived from the state that gymnasium's v5 environments read *before* their
+# next physics step (Ant's torso position for its forward reward, contact forces, ...).  After a
+# step they describe the last substep's kinematics, so they are restored as saved rather than
+# recomputed by mj_forward (which would differ in the last bits).
+_MJ_DERIVED = ("xpos", "xquat", "xmat", "xipos", "ximat", "geom_xpos", "geom_xmat", "site_xpos", "site_xmat",
+               "subtree_com", "cinert", "cdof", "cvel", "cacc", "cfrc_int", "cfrc_ext", "qfrc_actuator",
+               "qfrc_bias", "actuator_force", "sensordata")
+
+
+def _time_limit(env):
+    """The TimeLimit wrapper of a MaMuJoCo env's single-agent gymnasium env (its step counter)."""
+    w = env.single_agent_env
+    while w is not None and not hasattr(w, "_elapsed_steps"):
+        w = getattr(w, "env", None)
+    return w
+
+
+def _mujoco_state(env) -> dict:
+    import mujoco
+
+    u = env.single_agent_env.unwrapped
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    full = np.empty(mujoco.mj_stateSize(u.model, spec), np.float64)
+    mujoco.mj_getState(u.model, u.data, full, spec)
+    limit = _time_limit(env)
+    return {"integration": full, "derived": {k: np.array(getattr(u.data, k)) for k in _MJ_DERIVED},
+            "elapsed_steps": None if limit is None else limit._elapsed_steps}
+
+
+def _set_mujoco_state(env, st: dict) -> None:
+    import mujoco
+
+    u = env.single_agent_env.unwrapped
+    mujoco.mj_setState(u.model, u.data, np.asarray(st["integration"], np.float64), mujoco.mjtState.mjSTATE_INTEGRATION)
+    for k, v in st["derived"].items():
+        getattr(u.data, k)[...] = v
+    limit = _time_limit(env)
+    if limit is not None:
+        limit._elapsed_steps = st["elapsed_steps"]
+
+
+def vector_env_state(venv) -> dict:
+    """The state of a batched SMAX or MaMuJoCo environment, as numpy arrays: SMAX's JAX state
+    pytree (its leaves) and PRNG key; MaMuJoCo's per-copy physics state (integration state,
+    derived quantities, time-limit counter), the episode counter that seeds its resets, and its
+    current observations and done flags."""
+    if type(venv).__name__ == "SMAXVectorEnv":
+        import jax
+        return {"kind": "smax", "key": np.asarray(venv.key),
+                "leaves": None if venv.state is None else [np.asarray(x) for x in jax.tree_util.tree_leaves(venv.state)]}
+    if type(venv).__name__ == "MaMuJoCoVectorEnv":
+        return {"kind": "mamujoco", "episode": venv._episode, "obs": venv.obs.copy(), "state": venv.state.copy(),
+                "done": venv.done.copy(), "sims": [_mujoco_state(e) for e in venv.envs]}
+    raise NotImplementedError(f"{type(venv).__name__} cannot save its simulator state (resume is for SMAX and MaMuJoCo)")
+
+
+def set_vector_env_state(venv, st: dict) -> None:
+    """Put a state from :func:`vector_env_state` back into an environment of the same task and size
+    (after it has been reset once, so that its structures exist)."""
+    if st["kind"] == "smax":
+        import jax
+        import jax.numpy as jnp
+        venv.key = jnp.asarray(st["key"])
+        if st["leaves"] is not None:
+            treedef = jax.tree_util.tree_structure(venv.state)
+            venv.state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in st["leaves"]])
+        return
+    venv._episode = st["episode"]
+    venv.obs[...], venv.state[...], venv.done[...] = st["obs"], st["state"], st["done"]
+    for env, sim in zip(venv.envs, st["sims"]):
+        _set_mujoco_state(env, sim)

@@ -1,0 +1,212 @@
+"""ComaDICE's three formulations (algorithms/comadice.py).
+
+- ``authors``: one update equals a reference written here from the authors' code
+  (vietbt/ComaDICE runner/madice/{discrete,continuous}.py), step by step with its five
+  Adams, for discrete and continuous actions: same losses, same parameter changes.
+- ``paper``: Eq. 11 with q held fixed has no finite fixed point: on a small episodic problem
+  E_D[w] approaches 1 - gamma and nu_tot climbs past any value the rewards allow.
+- ``sound``: E_D[w] stays near 1 and nu_tot within r_max / (1 - gamma).
+"""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from algorithms.base import make
+from algorithms.data import TensorData, spec_from_dataset
+from envs.dataset import OfflineDataset
+from tests.problems import bandit, matrix_game
+
+
+def chain(n_episodes: int = 200, horizon: int = 5, seed: int = 0) -> OfflineDataset:
+    """Episodes of ``horizon`` steps for 2 agents with 2 actions each, observing the time step;
+    reward 1 when both take action 0; random behaviour; the last step terminates.  Every
+    return is at most ``horizon``."""
+    rng = np.random.default_rng(seed)
+    T = n_episodes * horizon
+    t = np.tile(np.arange(horizon), n_episodes)
+    obs = np.zeros((T, 2, horizon), np.float32)
+    obs[np.arange(T), :, t] = 1.0
+    actions = rng.integers(0, 2, (T, 2))
+    reward = ((actions[:, 0] == 0) & (actions[:, 1] == 0)).astype(np.float32)
+    final = np.zeros((n_episodes, 2, horizon), np.float32)
+    return OfflineDataset(
+        obs=obs, state=obs.reshape(T, -1), actions=actions, reward=reward, terminated=t == horizon - 1,
+        truncated=np.zeros(T, bool), episode_start=t == 0, final_obs=final, final_state=final.reshape(n_episodes, -1),
+        avail=np.ones((T, 2, 2), bool), final_avail=np.ones((n_episodes, 2, 2), bool),
+        meta={"suite": "test", "task": "chain", "quality": "x", "backend": "none", "action_type": "discrete"})
+
+
+# -- the authors' update, written out from their code --------------------------------------
+
+def r_fn(x):  # soft chi-square: (f')^-1 clipped at 0 (runner/madice/*.py _r_fn)
+    return torch.where(x < 0, torch.exp(x.clamp_max(0)), x + 1)
+
+
+def g_fn(x):  # f at r_fn(x) (runner/madice/*.py _g_fn)
+    xc = x.clamp_max(0)
+    return torch.where(x < 0, torch.exp(xc) * (xc - 1) + 1, 0.5 * x ** 2)
+
+
+def per_agent(mlp, x):
+    """One call of the bare MLP per agent with its one-hot id appended, as the authors' loops do."""
+    n = x.shape[-2]
+    outs = [mlp(torch.cat([x[:, i], torch.eye(n)[i].expand(x.shape[0], n)], -1)) for i in range(n)]
+    return torch.stack(outs, 1)
+
+
+def mixer_params(mixer, state):
+    h = mixer.trunk(state)
+    return mixer.head_w1(h).abs(), mixer.head_b1(h).squeeze(-1)
+
+
+def reference_update(model, b, discrete, alpha=10.0, gamma=0.99, tau=0.005, lr=1e-4, clip=1.0):
+    """One update of the authors' Trainer.update on a deep copy of our learner's modules."""
+    q_net, v_net, mix, actor = model.q, model.nu, model.mixer, model.actor
+    q_t, v_t, mix_t = model.q_target, model.nu_target, model.mixer_target
+    lam_v, lam_e = model.lambda_v, model.lambda_e
+    adam = lambda p: torch.optim.Adam(p, lr=lr)  # noqa: E731
+    opt_q, opt_v = adam(list(q_net.parameters()) + list(mix.parameters())), adam(v_net.parameters())
+    opt_pi, opt_lv, opt_le = adam(actor.parameters()), adam([lam_v]), adam([lam_e])
+    if discrete:
+        rewards, dones = b.reward_to_go, torch.maximum(b.done, b.episode_end)
+        actions = b.actions
+        q_of = lambda net: per_agent(net.net.net, b.obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # noqa: E731
+    else:
+        rewards, dones = b.reward, b.done
+        actions = b.actions / 4.0
+        q_of = lambda net: per_agent(net.net.net, torch.cat([b.obs, actions], -1)).squeeze(-1)  # noqa: E731
+
+    q = q_of(q_net)
+    w, bias = mixer_params(mix, b.state)
+    q_tot = (w * q).sum(-1) + bias
+    with torch.no_grad():
+        wn, bn = mixer_params(mix_t, b.next_state)
+        target = rewards + gamma * (1 - dones) * ((wn * per_agent(v_t.net, b.next_obs).squeeze(-1)).sum(-1) + bn)
+    q_loss = F.mse_loss(q_tot, target)
+    opt_q.zero_grad()
+    q_loss.backward()
+    torch.nn.utils.clip_grad_norm_(list(q_net.parameters()) + list(mix.parameters()), clip)
+    opt_q.step()
+
+    with torch.no_grad():
+        q_fixed = q_of(q_net) if discrete else q.detach()
+        w, _ = mixer_params(mix, b.state)
+    v = per_agent(v_net.net, b.obs).squeeze(-1)
+    e_v = w * (q_fixed - v)
+    pre = (e_v - lam_v) / alpha
+    w_v, f_w_v = r_fn(pre), g_fn(pre).detach()
+    e_v = e_v.detach()
+    init = v[b.is_init]
+    v_loss = ((1 - gamma) * init.mean() if len(init) else 0.0) + (-alpha * f_w_v).mean() \
+        + (w_v * (e_v - lam_v)).mean() + lam_v
+    opt_v.zero_grad()
+    opt_lv.zero_grad()
+    v_loss.backward()
+    torch.nn.utils.clip_grad_norm_(v_net.parameters(), clip)
+    opt_v.step()
+    opt_lv.step()
+
+    with torch.no_grad():
+        wt, _ = mixer_params(mix_t, b.state)
+        pre_e = (wt * (q_of(q_t) - v) - lam_e) / alpha
+        w_e, f_w_e = r_fn(pre_e), g_fn(pre_e)
+        weight = (w_e.clamp_max(2) if discrete else w_e).sum(-1, keepdim=True)
+    lam_e_loss = (-alpha * f_w_e + w_e * (e_v - lam_e) + lam_e).mean()
+    opt_le.zero_grad()
+    lam_e_loss.backward()
+    opt_le.step()
+
+    if discrete:
+        logits = per_agent(actor.net, b.obs) + torch.log(b.avail.float())
+        log_p = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    else:
+        mean_logstd = per_agent(actor.body.net, b.obs)
+        mean, log_std = mean_logstd.chunk(2, -1)
+        std = log_std.clamp(-5, 2).exp()
+        a = actions.clamp(-1 + 1e-6, 1 - 1e-6)
+        log_p = (torch.distributions.Normal(mean, std).log_prob(torch.atanh(a)) - torch.log(1 - a.pow(2) + 1e-6)).sum(-1)
+    pi_loss = -(weight * log_p).mean()
+    opt_pi.zero_grad()
+    pi_loss.backward()
+    torch.nn.utils.clip_grad_norm_(actor.parameters(), clip)
+    opt_pi.step()
+
+    with torch.no_grad():  # Polyak averaging of the targets
+        for tgt, src in ((q_t, q_net), (v_t, v_net), (mix_t, mix)):
+            for pt, ps in zip(tgt.parameters(), src.parameters()):
+                pt.copy_(tau * ps + (1 - tau) * pt)
+    return {"q_loss": q_loss.item(), "v_loss": float(v_loss.detach()), "pi_loss": pi_loss.item()}
+
+
+@pytest.mark.parametrize("problem,discrete", [(chain, True), (bandit, False)])
+def test_authors_update_equals_the_reference_written_from_their_code(problem, discrete, hp=None):
+    ds = problem()
+    data = TensorData(ds, seed=0)
+    torch.manual_seed(0)
+    learner = make("ComaDICE", spec_from_dataset(ds), {"hidden": 32, **(hp or {})})
+    # perturb the targets so the test sees which copy each step reads
+    with torch.no_grad():
+        for p in list(learner.q_target.parameters()) + list(learner.mixer_target.parameters()):
+            p.add_(0.05 * torch.randn_like(p))
+    batch = data.sample(64)
+    if discrete:
+        batch.is_init[:3] = True  # make sure the initial-state term is exercised
+    ref = copy.deepcopy(learner)
+    got = learner.update(batch)
+    want = reference_update(ref, batch, discrete)
+    for k in ("q_loss", "v_loss", "pi_loss"):
+        assert float(got[k]) == pytest.approx(want[k], rel=1e-5, abs=1e-6), k
+    for (name, p), (_, p_ref) in zip(learner.named_parameters(), ref.named_parameters()):
+        assert torch.allclose(p, p_ref, rtol=1e-5, atol=1e-6), name
+    for (name, p), (_, p_ref) in zip(learner.named_buffers(), ref.named_buffers()):
+        assert torch.allclose(p, p_ref, rtol=1e-5, atol=1e-6), name
+    assert float(learner.lambda_e) != 0.0 and float(learner.lambda_v) != 0.0
+
+
+def _fit_chain(formulation, updates):
+    ds = chain()
+    data = TensorData(ds, seed=0)
+    torch.manual_seed(0)
+    learner = make("ComaDICE", spec_from_dataset(ds), {"hidden": 32, "formulation": formulation, "gamma": 0.9,
+                                                        "alpha": 1.0, "lr": 1e-3})
+    for _ in range(updates):
+        learner.update(data.sample(128))
+    full = data.batch_at(torch.arange(data.size))
+    return float(learner.occupancy_ratio(full).mean()), float(learner.nu_tot(full.obs, full.state).mean())
+
+
+def test_paper_formulation_drifts_to_the_fixed_point_analysis():
+    # E_D[w] -> 1 - gamma = 0.1 and nu grows past anything the rewards allow (returns <= 5)
+    w_mean, nu_tot = _fit_chain("paper", 1000)
+    assert w_mean < 0.3
+    assert nu_tot > 3 * 5
+
+
+def test_sound_formulation_has_a_finite_fixed_point():
+    w_mean, nu_tot = _fit_chain("sound", 1000)
+    assert abs(w_mean - 1.0) < 0.15
+    assert abs(nu_tot) < 1 / (1 - 0.9)
+
+
+def test_formulation_and_its_options_are_validated():
+    ds = matrix_game(n=16)
+    with pytest.raises(ValueError, match="unknown ComaDICE formulation 'paperish'; valid: authors, paper, sound"):
+        make("ComaDICE", spec_from_dataset(ds), {"formulation": "paperish"})
+    learner = make("ComaDICE", spec_from_dataset(ds), {})
+    cfg = learner.cfg  # the formulation's defaults are resolved for the action type, and recorded
+    assert (cfg.formulation, cfg.lr, cfg.reward_to_go, cfg.done_at_episode_end, cfg.bc_weight_clip) == \
+        ("authors", 1e-4, True, True, 2.0)
+    cont = make("ComaDICE", spec_from_dataset(bandit(n=16)), {}).cfg
+    assert (cont.reward_to_go, cont.action_scale, cont.bc_weight_clip) == (False, 4.0, float("inf"))
+    paper = make("ComaDICE", spec_from_dataset(ds), {"formulation": "paper"}).cfg
+    assert (paper.reward_to_go, paper.done_at_episode_end, paper.mixer_shared_trunk) == (False, False, False)
+
+
+@pytest.mark.parametrize("hp", [{"bc_weight_clip": 0.5}, {"alpha": 9.0}, {"reward_to_go": False}])
+def test_the_equivalence_test_sees_a_changed_update(hp):
+    # the reference above is fixed to the authors' settings: any change of the learner's fails it
+    with pytest.raises(AssertionError):
+        test_authors_update_equals_the_reference_written_from_their_code(chain, True, hp)

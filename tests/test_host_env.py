@@ -1,0 +1,32 @@
+"""The job graph builds on a host with only what the README names: Snakemake, PyYAML and
+PyTorch (CPU wheel) in a fresh virtual environment, no project install, no jax/mujoco."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_fresh_host_venv_dry_runs_the_paper_grid(tmp_path):
+    venv = tmp_path / "host"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    torch = os.environ.get("COMADICE_HOST_TORCH", "torch")  # e.g. "torch==2.13.0" with a CPU wheel index
+    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "snakemake>=8", "pyyaml", torch],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        pytest.skip(f"cannot install the host packages here: {pip.stderr[-500:]}")
+    probe = subprocess.run([str(py), "-c", "import jax"], capture_output=True)
+    assert probe.returncode != 0  # the host has no simulator stack
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run([str(venv / "bin" / "snakemake"), "-n", "--quiet", "rules", "--cores", "1",
+                           "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(work),
+                           "all_tables"], capture_output=True, text=True, env={**env, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2700" in proc.stdout + proc.stderr

@@ -1,0 +1,108 @@
+"""The training loop: resuming bit for bit, divergence recorded (never tabulated), epochs."""
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from algorithms.train import (RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for)
+from envs.behaviour import collect_smax, mamujoco_dataset, train_ars
+from envs.dataset import write_dataset
+from envs.registry import get_task
+
+
+@pytest.fixture(scope="module")
+def smax_dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "medium.h5"
+    write_dataset(collect_smax(get_task("smacv2/protoss_5_vs_5"), "medium", 8, seed=0), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def hopper_dataset(tmp_path_factory):
+    task = get_task("mamujoco/Hopper_3x1")
+    run = train_ars(task, iterations=2, directions=2, top=1, seed=0)
+    path = tmp_path_factory.mktemp("data") / "medium-replay.h5"
+    write_dataset(mamujoco_dataset(task, "medium-replay", run, n_episodes=2, seed=0), path)
+    return str(path)
+
+
+def _digest(run_dir):
+    return {name: hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
+            for name in ("metrics.json", "curve.csv", "checkpoint.pt")}
+
+
+@pytest.mark.parametrize("algorithm,data", [("ComaDICE", "smax_dataset"), ("ComaDICE", "hopper_dataset"),
+                                            ("CQL", "hopper_dataset")])
+def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, request, algorithm, data):
+    dataset = request.getfixturevalue(data)
+    base = dict(dataset=dataset, algorithm=algorithm, seed=3, n_updates=12, n_evals=4, eval_episodes=2,
+                hyperparameters={"hidden": 16}, device="cpu")
+    whole = tmp_path / "whole"
+    train(RunConfig(**base), whole, log=lambda s: None)
+
+    cut = tmp_path / "cut"
+    with pytest.raises(RuntimeError, match="fail after 2 evaluations"):
+        train(RunConfig(**base, fail_after_evals=2), cut, log=lambda s: None)
+    assert (cut / RESUME_FILE).exists() and not (cut / "metrics.json").exists()
+    lines = []
+    train(RunConfig(**base), cut, log=lines.append)
+    assert any("resumed at step 6" in s for s in lines)
+    assert not (cut / RESUME_FILE).exists()
+    assert _digest(cut) == _digest(whole)
+
+
+def test_a_resume_state_of_another_configuration_is_refused_and_the_run_restarts(tmp_path, smax_dataset):
+    base = dict(dataset=smax_dataset, algorithm="BC", seed=0, n_updates=8, n_evals=4, eval_episodes=2,
+                hyperparameters={"hidden": 16}, device="cpu")
+    with pytest.raises(RuntimeError):
+        train(RunConfig(**base, fail_after_evals=1), tmp_path, log=lambda s: None)
+    lines = []
+    train(RunConfig(**{**base, "hyperparameters": {"hidden": 32}}), tmp_path, log=lines.append)
+    assert any("different run configuration (differs in: hyperparameters)" in s for s in lines)
+    assert not any("resumed at" in s for s in lines)
+
+
+def test_divergence_bounds():
+    assert divergence({"q_loss": 1.0, "nu_tot_mean": 5.0, "bc_weight_mean": 1.0, "bc_weight_ess": 0.5}, 100) is None
+    assert "non-finite q_loss" in divergence({"q_loss": float("nan")}, 100)
+    assert "nu_tot_mean" in divergence({"nu_tot_mean": 2000.0}, 100)
+    assert "collapsed: mean" in divergence({"bc_weight_mean": 1e-9}, 100)
+    assert "effective sample size" in divergence({"bc_weight_mean": 1.0, "bc_weight_ess": 0.001}, 100)
+
+
+def test_a_diverging_run_is_recorded_as_diverged_with_no_number(tmp_path, smax_dataset):
+    # a learning rate of 10 blows the paper formulation's values up within a few updates
+    cfg = RunConfig(dataset=smax_dataset, algorithm="ComaDICE", n_updates=40, n_evals=20, eval_episodes=2,
+                    hyperparameters={"hidden": 16, "formulation": "paper", "lr": 10.0}, device="cpu")
+    metrics = train(cfg, tmp_path, log=lambda s: None)
+    assert metrics["status"] == "diverged" and metrics["win_rate"] is None and metrics["return_mean"] is None
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["status"] == "diverged" and on_disk["diverged_reason"]
+    assert on_disk["diverged_step"] <= 40
+
+
+def test_training_length_in_epochs_follows_the_datasets_size():
+    cfg = RunConfig(dataset="x", algorithm="BC", epochs=25, batch_size=128)
+    assert updates_for(cfg, 1_000_000) == 25 * (1_000_000 // 128)
+    assert updates_for(RunConfig(dataset="x", algorithm="BC", n_updates=7, epochs=25), 10**6) == 7
+    with pytest.raises(ValueError, match="n_updates or epochs"):
+        updates_for(RunConfig(dataset="x", algorithm="BC"), 100)
+
+
+def test_device_auto_and_a_clear_error_without_cuda():
+    assert resolve_device("auto", log=lambda s: None) == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device: install a CUDA build"):
+            resolve_device("cuda:1")
+
+
+def test_comadice_diagnostics_are_in_the_curve(tmp_path, smax_dataset):
+    cfg = RunConfig(dataset=smax_dataset, algorithm="ComaDICE", n_updates=4, n_evals=2, eval_episodes=2,
+                    hyperparameters={"hidden": 16}, device="cpu")
+    train(cfg, tmp_path, log=lambda s: None)
+    header = (tmp_path / "curve.csv").read_text().splitlines()[0].split(",")
+    for col in ("bc_weight_mean", "bc_weight_max", "bc_weight_ess", "nu_tot_mean", "q_loss", "lambda_v", "lambda_e"):
+        assert col in header
+    assert np.isfinite(json.loads((tmp_path / "metrics.json").read_text())["return_mean"])

@@ -1,0 +1,102 @@
+# Config checks, the run grid and every helper function of the rules (no rules here).
+from snakemake.utils import validate
+
+from analysis.config_checks import check_config_files, check_config_types
+from analysis.pipeline import (
+    apply_cli_overrides,
+    behaviour_runtime,
+    dataset_runtime,
+    result_settings,
+    train_mem_mb,
+    train_runtime,
+    uses_gpu,
+)
+from analysis.paths import RUN_ID, paths_for
+
+# --config 'train={n_evals: 5}': merged by Snakemake into the default config or the profile;
+# its nested values arrive as strings, typed here
+apply_cli_overrides(config, workflow.config_settings.config)
+# Snakemake's own YAML loader keeps the last of two equal keys: re-read the files strictly.
+# Then numbers before the schema: 20.0 for an integer, or PyYAML's string "1e-3", explained.
+check_config_files(getattr(workflow, "configfiles", None) or [])
+check_config_types(config)
+validate(config, "../schemas/config.schema.yaml")
+
+from analysis.grid import check_config, runs, task_cells, training_length
+from analysis.provenance import code_version
+
+check_config(
+    config
+)  # unknown task / quality / algorithm / hyperparameter: a clear error, no job started
+
+P = paths_for(config)  # results/<profile>, reports/<profile>, logs/<profile>
+RUNS = runs(config)
+RUN_INDEX = {r.id: r for r in RUNS}
+CELLS = task_cells(config)
+SUITES = list(config["suites"])
+GENERATOR = config["datasets"].get("generator", "smoke")
+TRAIN_SETTINGS = result_settings(
+    config["train"]
+)  # without device / threads: no rerun when they change
+GPU = 1 if uses_gpu(config) else 0
+# --use-conda: training gets a CUDA build of PyTorch unless train.device is cpu (decided from
+# the config alone, so that a login node and a GPU node agree on the environment)
+TRAIN_ENV = "../envs/comadice-cuda.yaml" if GPU else "../envs/comadice.yaml"
+TABLE_NAMES = {
+    "smacv1": "table1_smacv1",
+    "smacv2": "table2_smacv2",
+    "mamujoco": "table3_mamujoco",
+}
+ABLATIONS = config.get("ablations") or {}
+FINAL_EVAL = config["train"].get("final_eval_episodes", 0) > 0
+
+
+def run_for(w):
+    key = RUN_ID.format(**dict(w.items()))
+    if key not in RUN_INDEX:
+        raise ValueError(f"run {key} is not in the config's grid")
+    return RUN_INDEX[key]
+
+
+def is_failing(w):
+    return RUN_ID.format(**dict(w.items())) in config.get("fail_runs", [])
+
+
+def smax_record(w):
+    return config["datasets"]["smax_episodes"] if w.suite == "smacv2" else 0
+
+
+def table_outputs():
+    out = []
+    for s in SUITES:
+        name = TABLE_NAMES[s]
+        out += [P.report(f"{name}.tex"), P.report(f"{name}.csv")]
+        if s != "mamujoco":
+            out += [P.report(f"{name}_returns.tex"), P.report(f"{name}_returns.csv")]
+        if FINAL_EVAL:
+            out += [
+                P.report(f"{name}_final_eval.tex"),
+                P.report(f"{name}_final_eval.csv"),
+            ]
+    if ABLATIONS.get("f_divergence"):
+        out += [P.report("ablation_fdiv.tex"), P.report("ablation_fdiv.csv")]
+    if ABLATIONS.get("mixer_layers"):
+        out += [P.report("ablation_mixer.tex"), P.report("ablation_mixer.csv")]
+    return out + [P.report("paper_vs_ours.tex"), P.report("paper_vs_ours.csv")]
+
+
+def curve_outputs():
+    """One learning-curve figure per (suite, task, quality)."""
+    return [P.report(f"curves/{s}/{t}/{q}.png") for s, t, q in CELLS]
+
+
+def report_targets():
+    out = list(rules.tables.output) + [
+        P.report("statistics.tex"),
+        P.report("dataset_statistics.tex"),
+        P.report("latex_check.txt"),
+    ]
+    out += curve_outputs()
+    if ABLATIONS.get("alpha"):
+        out += [P.report("figure1_alpha.pdf"), P.report("figure1_alpha.png")]
+    return out
