@@ -147,7 +147,7 @@ class ComaDICEConfig:
             "done_at_episode_end": authors and discrete,
             "action_scale": 4.0 if authors and not discrete else 1.0,
             "bc_weight_clip": 2.0 if discrete and (authors or self.bc_weight == "sum_local_clipped") else math.inf,
-            "mixer_shared_trunk": authors,
+            "mixer_shared_trunk": authors and self.mixer_layers == 1,  # the code's MixNet has one layer
         }
         return dataclasses.replace(self, **{k: v for k, v in fill.items() if getattr(self, k) is None})
 

@@ -1,6 +1,8 @@
 """ComaDICE's formulations beside BC at a meaningful scale (a measurement, not a speed test).
 
     python benchmarks/compare_formulations.py --out /tmp/formulations --jobs 2
+    COMADICE_MAMUJOCO_OBS=local python benchmarks/compare_formulations.py --out /tmp/local \
+        --cells Hopper_3x1:expert,Hopper_3x1:medium-replay --methods BC,OMIGA,AlberDICE,ComaDICE-authors
 
 Makes paper-generator datasets (a MAPPO run per task, as the `paper` and `mini` profiles do)
 for Hopper 3x1 expert / medium / medium-replay and SMACv2 protoss_5_vs_5 medium, then trains
@@ -27,7 +29,10 @@ METHODS = {
     "ComaDICE-authors": ("ComaDICE", {"formulation": "authors"}),
     "ComaDICE-paper": ("ComaDICE", {"formulation": "paper"}),
     "ComaDICE-sound": ("ComaDICE", {"formulation": "sound"}),
+    "OMIGA": ("OMIGA", {}),
+    "AlberDICE": ("AlberDICE", {}),
 }
+DEFAULT_METHODS = "BC,ComaDICE-authors,ComaDICE-paper,ComaDICE-sound"
 CELLS = [("mamujoco", "Hopper_3x1", "expert"), ("mamujoco", "Hopper_3x1", "medium"),
          ("mamujoco", "Hopper_3x1", "medium-replay"), ("smacv2", "protoss_5_vs_5", "medium")]
 
@@ -103,8 +108,14 @@ def main():
     ap.add_argument("--evals", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated, of {', '.join(METHODS)}")
+    ap.add_argument("--cells", default=None, help="comma-separated task:quality (default: all four)")
     args = ap.parse_args()
+    # MaMuJoCo's observation layout (authors | local) follows COMADICE_MAMUJOCO_OBS (envs/registry.py)
+    global CELLS
+    if args.cells:
+        wanted = [c.split(":") for c in args.cells.split(",")]
+        CELLS = [c for c in CELLS if [c[1], c[2]] in wanted]
     out = Path(args.out)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.time()

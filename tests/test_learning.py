@@ -48,6 +48,7 @@ def test_comadice_beats_bc_on_a_continuous_bandit(formulation):
     {"mixer_input": "concat_obs"}, {"f_divergence": "kl"}, {"f_divergence": "chi2"},
     {"reward_to_go": False, "done_at_episode_end": False, "bc_weight_clip": 1e9},
     {"formulation": "sound", "mixer_layers": 2}, {"formulation": "sound", "f_divergence": "kl"},
+    {"mixer_layers": 2},  # the authors formulation with the appendix's 2-layer mixer (W_i = dM/dq_i)
 ])
 def test_comadice_options_each_still_find_the_best_joint_action(variant):
     # every option of every formulation is a working learner on its own (see
