@@ -188,9 +188,10 @@ class ComaDICE(Learner):
             # (lambda_e's and the actor's weights come from the target networks and the nu
             # values before nu's step), so after the q step one backward pass and one Adam over
             # the rest give the same update, two passes instead of four.
-            self.optim_q = torch.optim.Adam(self.groups["q"], lr=cfg.lr)
+            # (fused: one kernel for all parameters, the same arithmetic as the code's Adam)
+            self.optim_q = torch.optim.Adam(self.groups["q"], lr=cfg.lr, fused=True)
             self.optim_rest = torch.optim.Adam(self.groups["nu"] + [self.lambda_v, self.lambda_e]
-                                               + self.groups["actor"], lr=cfg.lr)
+                                               + self.groups["actor"], lr=cfg.lr, fused=True)
         else:
             trained = cfg.normalisation_multiplier
             self.lam = nn.Parameter(torch.zeros(()), requires_grad=trained)
@@ -252,8 +253,10 @@ class ComaDICE(Learner):
         nu = self.nu(b.obs).squeeze(-1)                                        # [B, N]
         e_v = mix_w * (q_fixed - nu)
         w_v = fdiv.ratio((e_v - self.lambda_v) / cfg.alpha)
-        init_nu = nu[b.is_init]
-        init_term = (1 - cfg.gamma) * init_nu.mean() if init_nu.numel() else nu.new_zeros(())
+        # mean of nu_i over the batch's initial rows and the agents, 0 without any (a masked
+        # mean: no host synchronisation, unlike selecting the rows)
+        init = b.is_init.to(nu.dtype).unsqueeze(-1)
+        init_term = (1 - cfg.gamma) * (nu * init).sum() / (init.sum() * nu.shape[-1]).clamp_min(1.0)
         v_loss = (init_term + (-cfg.alpha * fdiv.f(w_v).detach()).mean()
                   + (w_v * (e_v.detach() - self.lambda_v)).mean() + self.lambda_v)
 

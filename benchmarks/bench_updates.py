@@ -95,13 +95,18 @@ def naive_batch(ds: OfflineDataset, nxt: np.ndarray, starts: np.ndarray, rng, B:
                  init_obs=col(9), init_state=col(10), is_init=col(11), episode_end=col(12).float())
 
 
-def time_updates(step, n: int) -> float:
+def time_updates(step, n: int, repeats: int = 3) -> float:
+    """Updates per second: the best of ``repeats`` timings of ``n`` steps after a warm-up (the
+    best is the least disturbed by other processes of the machine)."""
     for _ in range(5):
         step()
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    return n / (time.perf_counter() - t)
+    best = 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(n):
+            step()
+        best = max(best, n / (time.perf_counter() - t))
+    return best
 
 
 def bench_updates(label, spec, n_updates, device, formulation="authors"):
