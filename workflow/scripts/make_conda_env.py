@@ -1,6 +1,6 @@
 """Write the conda environments of the rules from pyproject.toml, the one source of truth.
 
-    python workflow/scripts/make_conda_env.py          # rewrite workflow/envs/*.yaml
+    python workflow/scripts/make_conda_env.py          # rewrite workflow/envs/*.yaml and environment.yml
     python workflow/scripts/make_conda_env.py --check  # exit 1 if they disagree (tests do this)
 
 Both environments take Python and PyTorch from conda-forge (so that a CUDA build can be had)
@@ -58,6 +58,25 @@ def environments(pyproject: Path = ROOT / "pyproject.toml") -> dict:
             *[f"      - {d}" for d in pip],
         ]
         out[fname] = "\n".join(lines) + "\n"
+    # the whole project for a developer (repository root): the CPU env of the jobs plus the
+    # host tools and the test extra, and the project itself installed from the checkout
+    extras = [d for d in project.get("optional-dependencies", {}).get("test", [])]
+    host = [d for d in deps if _name(d) in NOT_IN_JOBS]
+    lines = [
+        "# GENERATED from pyproject.toml by workflow/scripts/make_conda_env.py: do not edit.",
+        "# The whole project in one conda environment: conda env create -f environment.yml",
+        "name: comadice-bench-dev",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        f"  - python={python}",
+        "  - pip",
+        f"  - pytorch{torch_spec}",
+        "  - pip:",
+        *[f"      - {d}" for d in pip + host + extras],
+        "      - -e .",
+    ]
+    out["../../environment.yml"] = "\n".join(lines) + "\n"
     return out
 
 
@@ -67,7 +86,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     bad = []
     for fname, text in environments().items():
-        path = ENVS / fname
+        path = (ENVS / fname).resolve()
         if args.check:
             if not path.exists() or path.read_text() != text:
                 bad.append(str(path.relative_to(ROOT)))
