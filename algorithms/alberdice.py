@@ -53,7 +53,7 @@ from typing import ClassVar
 import torch
 import torch.nn as nn
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.fdiv import F_DIVERGENCES, get_f_divergence
 from algorithms.networks import AgentMLP, masked_logits
 
@@ -105,7 +105,6 @@ def pick_reward(b: Batch, mode: str, discrete: bool) -> torch.Tensor:
     return b.reward
 
 
-@register
 class AlberDICE(Learner):
     name = "AlberDICE"
     Config = AlberDICEConfig

@@ -1,4 +1,5 @@
-"""What every learner shares: the spec, the batch, the interface and the registry.
+"""What every learner shares: the spec, the batch, the interface and the config checks.
+(The registry is the package's ``__init__``: this module knows no learner.)
 
     learner = make(name, spec, hyperparameters, device)
     metrics = learner.update(batch)      # one gradient step; dict of detached 0-d tensors
@@ -147,49 +148,10 @@ class Learner(nn.Module):
         raise NotImplementedError
 
 
-# -- registry --------------------------------------------------------------------------
-
-ALGORITHMS: dict = {}
-
-#: the paper's column order (Tables 1-3)
-PAPER_ORDER = ("BC", "BCQ", "CQL", "ICQ", "OMAR", "OMIGA", "OptDICE", "AlberDICE", "ComaDICE")
-
-
-def register(cls):
-    ALGORITHMS[cls.name] = cls
-    return cls
-
-
-def _load_all():
-    # importing the modules registers their learners
-    import algorithms.bc  # noqa: F401
-    import algorithms.comadice  # noqa: F401
-    for mod in ("bcq", "cql", "icq", "omar", "omiga", "optdice", "alberdice"):
-        try:
-            __import__(f"algorithms.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"algorithms.{mod}":
-                raise
-
-
-def available_algorithms() -> list:
-    _load_all()
-    return [a for a in PAPER_ORDER if a in ALGORITHMS] + sorted(set(ALGORITHMS) - set(PAPER_ORDER))
-
-
-def algorithm_class(name: str):
-    _load_all()
-    for key, cls in ALGORITHMS.items():
-        if key.lower() == str(name).lower():
-            return cls
-    raise KeyError(f"unknown algorithm {name!r}; valid algorithms: {', '.join(available_algorithms())}")
-
-
-def make_config(name: str, hyperparameters: Optional[dict] = None):
-    """The learner's Config from ``hyperparameters``: unknown names, wrong types (an int field
-    given 64.5, 20.0 or "big"; PyYAML's string "1e-3" for a float) and generic ranges
+def config_from(cls, hyperparameters: Optional[dict] = None):
+    """Learner class ``cls``'s Config from ``hyperparameters``: unknown names, wrong types (an int
+    field given 64.5, 20.0 or "big"; PyYAML's string "1e-3" for a float) and generic ranges
     (``FIELD_RANGES``) are refused before the learner's own ``validate()``."""
-    cls = algorithm_class(name)
     hp = dict(hyperparameters or {})
     fields = {f.name: f for f in dataclasses.fields(cls.Config)}
     unknown = sorted(set(hp) - set(fields))
@@ -296,8 +258,3 @@ def _range_problems(algo: str, cfg) -> list:
         if a is not None and b is not None and a > b:
             out.append(f"{algo} {small} ({a}) must not exceed {large} ({b})")
     return out
-
-
-def make(name: str, spec: LearnerSpec, hyperparameters: Optional[dict] = None, device="cpu") -> Learner:
-    cls = algorithm_class(name)
-    return cls(spec, make_config(name, hyperparameters), device).to(device)

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import torch
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 
 
 @dataclass
@@ -30,7 +30,6 @@ class BCConfig:
             raise ValueError(f"BC lr must be > 0, got {self.lr}")
 
 
-@register
 class BC(Learner):
     name = "BC"
     Config = BCConfig

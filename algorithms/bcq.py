@@ -34,7 +34,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.networks import AgentMLP, HyperMixer, LocalQ, masked_logits, soft_update
 
 
@@ -61,7 +61,6 @@ class BCQConfig:
             raise ValueError(f"BCQ threshold must be in [0, 1], got {self.threshold}")
 
 
-@register
 class BCQ(Learner):
     name = "BCQ"
     Config = BCQConfig

@@ -82,7 +82,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.fdiv import F_DIVERGENCES, get_f_divergence
 from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
@@ -158,7 +158,6 @@ def effective_sample_size(weight: torch.Tensor) -> torch.Tensor:
     return w.sum() ** 2 / (w.pow(2).sum() * w.numel()).clamp_min(1e-30)
 
 
-@register
 class ComaDICE(Learner):
     name = "ComaDICE"
     Config = ComaDICEConfig

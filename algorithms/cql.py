@@ -33,7 +33,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.networks import HyperMixer, LocalQ, masked_logits, soft_update
 
 
@@ -60,7 +60,6 @@ class CQLConfig:
             raise ValueError(f"CQL cql_alpha must be >= 0, got {self.cql_alpha}")
 
 
-@register
 class CQL(Learner):
     name = "CQL"
     Config = CQLConfig

@@ -35,7 +35,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.networks import HyperMixer, LocalQ, masked_logits, soft_update
 
 
@@ -74,7 +74,6 @@ class ICQConfig:
             critic_lr=self.critic_lr if self.critic_lr is not None else (1e-4 if discrete else self.lr))
 
 
-@register
 class ICQ(Learner):
     name = "ICQ"
     Config = ICQConfig

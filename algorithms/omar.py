@@ -37,7 +37,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.networks import AgentMLP, LocalQ, masked_logits, soft_update
 
 
@@ -69,7 +69,6 @@ class OMARConfig:
             raise ValueError(f"OMAR omar_coe must be in [0, 1], got {self.omar_coe}")
 
 
-@register
 class OMAR(Learner):
     name = "OMAR"
     Config = OMARConfig

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.alberdice import REWARD_TO_GO, pick_reward
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
 
@@ -107,7 +107,6 @@ class OMIGAConfig:
             raise ValueError(f"OMIGA reward_to_go must be one of {', '.join(REWARD_TO_GO)}, got {self.reward_to_go!r}")
 
 
-@register
 class OMIGA(Learner):
     name = "OMIGA"
     Config = OMIGAConfig

@@ -37,7 +37,7 @@ from typing import ClassVar
 import torch
 import torch.nn as nn
 
-from algorithms.base import Batch, Learner, LearnerSpec, register
+from algorithms.base import Batch, Learner, LearnerSpec
 from algorithms.fdiv import F_DIVERGENCES, get_f_divergence
 from algorithms.networks import mlp
 
@@ -61,7 +61,6 @@ class OptDICEConfig:
             raise ValueError(f"unknown f_divergence {self.f_divergence!r}; valid: {', '.join(F_DIVERGENCES)}")
 
 
-@register
 class OptDICE(Learner):
     name = "OptDICE"
     Config = OptDICEConfig

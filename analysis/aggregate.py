@@ -11,7 +11,7 @@ One row per (run, evaluation).  Columns:
     backend, approximation, dataset_sha256, dataset_grade, eval_episodes, n_updates,
     updates_per_s, metrics_schema
     code_version    sha256 of the sources the run executed (when metrics.json records it;
-                    code_shared, code_commit, code_dirty with it; see analysis/provenance.py)
+                    code_shared, code_commit, code_dirty with it; see harness/provenance.py)
 
 Aggregation refuses a grid that mixes metric schema versions or, inside one
 (suite, task, quality), runs trained on different dataset files.
@@ -44,7 +44,7 @@ def read_run(metrics_path) -> pd.DataFrame:
         "return_mean": curve["return_mean"],
     })
     df.loc[df.index[-1], "is_final"] = True
-    # a diverged run (algorithms/train.py) is counted, never a number: its scores are NaN
+    # a diverged run (harness/train.py) is counted, never a number: its scores are NaN
     df["status"] = m.get("status", "ok")
     if df["status"].iloc[0] == "diverged":
         df["win_rate_pct"] = math.nan
@@ -57,7 +57,7 @@ def read_run(metrics_path) -> pd.DataFrame:
               "updates_per_s"):
         df[k] = m.get(k)
     df["metrics_schema"] = m["schema_version"]
-    code = m.get("code_version")  # analysis/provenance.py code_version(), recorded by the training loop
+    code = m.get("code_version")  # harness/provenance.py code_version(), recorded by the training loop
     if isinstance(code, dict):
         df["code_version"] = code.get("sources_sha256")
         df["code_shared"] = code.get("shared_sha256")

@@ -197,7 +197,7 @@ def check_config_types(config: dict) -> None:
 # -- names ---------------------------------------------------------------------------------------
 
 def canonical_algorithm(name) -> str:
-    from algorithms.base import algorithm_class
+    from algorithms import algorithm_class
 
     return algorithm_class(name).name
 
@@ -240,7 +240,7 @@ def _duplicates(names, canonical, what: str) -> list:
 def name_problems(config: dict, ablation_names=()) -> list:
     """Duplicate tasks / algorithms / hyperparameter sections after canonicalisation, and bad
     variant names."""
-    from envs.registry import get_task
+    from tasks.registry import get_task
 
     out = []
     for suite, spec in (config.get("suites") or {}).items():

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.tables import QUALITY_ORDER, SUITE_METRIC, latex_escape
-from envs.dataset import load_dataset
-from envs.files import atomic_write_text
-from envs.registry import get_task
+from tasks.dataset import load_dataset
+from tasks.files import atomic_write_text
+from tasks.registry import get_task
 
 
 def dataset_row(path) -> dict:

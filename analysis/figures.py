@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from analysis.tables import SUITE_METRIC, SUITE_TITLES  # noqa: E402
-from envs.files import atomic_path  # noqa: E402
+from tasks.files import atomic_path  # noqa: E402
 
 
 def _save(fig, path, **kw) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analysis.paths import Paths, paths_for
-from envs.registry import get_task
+from tasks.registry import get_task
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ def task_cells(config: dict) -> list:
 
 def check_config(config: dict) -> None:
     """Everything the JSON schema cannot know: names against the registries."""
-    from algorithms.base import algorithm_class, make_config
-    from envs.registry import check_quality
+    from algorithms import algorithm_class, make_config
+    from tasks.registry import check_quality
 
     problems = []
     for suite, spec in config["suites"].items():
@@ -134,7 +134,7 @@ def ablation_variants(config: dict) -> dict:
     A value equal to ComaDICE's configured default is not a separate run: the default run
     serves (``variant_for`` maps it back).  Names: ``alpha0.1``, ``fdiv_kl``, ``mixer2``.
     """
-    from algorithms.base import make_config
+    from algorithms import make_config
 
     abl = config.get("ablations") or {}
     if not abl:
@@ -162,7 +162,7 @@ def variant_for(config: dict, key: str, value) -> str:
 
 def runs(config: dict) -> list:
     """Every training run of the grid: defaults for every algorithm, then the variants."""
-    from algorithms.base import algorithm_class
+    from algorithms import algorithm_class
 
     from analysis.config_checks import canonical_hyperparameters
 

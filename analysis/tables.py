@@ -18,8 +18,8 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from envs.files import atomic_path, atomic_write_text
-from envs.registry import get_task
+from tasks.files import atomic_path, atomic_write_text
+from tasks.registry import get_task
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 PAPER_DATA = Path(__file__).resolve().parent / "data"
@@ -155,7 +155,7 @@ def mixed_code_versions(df: pd.DataFrame) -> str:
     """"" when every run of the table ran the same code, else what differs: an algorithm whose
     runs ran different versions of its sources, or runs whose shared training / simulator code
     differ (``code_version`` and ``code_shared`` columns of scores.csv, see
-    ``analysis/provenance.py``; runs that recorded none are not judged)."""
+    ``harness/provenance.py``; runs that recorded none are not judged)."""
     if "code_version" not in df.columns:
         return ""
     notes = []

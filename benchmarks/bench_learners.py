@@ -10,8 +10,9 @@ import time
 
 import torch
 
-from algorithms.base import LearnerSpec, available_algorithms, make
-from algorithms.data import TensorData
+from algorithms.base import LearnerSpec
+from algorithms import available_algorithms, make
+from harness.data import TensorData
 from benchmarks.bench_updates import synthetic_dataset
 
 

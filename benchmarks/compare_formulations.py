@@ -40,13 +40,13 @@ CELLS = [("mamujoco", "Hopper_3x1", "expert"), ("mamujoco", "Hopper_3x1", "mediu
 def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     import torch
     torch.set_num_threads(1)
-    from envs.registry import get_task
+    from tasks.registry import get_task
     path = out / "behaviour" / f"{task_name}.pkl"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name, suite)
-    from envs.mappo import MAPPOConfig, train_mappo
+    from behaviour.mappo import MAPPOConfig, train_mappo
     t0 = time.time()
     if suite == "mamujoco":  # as workflow/scripts/train_behaviour.py
         run = train_mappo(task, env_steps, MAPPOConfig(num_envs=16, rollout_steps=128, eval_episodes=8, epochs=10),
@@ -61,9 +61,9 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
 
 
 def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
-    from envs.behaviour import mamujoco_from_mappo, smac_from_mappo
-    from envs.dataset import write_dataset
-    from envs.registry import get_task
+    from behaviour.datasets import mamujoco_from_mappo, smac_from_mappo
+    from tasks.dataset import write_dataset
+    from tasks.registry import get_task
     path = out / "datasets" / suite / task_name / f"{quality}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
 
 def one_run(args) -> dict:
     out, cell, method, seed, n_updates, n_evals = args
-    from algorithms.train import RunConfig, train
+    from harness.train import RunConfig, train
     suite, task_name, quality = cell
     algo, hp = METHODS[method]
     run_dir = out / "runs" / suite / task_name / quality / method / f"seed{seed}"
@@ -111,7 +111,7 @@ def main():
     ap.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated, of {', '.join(METHODS)}")
     ap.add_argument("--cells", default=None, help="comma-separated task:quality (default: all four)")
     args = ap.parse_args()
-    # MaMuJoCo's observation layout (authors | local) follows COMADICE_MAMUJOCO_OBS (envs/registry.py)
+    # MaMuJoCo's observation layout (authors | local) follows COMADICE_MAMUJOCO_OBS (tasks/registry.py)
     global CELLS
     if args.cells:
         wanted = [c.split(":") for c in args.cells.split(",")]

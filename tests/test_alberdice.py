@@ -18,7 +18,7 @@ import torch
 
 from algorithms.alberdice import AlberDICE
 from algorithms.base import Batch
-from algorithms.data import TensorData, spec_from_dataset
+from harness.data import TensorData, spec_from_dataset
 from tests.problems import _one_step, fit
 
 R = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)

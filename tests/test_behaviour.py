@@ -4,8 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from envs.behaviour import collect_smax, mamujoco_dataset, pick_checkpoint, smac_from_mappo, train_ars
-from envs.registry import get_task
+from behaviour.datasets import collect_smax, mamujoco_dataset, pick_checkpoint, smac_from_mappo, train_ars
+from tasks.registry import get_task
 
 
 def easy_smax_task():
@@ -18,7 +18,7 @@ def easy_smax_task():
 
 @pytest.fixture(scope="module")
 def mappo_run():
-    from envs.mappo import MAPPOConfig, train_mappo
+    from behaviour.mappo import MAPPOConfig, train_mappo
     cfg = MAPPOConfig(num_envs=16, rollout_steps=32, eval_episodes=16)
     return train_mappo(easy_smax_task(), 30_000, cfg, seed=0, n_checkpoints=4, record_episodes=40,
                        log=lambda s: None)
@@ -71,8 +71,8 @@ def test_ars_qualities_on_hopper():
 
 
 def test_mappo_runs_on_mamujoco_and_gives_d4rl_style_levels():
-    from envs.behaviour import mamujoco_from_mappo
-    from envs.mappo import MAPPOConfig, train_mappo
+    from behaviour.datasets import mamujoco_from_mappo
+    from behaviour.mappo import MAPPOConfig, train_mappo
     task = get_task("Hopper_3x1")
     cfg = MAPPOConfig(num_envs=4, rollout_steps=64, eval_episodes=2, epochs=2)
     run = train_mappo(task, 3000, cfg, seed=0, n_checkpoints=3, record_episodes=-1, log=lambda s: None)

@@ -5,9 +5,9 @@ import numpy as np
 
 import pytest
 
-from envs.behaviour import train_ars
-from envs.registry import get_task
-from envs.resume import resume_path
+from behaviour.datasets import train_ars
+from tasks.registry import get_task
+from tasks.resume import resume_path
 
 HOPPER = get_task("mamujoco/Hopper_3x1")
 ARGS = dict(iterations=3, directions=2, top=1, seed=3)
@@ -103,7 +103,7 @@ def _mappo_digest(run) -> str:
 
 
 def _mappo_case(kind):
-    from envs.mappo import MAPPOConfig
+    from behaviour.mappo import MAPPOConfig
     if kind == "smax":
         cfg = MAPPOConfig(num_envs=4, rollout_steps=16, eval_episodes=4, epochs=2, hidden=16)
         # 4 iterations; SMACv2-style reservoir of recorded episodes
@@ -116,7 +116,7 @@ def _mappo_case(kind):
 
 @pytest.mark.parametrize("kind", ["smax", "mamujoco"])
 def test_an_interrupted_mappo_run_resumes_bit_identically(tmp_path, kind):
-    from envs.mappo import train_mappo
+    from behaviour.mappo import train_mappo
     task, kw = _mappo_case(kind)
     whole = train_mappo(task, **kw, log=lambda s: None)
     resume = resume_path(tmp_path / "mappo.pkl")
@@ -134,7 +134,7 @@ def test_an_interrupted_mappo_run_resumes_bit_identically(tmp_path, kind):
 def test_a_mappo_resume_file_of_another_configuration_is_refused(tmp_path):
     import dataclasses
 
-    from envs.mappo import train_mappo
+    from behaviour.mappo import train_mappo
     task, kw = _mappo_case("mamujoco")
     resume = resume_path(tmp_path / "run.pkl")
     with pytest.raises(Killed):
@@ -155,5 +155,5 @@ def _kill_at_mappo(iteration):
 
 
 def _ordinary_mode():
-    from envs.files import _ordinary_mode as mode
+    from tasks.files import _ordinary_mode as mode
     return mode()

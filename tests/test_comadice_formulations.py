@@ -14,9 +14,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from algorithms.base import make
-from algorithms.data import TensorData, spec_from_dataset
-from envs.dataset import OfflineDataset
+from algorithms import make
+from harness.data import TensorData, spec_from_dataset
+from tasks.dataset import OfflineDataset
 from tests.problems import bandit, matrix_game
 
 

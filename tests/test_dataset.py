@@ -3,7 +3,7 @@ import h5py
 import numpy as np
 import pytest
 
-from envs.dataset import DatasetError, from_episodes, load_dataset, write_dataset
+from tasks.dataset import DatasetError, from_episodes, load_dataset, write_dataset
 
 
 def _episodes(n=3, discrete=True, seed=0):

@@ -1,11 +1,11 @@
-"""analysis.devices.pick_device: device resolution and spreading runs over GPUs (no GPU needed)."""
+"""harness.devices.pick_device: device resolution and spreading runs over GPUs (no GPU needed)."""
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from analysis.devices import pick_device, release_all
+from harness.devices import pick_device, release_all
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def test_concurrent_runs_spread_over_gpus_then_share(tmp_path):
 
 
 def test_a_finished_process_frees_its_gpu(tmp_path):
-    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from analysis.devices import pick_device; "
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from harness.devices import pick_device; "
             f"print(pick_device('auto', n_devices=2, directory={str(tmp_path)!r}))")
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     held = pick_device("auto", n_devices=2, directory=tmp_path)      # the first process has exited

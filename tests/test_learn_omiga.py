@@ -23,8 +23,9 @@ Why the expected outcomes hold.  OMIGA's local policy is pi_i ~ mu_i exp(w_i Q_i
 import pytest
 import torch
 
-from algorithms.base import Batch, BatchError, LearnerSpec, make
-from algorithms.data import TensorData, spec_from_dataset
+from algorithms.base import Batch, BatchError, LearnerSpec
+from algorithms import make
+from harness.data import TensorData, spec_from_dataset
 from tests.problems import bandit, bandit_value, fit, matrix_game, matrix_game_value
 
 

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from envs.behaviour import in_task_layout, mamujoco_dataset, play_episodes
-from envs.dataset import DatasetError, check_against_task, from_episodes
-from envs.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
-from envs.registry import get_task
+from behaviour.datasets import in_task_layout, mamujoco_dataset, play_episodes
+from tasks.dataset import DatasetError, check_against_task, from_episodes
+from tasks.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
+from tasks.registry import get_task
 
 
 def test_the_default_is_the_authors_layout_and_local_is_an_option(monkeypatch):
@@ -92,7 +92,7 @@ def test_behaviour_episodes_get_the_tasks_layout():
 
 
 def test_the_raw_state_is_recovered_from_the_authors_observation():
-    from envs.mamujoco_backend import state_from_authors_observation
+    from tasks.mamujoco_backend import state_from_authors_observation
 
     rng = np.random.default_rng(0)
     for n in (2, 3, 6):

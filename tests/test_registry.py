@@ -1,7 +1,7 @@
 """The task registry knows the paper's tasks and refuses unknown names with the valid list."""
 import pytest
 
-from envs.registry import all_tasks, check_quality, get_task
+from tasks.registry import all_tasks, check_quality, get_task
 
 
 def test_every_task_of_the_paper_is_registered():
@@ -21,7 +21,7 @@ def test_unknown_task_lists_valid_names():
 
 
 def test_smax_dimensions_match_the_simulator():
-    from envs.smax_backend import make_smax_env
+    from tasks.smax_backend import make_smax_env
 
     for name in ("5m_vs_6m", "6h_vs_8z", "corridor"):
         task = get_task(name, "smacv1")
@@ -32,7 +32,7 @@ def test_smax_dimensions_match_the_simulator():
 
 
 def test_mamujoco_dimensions_match_the_simulator():
-    from envs.mamujoco_backend import make_mamujoco_env
+    from tasks.mamujoco_backend import make_mamujoco_env
 
     for name in ("Hopper_3x1", "Ant_2x4", "HalfCheetah_6x1"):
         task = get_task(name, obs_layout="local")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.base import make
-from algorithms.data import TensorData, spec_from_dataset
-from envs.dataset import from_episodes
+from algorithms import make
+from harness.data import TensorData, spec_from_dataset
+from tasks.dataset import from_episodes
 
 
 def two_step(discrete: bool, n=16):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.train import (RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for)
-from envs.behaviour import collect_smax, mamujoco_dataset, train_ars
-from envs.dataset import write_dataset
-from envs.registry import get_task
+from harness.train import (RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for)
+from behaviour.datasets import collect_smax, mamujoco_dataset, train_ars
+from tasks.dataset import write_dataset
+from tasks.registry import get_task
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ check_config_types(config)
 validate(config, "../schemas/config.schema.yaml")
 
 from analysis.grid import check_config, runs, task_cells, training_length
-from analysis.provenance import code_version
+from harness.provenance import code_version
 
 check_config(
     config

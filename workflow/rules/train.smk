@@ -18,13 +18,13 @@ rule train:
         mem_mb=lambda w: train_mem_mb(w.suite, w.task),
         runtime=lambda w: train_runtime(config, w.suite, w.task),
         # one GPU slot per run (device auto / cuda); the run picks its GPU with
-        # analysis.devices.pick_device, so concurrent runs spread over the machine's GPUs
+        # harness.devices.pick_device, so concurrent runs spread over the machine's GPUs
         gpu=GPU,
     params:
         run=run_for,
         train=TRAIN_SETTINGS,
         length=lambda w: training_length(config, w.suite, w.task),
-        # checksum of the sources the run executes (analysis/provenance.py): a change reruns it
+        # checksum of the sources the run executes (harness/provenance.py): a change reruns it
         code=lambda w: code_version(w.algorithm)["sources_sha256"],
         fail=is_failing,
     script:

@@ -2,7 +2,7 @@
 
 from analysis.logs import log_to
 from analysis.aggregate import aggregate
-from envs.files import atomic_path
+from tasks.files import atomic_path
 
 with log_to(snakemake.log[0]):  # noqa: F821
     df = aggregate(snakemake.input)  # noqa: F821

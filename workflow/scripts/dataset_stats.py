@@ -1,7 +1,7 @@
 """Snakemake script: the dataset-statistics table (LaTeX and CSV)."""
 from analysis.dataset_stats import dataset_table, render_dataset_table
 from analysis.logs import log_to
-from envs.files import atomic_path
+from tasks.files import atomic_path
 
 with log_to(snakemake.log[0]):  # noqa: F821
     df = dataset_table(snakemake.input)  # noqa: F821

@@ -2,9 +2,9 @@
 import pickle
 
 from analysis.logs import log_to
-from envs.behaviour import mamujoco_dataset, mamujoco_from_mappo
-from envs.dataset import write_dataset
-from envs.registry import get_task
+from behaviour.datasets import mamujoco_dataset, mamujoco_from_mappo
+from tasks.dataset import write_dataset
+from tasks.registry import get_task
 
 w = snakemake.wildcards  # noqa: F821
 with log_to(snakemake.log[0]):  # noqa: F821

@@ -3,20 +3,20 @@ random actions) or from the task's MAPPO run (checkpoint of that quality, or its
 import pickle
 
 from analysis.logs import log_to
-from envs.dataset import write_dataset
-from envs.registry import get_task
+from tasks.dataset import write_dataset
+from tasks.registry import get_task
 
 w = snakemake.wildcards  # noqa: F821 (injected by Snakemake)
 with log_to(snakemake.log[0]):  # noqa: F821
     task = get_task(w.task, w.suite)
     if snakemake.input:  # noqa: F821
-        from envs.behaviour import smac_from_mappo
+        from behaviour.datasets import smac_from_mappo
         with open(snakemake.input[0], "rb") as f:  # noqa: F821
             run = pickle.load(f)
         ds = smac_from_mappo(task, w.quality, run, snakemake.params.episodes, seed=0,  # noqa: F821
                              fractions=snakemake.params.fractions)  # noqa: F821
     else:
-        from envs.behaviour import collect_smax
+        from behaviour.datasets import collect_smax
         ds = collect_smax(task, w.quality, snakemake.params.episodes, seed=0)  # noqa: F821
     sha = write_dataset(ds, snakemake.output[0])  # noqa: F821
     print(f"{task.id} {w.quality}: {ds.n_episodes} episodes, {ds.n_transitions} steps, "

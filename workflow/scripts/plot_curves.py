@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from algorithms.base import algorithm_class
+from algorithms import algorithm_class
 from analysis.figures import curve_frame, plot_learning_curve
 from analysis.logs import log_to
 

@@ -3,7 +3,7 @@ tables, the ablation tables and the paper side by side, as LaTeX and CSV."""
 import pandas as pd
 
 from analysis.logs import log_to
-from algorithms.base import algorithm_class
+from algorithms import algorithm_class
 from analysis.grid import variant_for
 from analysis.paths import paths_for
 from analysis.tables import Column, SUITE_TITLES, algorithm_columns, render, render_comparison

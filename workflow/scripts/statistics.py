@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.logs import log_to
 from analysis.stats import aggregate_table, improvement_table
-from envs.files import atomic_path, atomic_write_text
+from tasks.files import atomic_path, atomic_write_text
 from analysis.tables import SUITE_METRIC, SUITE_TITLES, latex_escape
 
 p = snakemake.params  # noqa: F821

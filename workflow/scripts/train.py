@@ -1,8 +1,8 @@
-"""Snakemake script: one training run (see algorithms/train.py for the run directory)."""
+"""Snakemake script: one training run (see harness/train.py for the run directory)."""
 import os
 
 from analysis.logs import log_to
-from algorithms.train import RunConfig, train
+from harness.train import RunConfig, train
 
 run = snakemake.params.run  # noqa: F821
 tcfg = snakemake.params.train  # noqa: F821

@@ -1,6 +1,6 @@
 """Snakemake script: the MAPPO behaviour learner of one SMAX task; checkpoints, curve, replay sample.
 
-Resumable: the run's state is saved every ``envs.mappo.RESUME_EVERY`` iterations beside the
+Resumable: the run's state is saved every ``behaviour.mappo.RESUME_EVERY`` iterations beside the
 output (``mappo.pkl.resume``, not a declared output, so a failed job leaves it), and a rerun
 continues from it to the same result."""
 import pickle
@@ -8,10 +8,10 @@ import pickle
 import pandas as pd
 
 from analysis.logs import log_to
-from envs.files import atomic_path
-from envs.mappo import train_mappo
-from envs.registry import get_task
-from envs.resume import discard_resume, resume_path
+from tasks.files import atomic_path
+from behaviour.mappo import train_mappo
+from tasks.registry import get_task
+from tasks.resume import discard_resume, resume_path
 
 w = snakemake.wildcards  # noqa: F821
 with log_to(snakemake.log[0]):  # noqa: F821

@@ -7,9 +7,10 @@ say when they mix runs of different code.
   imports that no other learner needs;
 - ``shared``: the training loop and what it imports, followed through the project's own
   imports (``algorithms/base.py``, ``networks.py``, ``fdiv.py``, ``data.py``, ``train.py``, the
-  task registry, the dataset format, the simulator backends in ``envs/``), except the other
-  learners' modules (``algorithms/base.py`` imports them to register them; a change to BC
-  must not rerun ComaDICE).
+  task registry, the dataset format, the simulator backends in ``tasks/``), except the other
+  learners' modules (the registry, ``algorithms/__init__.py``, imports them all; a change to BC
+  must not rerun ComaDICE).  Package ``__init__`` files are not followed: the registry's
+  lookup is not part of any run's checksum.
 
 The workflow passes ``sources_sha256`` to the training rule as a param, so Snakemake reruns
 exactly the runs whose code changed; the training loop records the whole dict (with the git
@@ -25,10 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: top-level packages of the project whose imports are followed
-PACKAGES = ("algorithms", "envs", "analysis")
+PACKAGES = ("tasks", "algorithms", "behaviour", "harness", "analysis")
 #: where every run starts, whatever its learner
-SHARED_ROOTS = ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "algorithms/data.py",
-                "algorithms/train.py", "envs/simulators.py", "envs/registry.py", "envs/dataset.py")
+SHARED_ROOTS = ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "harness/data.py",
+                "harness/train.py", "tasks/simulators.py", "tasks/registry.py", "tasks/dataset.py")
 
 
 def _module_file(name: str):
@@ -73,12 +74,12 @@ def _closure(roots, stop=frozenset()) -> set:
 
 @functools.lru_cache(maxsize=None)
 def _learner_files() -> dict:
-    from algorithms.base import ALGORITHMS, _load_all
     import sys
 
-    _load_all()
+    from algorithms import REGISTRY
+
     return {name: Path(sys.modules[cls.__module__].__file__).resolve().relative_to(ROOT).as_posix()
-            for name, cls in ALGORITHMS.items()}
+            for name, cls in REGISTRY.items()}
 
 
 def _digest(files) -> str:
@@ -105,7 +106,7 @@ def code_version(algorithm: str) -> dict:
     ``{"sources_sha256", "learner_sha256", "shared_sha256", "files", "git_commit", "git_dirty"}``
     -- ``git_commit`` None outside a git checkout, ``git_dirty`` whether any of ``files``
     differs from that commit."""
-    from algorithms.base import algorithm_class
+    from algorithms import algorithm_class
 
     name = algorithm_class(algorithm).name
     learners = _learner_files()

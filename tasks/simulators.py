@@ -1,19 +1,19 @@
 """One entry point to every backend: batched environments and batched evaluation."""
 from __future__ import annotations
 
-from envs.registry import TaskSpec
+from tasks.registry import TaskSpec
 
 
 def make_vector_env(task: TaskSpec, num_envs: int, seed: int = 0):
     """A backend that steps ``num_envs`` episodes of ``task`` together."""
     if task.backend == "smax":
-        from envs.smax_backend import SMAXVectorEnv
+        from tasks.smax_backend import SMAXVectorEnv
         return SMAXVectorEnv(task, num_envs, seed)
     if task.backend == "mamujoco":
-        from envs.mamujoco_backend import MaMuJoCoVectorEnv
+        from tasks.mamujoco_backend import MaMuJoCoVectorEnv
         return MaMuJoCoVectorEnv(task, num_envs, seed)
     if task.backend == "sc2":
-        from envs.sc2_backend import SC2VectorEnv  # real StarCraft II (COMADICE_SMAC_BACKEND=sc2)
+        from tasks.sc2_backend import SC2VectorEnv  # real StarCraft II (COMADICE_SMAC_BACKEND=sc2)
         return SC2VectorEnv(task, num_envs, seed)
     raise ValueError(f"task {task.id} has unknown backend {task.backend!r}")
 
@@ -24,10 +24,10 @@ def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv=None) 
     Returns ``win_rate`` (fraction, NaN for MaMuJoCo), ``return_mean`` and per-episode arrays.
     """
     if task.backend in ("smax", "sc2"):  # the same batched loop over either StarCraft backend
-        from envs.smax_backend import evaluate_smax
+        from tasks.smax_backend import evaluate_smax
         return evaluate_smax(task, policy, n_episodes, seed, venv or make_vector_env(task, n_episodes, seed))
     if task.backend == "mamujoco":
-        from envs.mamujoco_backend import evaluate_mamujoco
+        from tasks.mamujoco_backend import evaluate_mamujoco
         return evaluate_mamujoco(task, policy, n_episodes, seed, venv)
     raise ValueError(f"task {task.id} has unknown backend {task.backend!r}")
 

@@ -1,5 +1,5 @@
 """The real StarCraft II backend: an adapter over oxwhirl's ``smac`` (SMACv1) and ``smacv2``
-packages with the batched interface of the SMAX backend (``envs/smax_backend.py``).
+packages with the batched interface of the SMAX backend (``tasks/smax_backend.py``).
 
     venv = SC2VectorEnv(sc2_task_spec(task), num_envs, seed)
     obs [E, N, O], state [E, S], avail [E, N, A] (bool) = venv.reset()      # also venv.observe()
@@ -50,7 +50,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from envs.registry import TaskSpec
+from tasks.registry import TaskSpec
 
 INSTALL_GAME = "https://github.com/oxwhirl/smac#installing-starcraft-ii"
 MAPS_URL = {"smac": "https://github.com/oxwhirl/smac/releases/download/v0.1-beta1/SMAC_Maps.zip",
@@ -313,7 +313,7 @@ class SC2VectorEnv:
         if narrow:
             raise ValueError(f"the task spec of {t.id} is narrower than StarCraft II ({', '.join(narrow)}): the "
                              f"registry holds SMAX's dimensions; build the spec with "
-                             f"envs.sc2_backend.sc2_task_spec(task)")
+                             f"tasks.sc2_backend.sc2_task_spec(task)")
 
     # one env, run on a worker thread: each writes only its own rows
     def _read(self, i: int):

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from envs.files import atomic_path, numpy_safe_globals
+from tasks.files import atomic_path, numpy_safe_globals
 
 RESUME_VERSION = 1
 

@@ -25,7 +25,7 @@ metrics.json (schema 2): the run's key (suite, task, quality, algorithm, variant
 backend, approximation, dataset_sha256, dataset_grade, n_updates (and epochs when the
 length came from them), eval_episodes, n_evals, win_rate and return_mean of the last
 evaluation (null when diverged: a diverged run is never a number), final_* of the extra
-final evaluation, code_version (analysis/provenance.py).
+final evaluation, code_version (harness/provenance.py).
 
 Divergence: at every evaluation the losses must be finite, the mixed value's mean must stay
 within ``VALUE_BOUND_FACTOR`` x r_max / (1 - gamma) (r_max: the largest |reward| the learner
@@ -50,11 +50,11 @@ import numpy as np
 import torch
 import yaml
 
-from algorithms.base import make
-from algorithms.data import TensorData
-from envs.dataset import file_sha256, load_dataset, obs_nbytes
-from envs.files import atomic_path, atomic_write_bytes, atomic_write_text
-from envs.simulators import backend_version, evaluate, make_vector_env
+from algorithms import make
+from harness.data import TensorData
+from tasks.dataset import file_sha256, load_dataset, obs_nbytes
+from tasks.files import atomic_path, atomic_write_bytes, atomic_write_text
+from tasks.simulators import backend_version, evaluate, make_vector_env
 
 METRICS_SCHEMA_VERSION = 2
 RESUME_FILE = "resume.pt"
@@ -103,8 +103,8 @@ def resolve_device(requested: str, log=print) -> str:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {requested!r} was asked for, but this torch ({torch.__version__}) has no CUDA "
                            "device: install a CUDA build of PyTorch, or set train.device to 'auto' or 'cpu'")
-    # concurrent runs on a machine with several GPUs each claim a free one (analysis/devices.py)
-    from analysis.devices import pick_device
+    # concurrent runs on a machine with several GPUs each claim a free one (harness/devices.py)
+    from harness.devices import pick_device
     device = pick_device(requested)
     if device != requested:
         log(f"device: {requested} -> {device}")
@@ -179,7 +179,7 @@ def _load_resume(path: Path, fingerprint: dict, log) -> Optional[dict]:
     try:
         # our own file, but read without executing code all the same: tensors, numbers,
         # containers and numpy's RNG state only
-        from envs.files import numpy_safe_globals
+        from tasks.files import numpy_safe_globals
         with torch.serialization.safe_globals(numpy_safe_globals()):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable state means: start again
@@ -249,7 +249,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     # the loader refuses a file that does not fit the run's task and quality, naming the file
     ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype, expect_task=cfg.task, expect_quality=cfg.quality)
     checksum = file_sha256(cfg.dataset)
-    from envs.registry import get_task
+    from tasks.registry import get_task
     task = get_task(ds.meta["task"], ds.meta["suite"])
     data = TensorData(ds, device, seed=cfg.seed)
     learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, device)
@@ -338,7 +338,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         "win_rate": None if reason else final["win_rate"], "return_mean": None if reason else final["return_mean"],
     }
     try:
-        from analysis.provenance import code_version
+        from harness.provenance import code_version
         metrics["code_version"] = code_version(learner.name)
     except Exception as exc:  # noqa: BLE001 - provenance must never lose a finished run
         metrics["code_version"] = {"error": f"{type(exc).__name__}: {exc}"}

@@ -10,7 +10,7 @@ the world state holds 12 features per unit, and the action set is 5 movement /
 no-op actions plus one attack action per enemy.  With T unit types (2c_vs_64zg adds
 a seventh, the colossus) the counts are 7+T, 4+T and 6+T.  The scenarios themselves
 (SMACv2's race-aware unit types and start positions, corridor, 2c_vs_64zg) are built in
-``envs/smax_scenarios.py``.  ``tests/test_registry.py``
+``tasks/smax_scenarios.py``.  ``tests/test_registry.py``
 checks these formulas against the live simulator for the tasks that run.
 
 MaMuJoCo tasks have an observation option, ``obs_layout``: ``authors`` (the default: the
@@ -18,7 +18,7 @@ full state plus a one-hot agent id, standardised per vector, as the environment 
 paper's and OMIGA's data were made with; width state + n_agents) or ``local`` (Gymnasium-
 Robotics' agent_obsk=1 observations).  ``get_task(..., obs_layout=...)`` or the
 environment variable ``COMADICE_MAMUJOCO_OBS`` chooses; every dataset records the layout it
-holds and one made with the other layout is refused (``envs/dataset.py``).
+holds and one made with the other layout is refused (``tasks/dataset.py``).
 """
 from __future__ import annotations
 
@@ -223,7 +223,7 @@ def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] =
         return with_obs_layout(hits[0], obs_layout)
     if hits[0].backend == "sc2":
         # StarCraft II's own observation / state / action sizes (read from the game's env info)
-        from envs.sc2_backend import sc2_task_spec
+        from tasks.sc2_backend import sc2_task_spec
         return sc2_task_spec(hits[0])
     return hits[0]
 

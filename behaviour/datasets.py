@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.dataset import OfflineDataset, from_episodes
-from envs.registry import TaskSpec, check_quality
-from envs.simulators import backend_version
+from tasks.dataset import OfflineDataset, from_episodes
+from tasks.registry import TaskSpec, check_quality
+from tasks.simulators import backend_version
 
 #: probability of a random action instead of the heuristic one, per SMAC quality
 SMAX_EPSILON = {"poor": 0.9, "medium": 0.5, "good": 0.1}
@@ -42,7 +42,7 @@ def run_obs_layout(task: TaskSpec, run: dict) -> str:
     runs that predate the option, read off its actor's input width (obs + one-hot id)."""
     if run.get("obs_layout"):
         return run["obs_layout"]
-    from envs.registry import with_obs_layout
+    from tasks.registry import with_obs_layout
     weight = next(v for k, v in run["checkpoints"][0]["state_dict"].items() if k.startswith("actor.") and v.dim() == 2)
     width = int(weight.shape[1]) - task.n_agents
     for layout in ("authors", "local"):
@@ -61,7 +61,7 @@ def in_task_layout(task: TaskSpec, episodes: list, acted_on: str) -> list:
         raise ValueError(f"{task.id} is configured with '{task.obs_layout}' observations but the behaviour "
                          f"run recorded '{acted_on}' ones, from which they cannot be rebuilt; retrain it with "
                          f"COMADICE_MAMUJOCO_OBS={task.obs_layout}")
-    from envs.mamujoco_backend import authors_observation
+    from tasks.mamujoco_backend import authors_observation
     return [{**e, "obs": authors_observation(np.asarray(e["state"]), task.n_agents)} for e in episodes]
 
 
@@ -102,7 +102,7 @@ def play_episodes(task: TaskSpec, venv, act, n_episodes: int, on_reset=None) -> 
 
 def collect_smax(task: TaskSpec, quality: str, n_episodes: int, seed: int = 0, batch: int = 64) -> OfflineDataset:
     """Episodes of the epsilon-heuristic behaviour policy on SMAX."""
-    from envs.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
+    from tasks.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
 
     check_quality(task, quality)
     eps = SMAX_EPSILON[quality]
@@ -179,9 +179,9 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
     With ``resume_file``, the run's state (policy, state normaliser, random generators, the
     environments' episode counters that seed their resets, checkpoints and rollouts so far) is
     saved there every ``resume_every`` iterations, and a rerun continues from it to the same
-    result bit for bit (``envs/resume.py``; a file of another configuration is refused)."""
-    from envs.mamujoco_backend import MaMuJoCoVectorEnv
-    from envs.resume import discard_resume, load_resume, save_resume
+    result bit for bit (``tasks/resume.py``; a file of another configuration is refused)."""
+    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
+    from tasks.resume import discard_resume, load_resume, save_resume
 
     rng = np.random.default_rng(seed)
     A, S = task.n_agents * task.action_dim, task.state_dim
@@ -229,7 +229,7 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
 def mamujoco_dataset(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
                      action_noise: float = 0.05) -> OfflineDataset:
     """D4RL-style quality levels from an ARS run (see module doc)."""
-    from envs.mamujoco_backend import MaMuJoCoVectorEnv
+    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
 
     check_quality(task, quality)
     ckpts = run["checkpoints"]
@@ -282,7 +282,7 @@ def smac_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
     drawn uniformly from the whole learning run (paper Sec. 6.1: 1000 trajectories)."""
     import torch
 
-    from envs.mappo import MAPPOAgent, MAPPOConfig
+    from behaviour.mappo import MAPPOAgent, MAPPOConfig
 
     check_quality(task, quality)
     if task.suite == "smacv2":
@@ -295,7 +295,7 @@ def smac_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
         prov = {"behaviour": "mappo-learning-run", "episodes": len(episodes), "run_env_steps": run["env_steps"],
                 "win_rate": float(np.mean([e["win"] for e in episodes]))}
     else:
-        from envs.smax_backend import SMAXVectorEnv
+        from tasks.smax_backend import SMAXVectorEnv
 
         ck = pick_checkpoint(run["checkpoints"], quality, fractions)
         agent = MAPPOAgent(task, run["config"]["hidden"])
@@ -321,8 +321,8 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     medium and expert episodes together (D4RL; the OMIGA datasets follow it)."""
     import torch
 
-    from envs.mamujoco_backend import MaMuJoCoVectorEnv
-    from envs.mappo import MAPPOAgent
+    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
+    from behaviour.mappo import MAPPOAgent
 
     check_quality(task, quality)
     cks = run["checkpoints"]
@@ -334,7 +334,7 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
 
     # the behaviour policy acts on the observations it was trained on; the data get the task's
     acted_on = run_obs_layout(task, run)
-    from envs.registry import with_obs_layout
+    from tasks.registry import with_obs_layout
     play_task = with_obs_layout(task, acted_on)
 
     def play(ck, n):

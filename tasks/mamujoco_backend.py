@@ -9,7 +9,7 @@ MaMuJoCo has no vector env: ``MaMuJoCoVectorEnv`` steps ``num_envs`` copies in a
 and batches their arrays.  The 1000-step time limit is a truncation (bootstrap), never a
 termination.
 
-Observations follow the task's ``obs_layout`` (``envs/registry.py``):
+Observations follow the task's ``obs_layout`` (``tasks/registry.py``):
 - ``authors`` (default): every agent observes the full MuJoCo observation (``env.state()``,
   the single-agent ``_get_obs``) plus its one-hot id, standardised per vector
   (:func:`authors_observation`), as ``get_obs`` in the paper's environment
@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from envs.registry import TaskSpec
+from tasks.registry import TaskSpec
 
 
 def make_mamujoco_env(task: TaskSpec):

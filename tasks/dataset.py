@@ -37,7 +37,7 @@ from typing import Optional
 import h5py
 import numpy as np
 
-from envs.files import atomic_path
+from tasks.files import atomic_path
 
 SCHEMA_VERSION = 1
 _COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
@@ -339,7 +339,7 @@ def _check_declared(declared: dict, meta: dict, path: str, obs_dtype=None) -> No
 
 def _task_spec(task):
     if isinstance(task, str):
-        from envs.registry import get_task
+        from tasks.registry import get_task
         try:
             return get_task(task)
         except KeyError as exc:
@@ -349,7 +349,7 @@ def _task_spec(task):
 
 def _label_problems(meta: dict, task, quality: Optional[str]) -> list:
     """The file's suite / task / quality attributes against what the caller uses it as."""
-    from envs.registry import _norm
+    from tasks.registry import _norm
 
     out = []
     if meta.get("suite") != task.suite:
@@ -445,7 +445,7 @@ def dataset_obs_layout(meta: dict) -> Optional[str]:
 
 def _obs_layout_problems(ds: "OfflineDataset", task) -> list:
     """A dataset made with one MaMuJoCo observation layout is refused for a task configured with
-    the other, naming both (``envs/registry.py`` ``MAMUJOCO_OBS_LAYOUTS``)."""
+    the other, naming both (``tasks/registry.py`` ``MAMUJOCO_OBS_LAYOUTS``)."""
     have, want = dataset_obs_layout(ds.meta), getattr(task, "obs_layout", None)
     if have is None or want is None or have == want:
         return []

@@ -451,7 +451,7 @@ def smax_dims(n_allies: int, n_enemies: int, n_unit_types: int = len(SMAX_UNIT_T
 
 def dims_table() -> dict:
     """{task id: (obs_dim, state_dim, action_dim)} for every SMACv1 / SMACv2 task."""
-    from envs.registry import all_tasks
+    from tasks.registry import all_tasks
 
     return {t.id: _dims(t) for s in ("smacv1", "smacv2") for t in all_tasks(s)}
 
