@@ -36,8 +36,9 @@ paper: install
 test: install
 	$(PY) -m pytest -q
 
-# workflow conventions (CI): Snakemake's linter and snakefmt
+# code and workflow conventions (CI): ruff (pyproject.toml [tool.ruff]), Snakemake's linter, snakefmt
 lint: install
+	$(VENV)/bin/ruff check .
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --lint
 	$(VENV)/bin/snakefmt --check workflow/
 

@@ -22,7 +22,9 @@ trajectories collected across a MAPPO learning run (paper Sec. 6.1).  This is th
 returns, a learning curve) and, with ``record_episodes=K``, a uniform sample of K of the
 episodes finished during training (reservoir sampling over the whole run: SMACv2's
 "trajectories collected across the learning run" without holding the run in memory), or
-with ``record_episodes=-1`` every episode (MaMuJoCo's medium-replay).
+with ``record_episodes=-1`` every episode (MaMuJoCo's medium-replay).  The datasets made from
+a run are in ``behaviour.mappo_datasets``; the pipeline's run sizes are ``datasets.mappo`` of
+the config (``MAPPOConfig``'s defaults are the SMAX ones).
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ import torch
 import torch.nn as nn
 
 from algorithms.networks import AgentMLP, masked_logits
+from behaviour.episodes import EpisodeRecorder, episode_arrays
+from behaviour.running_stats import RunningMeanVar
 from tasks.registry import TaskSpec
 
 
@@ -82,22 +86,6 @@ class MAPPOAgent(nn.Module):
         return (d.mean if deterministic else d.sample()).clamp(-1, 1).numpy()
 
 
-class _RunningVar:
-    def __init__(self):
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def update(self, xs):
-        for x in np.ravel(xs):
-            self.n += 1
-            d = x - self.mean
-            self.mean += d / self.n
-            self.m2 += d * (x - self.mean)
-
-    @property
-    def var(self):
-        return self.m2 / self.n if self.n > 1 else 1.0
-
-
 def evaluate_agent(task, agent, episodes, seed, venv=None):
     from tasks.simulators import evaluate
     return evaluate(task, lambda o, a: agent.act(o, a), episodes, seed=seed, venv=venv)
@@ -132,11 +120,9 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     iterations = max(1, env_steps // (E * T))
     ckpt_every = max(1, iterations // max(1, n_checkpoints - 1))
     obs, state, avail = venv.reset()
-    keys = ("obs", "state") + (("avail",) if task.discrete else ())
-    fresh = lambda o, s_, m, i: dict(obs=[o[i]], state=[s_[i]], actions=[], reward=[],
-                                     **({"avail": [m[i]]} if task.discrete else {}))
-    live = [fresh(obs, state, avail, i) for i in range(E)]
-    ret_running, ret_var = np.zeros(E), _RunningVar()
+    live = EpisodeRecorder(obs, state, avail)  # the episode under way in each env
+    # MaMuJoCo's reward scale: the running (population) variance of the discounted return
+    ret_running, ret_var = np.zeros(E), RunningMeanVar()
     episodes, curve, checkpoints = [], [], []
     rng = np.random.default_rng(seed)
     finished = 0
@@ -156,9 +142,10 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
             agent.load_state_dict(saved["agent"])
             opt.load_state_dict(saved["optimiser"])
             ret_running = saved["ret_running"]
-            ret_var.n, ret_var.mean, ret_var.m2 = saved["ret_var"]
+            ret_var.set_state(saved["ret_var"])
             rng.bit_generator.state = saved["rng"]
-            episodes, live, curve, checkpoints = saved["episodes"], saved["live"], saved["curve"], saved["checkpoints"]
+            episodes, curve, checkpoints = saved["episodes"], saved["curve"], saved["checkpoints"]
+            live.open = saved["live"]
             obs, state, avail = saved["obs"], saved["state"], saved["avail"]
             set_vector_env_state(venv, saved["venv"])
             set_vector_env_state(eval_env, saved["eval_env"])
@@ -168,8 +155,8 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     def save(it):
         save_resume(resume_file, fingerprint, {
             "iteration": it, "steps": steps, "finished": finished, "agent": agent.state_dict(),
-            "optimiser": opt.state_dict(), "ret_running": ret_running, "ret_var": (ret_var.n, ret_var.mean, ret_var.m2),
-            "rng": rng.bit_generator.state, "episodes": episodes, "live": live, "curve": curve,
+            "optimiser": opt.state_dict(), "ret_running": ret_running, "ret_var": ret_var.state(),
+            "rng": rng.bit_generator.state, "episodes": episodes, "live": live.open, "curve": curve,
             "checkpoints": checkpoints, "obs": obs, "state": state, "avail": avail,
             "venv": vector_env_state(venv), "eval_env": vector_env_state(eval_env),
             "wall_s": time.perf_counter() - t0})
@@ -201,7 +188,7 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
                 ret_running = ret_running * cfg.gamma + r
                 ret_var.update(ret_running)
                 ret_running[done] = 0.0
-                r_train = r / np.sqrt(ret_var.var + 1e-8)
+                r_train = r / np.sqrt(ret_var.var() + 1e-8)
             else:
                 r_train = r
             for k, x in zip(("obs", "state", "avail", "act", "logp", "val"), (o, s, m, a, logp, v)):
@@ -211,31 +198,25 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
             steps += E
             nobs, nstate, navail = venv.observe()
             if record_episodes:
-                for i in range(E):
-                    ep = live[i]
-                    ep["actions"].append(act_env[i]); ep["reward"].append(r[i])
-                    ep["obs"].append(nobs[i]); ep["state"].append(nstate[i])
-                    if task.discrete:
-                        ep["avail"].append(navail[i])
-                    if done[i]:
-                        ep["terminated"] = bool(term[i])
-                        ep["win"] = bool(won[i])
-                        ep["iteration"] = it
-                        finished += 1
-                        cap = record_episodes if record_episodes > 0 else finished  # -1: keep all
-                        slot = len(episodes) if len(episodes) < cap else rng.integers(finished)
-                        if slot < cap:
-                            ep = {k: np.asarray(v) if isinstance(v, list) else v for k, v in ep.items()}
-                            if slot == len(episodes):
-                                episodes.append(ep)
-                            else:
-                                episodes[slot] = ep
+                live.record(range(E), act_env, r, nobs, nstate, navail)
+                for i in np.flatnonzero(done):
+                    ep = live.finish(i, terminated=bool(term[i]), win=bool(won[i]), iteration=it)
+                    finished += 1
+                    # reservoir sampling: each finished episode is kept with probability cap / finished
+                    cap = record_episodes if record_episodes > 0 else finished  # -1: keep all
+                    slot = len(episodes) if len(episodes) < cap else rng.integers(finished)
+                    if slot < cap:
+                        ep = episode_arrays(ep)
+                        if slot == len(episodes):
+                            episodes.append(ep)
+                        else:
+                            episodes[slot] = ep
             if done.any():
                 venv.reset_done(done)
                 nobs, nstate, navail = venv.observe()
                 if record_episodes:
                     for i in np.flatnonzero(done):
-                        live[i] = fresh(nobs, nstate, navail, i)
+                        live.restart(i, nobs, nstate, navail)
             obs, state, avail = nobs, nstate, navail
         with torch.no_grad():
             last_v = agent.value(torch.tensor(state))
@@ -273,6 +254,6 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
         from tasks.resume import discard_resume
         discard_resume(resume_file)
     episodes.sort(key=lambda e: e["iteration"])
-    return {"task": task.name, "obs_layout": task.obs_layout, "checkpoints": checkpoints, "curve": curve, "episodes": episodes,
-            "episodes_finished": finished,
+    return {"task": task.name, "obs_layout": task.obs_layout, "checkpoints": checkpoints, "curve": curve,
+            "episodes": episodes, "episodes_finished": finished,
             "config": cfg.__dict__, "env_steps": steps, "wall_s": time.perf_counter() - t0}

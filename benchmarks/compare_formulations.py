@@ -37,6 +37,13 @@ CELLS = [("mamujoco", "Hopper_3x1", "expert"), ("mamujoco", "Hopper_3x1", "mediu
          ("mamujoco", "Hopper_3x1", "medium-replay"), ("smacv2", "protoss_5_vs_5", "medium")]
 
 
+def mappo_sizes(suite: str) -> dict:
+    """The MAPPO run sizes the pipeline uses for ``suite`` (``datasets.mappo`` of config/config.yaml)."""
+    import yaml
+    with open(Path(__file__).resolve().parents[1] / "config" / "config.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)["datasets"]["mappo"]["mamujoco" if suite == "mamujoco" else "smax"]
+
+
 def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     import torch
     torch.set_num_threads(1)
@@ -49,11 +56,12 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     from behaviour.mappo import MAPPOConfig, train_mappo
     t0 = time.time()
     if suite == "mamujoco":  # as workflow/scripts/train_behaviour.py
-        run = train_mappo(task, env_steps, MAPPOConfig(num_envs=16, rollout_steps=128, eval_episodes=8, epochs=10),
-                          seed=0, record_episodes=-1, log=lambda s: None)
+        run = train_mappo(task, env_steps, MAPPOConfig(**mappo_sizes(suite)), seed=0, record_episodes=-1,
+                          log=lambda s: None)
         run["kind"] = "mappo"
     else:  # as workflow/scripts/train_mappo.py (SMACv2: a replay sample of the whole run)
-        run = train_mappo(task, env_steps, seed=0, record_episodes=500, log=lambda s: None)
+        run = train_mappo(task, env_steps, MAPPOConfig(**mappo_sizes(suite)), seed=0, record_episodes=500,
+                          log=lambda s: None)
     with open(path, "wb") as f:
         pickle.dump(run, f)
     print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
@@ -61,7 +69,7 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
 
 
 def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
-    from behaviour.datasets import mamujoco_from_mappo, smac_from_mappo
+    from behaviour.mappo_datasets import mamujoco_from_mappo, smac_from_mappo
     from tasks.dataset import write_dataset
     from tasks.registry import get_task
     path = out / "datasets" / suite / task_name / f"{quality}.h5"

@@ -24,12 +24,16 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+from tasks.suites import BACKENDS
+
 ROOT = Path(__file__).resolve().parents[1]
 #: top-level packages of the project whose imports are followed
 PACKAGES = ("tasks", "algorithms", "behaviour", "harness", "analysis")
-#: where every run starts, whatever its learner
+#: where every run starts, whatever its learner; the simulator backends are reached through the
+#: table ``tasks/suites.py`` ``BACKENDS`` (tasks/simulators.py imports them by name), not an import
 SHARED_ROOTS = ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "harness/data.py",
-                "harness/train.py", "tasks/simulators.py", "tasks/registry.py", "tasks/dataset.py")
+                "harness/train.py", "tasks/simulators.py", "tasks/registry.py", "tasks/dataset.py") + tuple(
+    b.module.replace(".", "/") + ".py" for b in BACKENDS.values())
 
 
 def _module_file(name: str):

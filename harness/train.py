@@ -53,7 +53,8 @@ import yaml
 from algorithms import make
 from harness.data import TensorData
 from tasks.dataset import file_sha256, load_dataset, obs_nbytes
-from tasks.files import atomic_path, atomic_write_bytes, atomic_write_text
+from tasks.resume import load_resume, save_resume
+from tasks.files import atomic_write_bytes, atomic_write_text
 from tasks.simulators import backend_version, evaluate, make_vector_env
 
 METRICS_SCHEMA_VERSION = 2
@@ -85,6 +86,8 @@ class RunConfig:
     obs_dtype: str = "auto"         # float32 | float16 | auto (float16 when observations exceed 2 GiB)
     task: Optional[str] = None      # "suite/task" the run is for: the dataset must be of it
     quality: Optional[str] = None   # the quality the run is for: the dataset must be labelled so
+    simulators: dict = field(default_factory=dict)  # the config's simulators section (smac_backend,
+                                    # mamujoco_obs): configures the task (tasks/registry.py get_task)
     resume: bool = True             # continue from resume.pt when a previous attempt left one
     fail: bool = False              # raise before writing metrics (tests of the pipeline's rerun)
     fail_after_evals: int = 0       # raise after this many evaluations (tests of resuming)
@@ -160,52 +163,23 @@ def _fingerprint(resolved: dict) -> dict:
 
 
 def _save_resume(path: Path, fingerprint: dict, learner, data, venv, step: int, curve: list) -> None:
-    state = {
-        "fingerprint": fingerprint, "step": step, "curve": curve, "n_updates_done": learner.n_updates,
+    """The run's state after ``step`` updates (``tasks/resume.py`` adds the global RNGs)."""
+    save_resume(path, fingerprint, {
+        "step": step, "curve": curve, "n_updates_done": learner.n_updates,
         "learner": learner.state_dict(),
         "optimizers": {k: o.state_dict() for k, o in _optimizers(learner).items()},
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "sampler": data.generator.get_state()},
+        "sampler": data.generator.get_state(),
         "env": venv.rng_state() if hasattr(venv, "rng_state") else None,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def _load_resume(path: Path, fingerprint: dict, log) -> Optional[dict]:
-    if not path.exists():
-        return None
-    try:
-        # our own file, but read without executing code all the same: tensors, numbers,
-        # containers and numpy's RNG state only
-        from tasks.files import numpy_safe_globals
-        with torch.serialization.safe_globals(numpy_safe_globals()):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable state means: start again
-        log(f"resume state {path} is unreadable ({type(exc).__name__}: {exc}); starting from step 0")
-        return None
-    if state.get("fingerprint") != fingerprint:
-        old = state.get("fingerprint") or {}
-        diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
-        log(f"resume state {path} is from a different run configuration (differs in: {', '.join(diff)}); "
-            "starting from step 0")
-        return None
-    return state
+    })
 
 
 def _restore(state: dict, learner, data, venv) -> None:
+    """Put a loaded state back (``load_resume`` has already restored the global RNGs)."""
     learner.load_state_dict(state["learner"])
     learner.n_updates = state["n_updates_done"]
     for k, o in _optimizers(learner).items():
         o.load_state_dict(state["optimizers"][k])
-    rng = state["rng"]
-    torch.set_rng_state(rng["torch"])
-    np.random.set_state(rng["numpy"])
-    random.setstate(rng["python"])
-    if rng.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
-    data.generator.set_state(rng["sampler"])
+    data.generator.set_state(state["sampler"])
     if state.get("env") is not None and hasattr(venv, "set_rng_state"):
         venv.set_rng_state(state["env"])
 
@@ -246,11 +220,13 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         obs_dtype = np.float16 if obs_nbytes(cfg.dataset) > (2 << 30) else None
     elif cfg.obs_dtype not in ("float32", "float16"):
         raise ValueError(f"obs_dtype must be float32, float16 or auto, got {cfg.obs_dtype!r}")
-    # the loader refuses a file that does not fit the run's task and quality, naming the file
-    ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype, expect_task=cfg.task, expect_quality=cfg.quality)
+    # the loader refuses a file that does not fit the run's task (as the run's simulator settings
+    # configure it: backend, observation layout) and quality, naming the file
+    from tasks.registry import get_task, task_simulators
+    expect = get_task(cfg.task, simulators=cfg.simulators) if cfg.task is not None else None
+    ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype, expect_task=expect, expect_quality=cfg.quality)
     checksum = file_sha256(cfg.dataset)
-    from tasks.registry import get_task
-    task = get_task(ds.meta["task"], ds.meta["suite"])
+    task = expect if expect is not None else get_task(ds.meta["task"], ds.meta["suite"], simulators=cfg.simulators)
     data = TensorData(ds, device, seed=cfg.seed)
     learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, device)
     hp = dataclasses.asdict(learner.cfg)
@@ -260,6 +236,11 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
                 "suite": task.suite, "quality": ds.meta["quality"], "dataset_sha256": checksum,
                 "n_transitions": ds.n_transitions, "backend": task.backend,
                 "backend_version": backend_version(task), "torch": str(torch.__version__), "device": device}
+    # the simulator settings of the task's suite that differ from the defaults (a default run's
+    # config.yaml has no such key, as before the settings existed)
+    resolved["simulators"] = task_simulators(cfg.simulators, task.suite)
+    if not resolved["simulators"]:
+        del resolved["simulators"]
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     # r_max of the rewards the learner trains on bounds any value it should reach
     rewards = data.reward_to_go if hp.get("reward_to_go") else data.reward
@@ -275,7 +256,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     resume_path = out_dir / RESUME_FILE
     fingerprint = _fingerprint(resolved)
     curve, step = [], 0
-    state = _load_resume(resume_path, fingerprint, log) if cfg.resume else None
+    state = load_resume(resume_path, fingerprint, log) if cfg.resume else None
     if state is not None:
         _restore(state, learner, data, venv)
         curve, step = list(state["curve"]), int(state["step"])

@@ -22,8 +22,9 @@ step t+1 inside an episode, and row e of ``final_*`` after the last step of epis
 e (``next_index`` builds that map on load).  Attributes on the root hold the schema
 version, suite, task, quality, backend and its version, the action type, ``obs_dims``
 and a JSON ``provenance`` (how the data was made: behaviour policy, seed, or the
-imported file's checksum) and ``grade`` ("smoke" for the simple behaviour data of
-the foundation issue, "paper" for datasets made as the paper's were).
+imported file's checksum) and ``grade`` ("smoke" for the simple, quick behaviour data of
+the smoke and mini profiles (``datasets.generator: smoke``), "paper" for datasets made as
+the paper's were, "imported" for published datasets read by ``tasks/importers.py``).
 """
 from __future__ import annotations
 
@@ -248,7 +249,7 @@ def _load(path: str, obs_dtype, task, expect_quality) -> OfflineDataset:
         _check_declared(declared, meta, path, obs_dtype)
         if task is not None:
             problems = _label_problems(meta, task, expect_quality) + _shape_problems(
-                {k: v[0] for k, v in declared.items()}, meta, task)
+                {k: v[0] for k, v in declared.items()}, meta, task) + _setting_problems(meta, task)
             if problems:
                 raise DatasetError(_fit_message(path, task, problems))
         for key in ("obs", "state"):
@@ -429,8 +430,6 @@ def _fit_message(where: str, task, problems: list) -> str:
     return f"{where}: does not fit task {task.id}: " + "; ".join(problems)
 
 
-#: checks of a dataset against the task it is used for: each ``check(ds, task) -> [problems]``.
-#: Append to extend (e.g. an observation-layout check); ``check_against_task`` runs them all.
 def dataset_obs_layout(meta: dict) -> Optional[str]:
     """The observation layout a dataset records (``obs_layout``: ``authors`` | ``local`` | ``native``),
     with the importers' description of the authors' MaMuJoCo observation read as ``authors``;
@@ -443,21 +442,45 @@ def dataset_obs_layout(meta: dict) -> Optional[str]:
     return layout
 
 
-def _obs_layout_problems(ds: "OfflineDataset", task) -> list:
+def _obs_layout_problems(meta: dict, task) -> list:
     """A dataset made with one MaMuJoCo observation layout is refused for a task configured with
-    the other, naming both (``tasks/registry.py`` ``MAMUJOCO_OBS_LAYOUTS``)."""
-    have, want = dataset_obs_layout(ds.meta), getattr(task, "obs_layout", None)
+    the other, naming both (``tasks/spec.py`` ``MAMUJOCO_OBS_LAYOUTS``) and the setting that
+    chooses (the config's ``simulators.mamujoco_obs``)."""
+    have, want = dataset_obs_layout(meta), getattr(task, "obs_layout", None)
     if have is None or want is None or have == want:
         return []
-    return [f"observation layout '{have}', the task is configured with '{want}' (set COMADICE_MAMUJOCO_OBS="
-            f"{have} or get_task(..., obs_layout='{have}') to use this file, or remake the data with '{want}')"]
+    return [f"observation layout '{have}', the task is configured with '{want}' (set the config key "
+            f"simulators.mamujoco_obs: {have} -- get_task(..., obs_layout='{have}') or COMADICE_MAMUJOCO_OBS="
+            f"{have} outside the workflow -- to use this file, or remake the data with '{want}')"]
 
 
+def _backend_problems(meta: dict, task) -> list:
+    """A dataset a simulator made (not an imported one) is refused for a task configured with
+    another backend (SMAX data for a StarCraft II task), naming the setting that chooses (the
+    config's ``simulators.smac_backend``)."""
+    from tasks.suites import BACKENDS
+
+    have, want = meta.get("backend"), getattr(task, "backend", None)
+    if have not in BACKENDS or want is None or have == want:
+        return []
+    return [f"made with backend '{have}', the task is configured with '{want}' (set the config key "
+            f"simulators.smac_backend: {have} -- get_task(..., backend='{have}') or COMADICE_SMAC_BACKEND="
+            f"{have} outside the workflow -- to use this file, or remake the data with '{want}')"]
+
+
+def _setting_problems(meta: dict, task) -> list:
+    """What the attributes alone show: the dataset was made with another backend or observation
+    layout than the task is configured with (the config's ``simulators`` settings)."""
+    return _obs_layout_problems(meta, task) + _backend_problems(meta, task)
+
+
+#: checks of a dataset against the task it is used for: each ``check(ds, task) -> [problems]``.
+#: Append to extend; ``check_against_task`` runs them all.
 TASK_CHECKS = [
     lambda ds, task: _shape_problems({"obs": ds.obs.shape, "state": ds.state.shape, "actions": ds.actions.shape,
                                       "avail": None if ds.avail is None else ds.avail.shape}, ds.meta, task),
     _value_problems,
-    _obs_layout_problems,
+    lambda ds, task: _setting_problems(ds.meta, task),
 ]
 
 

@@ -9,7 +9,8 @@ MaMuJoCo has no vector env: ``MaMuJoCoVectorEnv`` steps ``num_envs`` copies in a
 and batches their arrays.  The 1000-step time limit is a truncation (bootstrap), never a
 termination.
 
-Observations follow the task's ``obs_layout`` (``tasks/registry.py``):
+Observations follow the task's ``obs_layout`` (``tasks/spec.py``; ``get_task(..., obs_layout=...)``,
+in the workflow the config's ``simulators.mamujoco_obs``):
 - ``authors`` (default): every agent observes the full MuJoCo observation (``env.state()``,
   the single-agent ``_get_obs``) plus its one-hot id, standardised per vector
   (:func:`authors_observation`), as ``get_obs`` in the paper's environment
@@ -23,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from tasks.registry import TaskSpec
+from tasks.spec import TaskSpec
 
 
 def make_mamujoco_env(task: TaskSpec):
@@ -166,3 +167,17 @@ def evaluate_mamujoco(task: TaskSpec, policy, n_episodes: int, seed: int, venv=N
         obs, state, _ = venv.observe()
     return {"return_mean": float(returns.mean()), "returns": returns, "lengths": lengths,
             "win_rate": float("nan"), "wins": None}
+
+
+# -- the backend interface (tasks/simulators.py dispatches here through tasks/suites.py BACKENDS) ----
+
+VectorEnv = MaMuJoCoVectorEnv
+
+
+def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv=None) -> dict:
+    """``evaluate_mamujoco``: the episodes' returns (``win_rate`` NaN)."""
+    return evaluate_mamujoco(task, policy, n_episodes, seed, venv)
+
+
+def version(task: TaskSpec) -> str:
+    return gymnasium_robotics_version()

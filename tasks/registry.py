@@ -1,98 +1,99 @@
-"""The task registry: one place that knows every task of the paper.
+"""The task registry: one place that knows every task of the paper, as plain data.
 
 Names follow the paper (Tables 1-3).  Lookup is forgiving about separators, so
 ``"Hopper 3x1"``, ``"Hopper-3x1"`` and ``"Hopper_3x1"`` name the same task; the
 canonical id (used in paths and result files) uses underscores.
 
-Dimensions of SMAX tasks follow SMAX's own layout (jaxmarl 0.2.0, six unit
-types): an agent observes 13 features of every other unit plus 10 of its own,
-the world state holds 12 features per unit, and the action set is 5 movement /
-no-op actions plus one attack action per enemy.  With T unit types (2c_vs_64zg adds
-a seventh, the colossus) the counts are 7+T, 4+T and 6+T.  The scenarios themselves
-(SMACv2's race-aware unit types and start positions, corridor, 2c_vs_64zg) are built in
-``tasks/smax_scenarios.py``.  ``tests/test_registry.py``
-checks these formulas against the live simulator for the tasks that run.
+``TASKS`` holds every task as its suite's default backend runs it (``tasks/suites.py``
+``SUITES``: SMAX for the StarCraft suites, with the authors' observation for MaMuJoCo); it
+is built from the tables below alone, whatever the environment.  ``get_task`` configures a
+task:
 
-MaMuJoCo tasks have an observation option, ``obs_layout``: ``authors`` (the default: the
-full state plus a one-hot agent id, standardised per vector, as the environment the
-paper's and OMIGA's data were made with; width state + n_agents) or ``local`` (Gymnasium-
-Robotics' agent_obsk=1 observations).  ``get_task(..., obs_layout=...)`` or the
-environment variable ``COMADICE_MAMUJOCO_OBS`` chooses; every dataset records the layout it
-holds and one made with the other layout is refused (``tasks/dataset.py``).
+- ``backend`` (SMACv1 / SMACv2): ``smax`` or ``sc2``.  A backend other than the suite's
+  default sizes the task itself: its module's ``task_spec(task)`` (StarCraft II:
+  ``tasks/sc2_backend.py`` ``sc2_task_spec``, read from the game's env info);
+- ``obs_layout`` (MaMuJoCo): ``authors`` (the full state plus a one-hot agent id,
+  standardised per vector, as the environment the paper's and OMIGA's data were made with;
+  width state + n_agents) or ``local`` (Gymnasium-Robotics' agent_obsk=1 observations);
+- ``simulators``: the config's section of the same name (``smac_backend``, ``mamujoco_obs``;
+  ``SIMULATOR_SETTINGS``), each key applied to the suites it concerns.  The workflow passes it.
+
+An argument left None takes the default: the environment variable of ``SIMULATOR_SETTINGS``
+when set (``COMADICE_SMAC_BACKEND=sc2``, ``COMADICE_MAMUJOCO_OBS=local``, for scripts run by
+hand), else the suite's default.  Every dataset records the backend and observation layout it
+was made with, and one made otherwise is refused for the task (``tasks/dataset.py``).
+
+SMAX sizes come from SMAX's formulas (``tasks/smax_sizes.py``; the scenarios themselves are
+built in ``tasks/smax_scenarios.py``); ``tests/test_registry.py`` checks them against the live
+simulator for the tasks that run.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
-# SMAX (jaxmarl 0.2.0) feature counts, read off the simulator (see module doc).
-SMAX_UNIT_FEATURES = 13
-SMAX_OWN_FEATURES = 10
-SMAX_STATE_FEATURES_PER_UNIT = 12
-SMAX_MOVE_ACTIONS = 5
-
-SMACV1_QUALITIES = ("poor", "medium", "good")
-SMACV2_QUALITIES = ("medium",)
-MAMUJOCO_QUALITIES = ("expert", "medium", "medium-replay", "medium-expert")
-
-SUITES = ("smacv1", "smacv2", "mamujoco")
+from tasks.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims
+from tasks.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, TaskSpec  # noqa: F401 - re-exported
+from tasks.suites import BACKENDS, SUITES
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """Everything the harness needs to know about one task of the paper."""
+class SimulatorSetting:
+    """One key of the config's ``simulators`` section."""
 
-    name: str                     # canonical id, e.g. "5m_vs_6m", "Hopper_3x1"
-    display: str                  # as printed in the paper's tables
-    suite: str                    # smacv1 | smacv2 | mamujoco
-    backend: str                  # smax | mamujoco (default backend here)
-    n_agents: int
-    obs_dim: int                  # per-agent observation (max over agents; smaller ones are zero padded)
-    state_dim: int                # global state
-    action_dim: int               # number of discrete actions, or continuous action size per agent
-    action_type: str              # "discrete" | "continuous"
-    qualities: tuple
-    episode_limit: int            # SMAC's per-map limit, or MaMuJoCo's 1000-step time limit
-    approximation: bool = False   # True where our backend only approximates the paper's task
-    approximation_note: str = ""
-    available: bool = True        # False: the task is registered but its backend is not built yet
-    backend_kwargs: dict = field(default_factory=dict, hash=False, compare=False)
-    obs_layout: str = "native"    # what an agent observes: "native" (the simulator's own, SMAC), or for
-                                  # MaMuJoCo "authors" | "local" (see MAMUJOCO_OBS_LAYOUTS)
-
-    @property
-    def id(self) -> str:
-        return f"{self.suite}/{self.name}"
-
-    @property
-    def discrete(self) -> bool:
-        return self.action_type == "discrete"
+    argument: str          # the get_task argument it sets
+    suites: tuple          # the suites it configures
+    choices: tuple         # its valid values, the first the default
+    env: str               # the environment variable that overrides the default when no value is given
 
 
-#: MaMuJoCo observation layouts (a task option; ``COMADICE_MAMUJOCO_OBS`` picks the default)
-MAMUJOCO_OBS_LAYOUTS = {
-    # vietbt/ComaDICE envs/mamujoco/multiagent_mujoco/mujoco_multi.py get_obs (lines 147-160), identical in
-    # ZhengYinan-AIR/OMIGA envs/ma_mujoco/multiagent_mujoco/mujoco_multi.py: every agent sees
-    # concat(full MuJoCo observation, one-hot agent id), minus that vector's own mean, divided by its own
-    # (population) std -- the observation the paper's and OMIGA's MaMuJoCo data were made and evaluated with
-    "authors": "full state + one-hot agent id, standardised per vector (mean and std over the vector's own "
-               "entries), as the paper's and OMIGA's MaMuJoCo environment (mujoco_multi.py get_obs)",
-    # Gymnasium-Robotics mamujoco_v1 agent_obsk=1: each agent's own joints and those one hop away, raw
-    "local": "local agent_obsk=1 observation of Gymnasium-Robotics mamujoco_v1 (own and neighbouring joints), "
-             "raw, zero padded to the widest agent",
+#: the config's ``simulators`` section (config/README.md)
+SIMULATOR_SETTINGS = {
+    "smac_backend": SimulatorSetting("backend", ("smacv1", "smacv2"), SUITES["smacv1"].backends,
+                                     "COMADICE_SMAC_BACKEND"),
+    "mamujoco_obs": SimulatorSetting("obs_layout", ("mamujoco",), tuple(MAMUJOCO_OBS_LAYOUTS),
+                                     "COMADICE_MAMUJOCO_OBS"),
 }
-DEFAULT_MAMUJOCO_OBS = "authors"
+#: each key's value when neither the caller, a config nor the environment gives one
+SIMULATOR_DEFAULTS = {k: s.choices[0] for k, s in SIMULATOR_SETTINGS.items()}
 
 
-def mamujoco_obs_layout() -> str:
-    """The MaMuJoCo observation layout tasks are configured with: ``COMADICE_MAMUJOCO_OBS``
-    (``authors`` by default, or ``local``)."""
-    layout = os.environ.get("COMADICE_MAMUJOCO_OBS", DEFAULT_MAMUJOCO_OBS)
-    if layout not in MAMUJOCO_OBS_LAYOUTS:
-        raise ValueError(f"COMADICE_MAMUJOCO_OBS must be one of {', '.join(MAMUJOCO_OBS_LAYOUTS)}, got {layout!r}")
-    return layout
+def _checked(key: str, value, where: str) -> str:
+    choices = SIMULATOR_SETTINGS[key].choices
+    if value not in choices:
+        raise ValueError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _setting(key: str, simulators: dict) -> str:
+    if simulators.get(key) is not None:
+        return _checked(key, simulators[key], f"simulators.{key}")
+    env = SIMULATOR_SETTINGS[key].env
+    return _checked(key, os.environ.get(env, SIMULATOR_DEFAULTS[key]), env)
+
+
+def simulator_settings(simulators: Optional[dict] = None, suite: Optional[str] = None) -> dict:
+    """The ``simulators`` keys that concern ``suite`` (None: every key), resolved: the given
+    value (a config's section), else the environment variable's, else ``SIMULATOR_DEFAULTS``."""
+    simulators = simulators or {}
+    unknown = sorted(set(simulators) - set(SIMULATOR_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown simulators setting(s) {', '.join(map(repr, unknown))}; "
+                         f"valid: {', '.join(SIMULATOR_SETTINGS)}")
+    for key, value in simulators.items():
+        if value is not None:
+            _checked(key, value, f"simulators.{key}")
+    return {key: _setting(key, simulators) for key, setting in SIMULATOR_SETTINGS.items()
+            if suite is None or suite in setting.suites}
+
+
+def task_simulators(simulators: Optional[dict], suite: str) -> dict:
+    """The ``simulators`` settings that concern ``suite`` and differ from the defaults (what a
+    run records: empty for a default configuration)."""
+    return {k: v for k, v in simulator_settings(simulators, suite).items() if v != SIMULATOR_DEFAULTS[k]}
 
 
 def with_obs_layout(task: TaskSpec, layout: str) -> TaskSpec:
@@ -108,29 +109,26 @@ def with_obs_layout(task: TaskSpec, layout: str) -> TaskSpec:
     return replace(task, obs_layout=layout, obs_dim=width)
 
 
-def smac_backend() -> str:
-    """The StarCraft backend: SMAX by default, real StarCraft II with COMADICE_SMAC_BACKEND=sc2."""
-    backend = os.environ.get("COMADICE_SMAC_BACKEND", "smax")
-    if backend not in ("smax", "sc2"):
-        raise ValueError(f"COMADICE_SMAC_BACKEND must be 'smax' or 'sc2', got {backend!r}")
-    return backend
+def on_backend(task: TaskSpec, backend: str) -> TaskSpec:
+    """``task`` run by ``backend`` (one of its suite's), with that backend's own sizes: the
+    registry's entry for its default backend, else the backend module's ``task_spec(task)``."""
+    allowed = SUITES[task.suite].backends
+    if backend not in allowed:
+        raise ValueError(f"task {task.id} runs on {', '.join(allowed)}, not {backend!r}")
+    if backend == task.backend:
+        return task
+    return importlib.import_module(BACKENDS[backend].module).task_spec(task)
 
 
-def _smax_task(name, display, suite, n_allies, n_enemies, limit, qualities, ally_type, enemy_type,
-               approximation=False, note="", available=True, race=None, n_unit_types=6):
+def _smax_task(name, display, suite, n_allies, n_enemies, limit, ally_type, enemy_type,
+               approximation=False, note="", available=True, race=None, n_unit_types=SMAX_N_UNIT_TYPES):
     # the unit-type one-hot grows with the number of unit types (2c_vs_64zg adds a colossus)
-    unit_f = SMAX_UNIT_FEATURES + (n_unit_types - 6)
-    own_f = SMAX_OWN_FEATURES + (n_unit_types - 6)
+    obs, state, actions = smax_dims(n_allies, n_enemies, n_unit_types)
     return TaskSpec(
-        name=name, display=display, suite=suite, backend=smac_backend(),
-        n_agents=n_allies,
-        obs_dim=unit_f * (n_allies - 1 + n_enemies) + own_f,
-        state_dim=(own_f + 2) * (n_allies + n_enemies),
-        action_dim=SMAX_MOVE_ACTIONS + n_enemies,
-        action_type="discrete", qualities=qualities, episode_limit=limit,
-        approximation=approximation and smac_backend() == "smax",
-        approximation_note=note if smac_backend() == "smax" else "StarCraft II (smac / smacv2)",
-        available=available,
+        name=name, display=display, suite=suite, backend="smax",
+        n_agents=n_allies, obs_dim=obs, state_dim=state, action_dim=actions,
+        action_type="discrete", qualities=SUITES[suite].qualities, episode_limit=limit,
+        approximation=approximation, approximation_note=note, available=available,
         backend_kwargs={"n_allies": n_allies, "n_enemies": n_enemies,
                         "ally_type": ally_type, "enemy_type": enemy_type, "race": race},
     )
@@ -153,16 +151,16 @@ def _build() -> dict:
     for name, a, e, limit, at, et, avail, extra in v1:
         note = smax_note + ("; " + extra if extra else "")
         tasks[("smacv1", name)] = _smax_task(
-            name, name, "smacv1", a, e, limit, SMACV1_QUALITIES, at, et,
-            approximation=True, note=note, available=avail, n_unit_types=7 if name == "2c_vs_64zg" else 6,
+            name, name, "smacv1", a, e, limit, at, et,
+            approximation=True, note=note, available=avail,
+            n_unit_types=SMAX_N_UNIT_TYPES + 1 if name == "2c_vs_64zg" else SMAX_N_UNIT_TYPES,  # + colossus
         )
     # SMACv2, Table 2.  SMACv2's limit is 200 steps for every generated scenario.
     for race in ("protoss", "terran", "zerg"):
         for a, e in ((5, 5), (10, 10), (10, 11), (20, 20), (20, 23)):
             name = f"{race}_{a}_vs_{e}"
             tasks[("smacv2", name)] = _smax_task(
-                name, f"{race.capitalize()} {a}_vs_{e}", "smacv2", a, e, 200, SMACV2_QUALITIES,
-                None, None, approximation=True,
+                name, f"{race.capitalize()} {a}_vs_{e}", "smacv2", a, e, 200, None, None, approximation=True,
                 note=smax_note + "; SMAX lacks colossus / medivac / baneling: SMACv2's unit-type weights "
                                  "renormalised over the two it has (0.5 / 0.5); SMACv2 start positions",
                 race=race,
@@ -174,17 +172,16 @@ def _build() -> dict:
         ("Ant_2x4", "Ant 2x4", "Ant", "2x4", 2, 63, 105, 4),
         ("HalfCheetah_6x1", "HalfCheetah 6x1", "HalfCheetah", "6x1", 6, 9, 17, 1),
     ]
-    layout = mamujoco_obs_layout()
     for name, disp, scen, conf, n, od, sd, ad in mj:
         tasks[("mamujoco", name)] = with_obs_layout(TaskSpec(
             name=name, display=disp, suite="mamujoco", backend="mamujoco", n_agents=n,
             obs_dim=od, state_dim=sd, action_dim=ad, action_type="continuous",
-            qualities=MAMUJOCO_QUALITIES, episode_limit=1000,
+            qualities=SUITES["mamujoco"].qualities, episode_limit=1000,
             approximation=False,
             approximation_note="MuJoCo v5 physics (the paper's datasets used v2)",
             backend_kwargs={"scenario": scen, "agent_conf": conf, "agent_obsk": 1, "local_obs_dim": od},
             obs_layout="local",
-        ), layout)
+        ), DEFAULT_MAMUJOCO_OBS)
     return tasks
 
 
@@ -199,12 +196,16 @@ def all_tasks(suite: Optional[str] = None) -> list:
     return [t for (s, _), t in TASKS.items() if suite is None or s == suite]
 
 
-def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] = None) -> TaskSpec:
-    """Look a task up by name (``"5m_vs_6m"``, ``"smacv1/5m_vs_6m"``, ``"Hopper 3x1"``).
+def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] = None,
+             backend: Optional[str] = None, simulators: Optional[dict] = None) -> TaskSpec:
+    """Look a task up by name (``"5m_vs_6m"``, ``"smacv1/5m_vs_6m"``, ``"Hopper 3x1"``) and configure it.
 
-    ``obs_layout`` configures a MaMuJoCo task's observation (``authors`` | ``local``; None: the
-    ``COMADICE_MAMUJOCO_OBS`` default, ``authors``).  An unknown name raises ``KeyError`` whose
-    message lists every valid name.
+    ``backend`` (SMAC suites: ``smax`` | ``sc2``) and ``obs_layout`` (MaMuJoCo: ``authors`` |
+    ``local``; other tasks: only their ``native`` one) apply to the task found; ``simulators``
+    (a config's section: ``smac_backend``, ``mamujoco_obs``) configures whichever suite the task
+    is of.  What none of them gives takes the default: the environment variable when set
+    (``COMADICE_SMAC_BACKEND``, ``COMADICE_MAMUJOCO_OBS``), else the suite's (SMAX; ``authors``).
+    An unknown name raises ``KeyError`` whose message lists every valid name.
     """
     if "/" in name and suite is None:
         suite, name = name.split("/", 1)
@@ -217,15 +218,17 @@ def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] =
         valid = ", ".join(t.id for t in TASKS.values())
         raise KeyError(f"unknown task {name!r}" + (f" in suite {suite!r}" if suite else "")
                        + f"; valid tasks: {valid}")
-    if hits[0].suite == "mamujoco":
-        return with_obs_layout(hits[0], obs_layout or mamujoco_obs_layout())
+    task = hits[0]
+    given = {"backend": backend, "obs_layout": obs_layout}
+    for key, value in simulator_settings(simulators, task.suite).items():
+        arg = SIMULATOR_SETTINGS[key].argument
+        given[arg] = value if given[arg] is None else given[arg]
+    backend, obs_layout = given["backend"], given["obs_layout"]
     if obs_layout is not None:
-        return with_obs_layout(hits[0], obs_layout)
-    if hits[0].backend == "sc2":
-        # StarCraft II's own observation / state / action sizes (read from the game's env info)
-        from tasks.sc2_backend import sc2_task_spec
-        return sc2_task_spec(hits[0])
-    return hits[0]
+        task = with_obs_layout(task, obs_layout)
+    if backend is not None:
+        task = on_backend(task, backend)
+    return task
 
 
 def check_quality(task: TaskSpec, quality: str) -> None:

@@ -24,7 +24,8 @@ Dimensions.  Arrays have the task spec's widths, with every env's vectors zero p
 differ from StarCraft II's (5m_vs_6m: SMAX obs 140 / 11 actions, SMAC obs 55 / 12
 actions), so a spec narrower than the game is refused with a message;
 ``sc2_task_spec(task)`` reads the game's dimensions from ``get_env_info()`` (no game is
-launched for that) and returns the spec to build networks and this env with.
+launched for that) and returns the spec to build networks and this env with; the registry
+calls it (``get_task(..., backend="sc2")``, in the workflow ``simulators.smac_backend: sc2``).
 
 SMACv2 tasks use ``StarCraftCapabilityEnvWrapper`` with SMACv2's per-race config
 (smacv2/examples/configs/sc2_gen_<race>.yaml): ``weighted_teams`` unit types and weights,
@@ -50,7 +51,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from tasks.registry import TaskSpec
+from tasks.spec import TaskSpec
 
 INSTALL_GAME = "https://github.com/oxwhirl/smac#installing-starcraft-ii"
 MAPS_URL = {"smac": "https://github.com/oxwhirl/smac/releases/download/v0.1-beta1/SMAC_Maps.zip",
@@ -312,8 +313,8 @@ class SC2VectorEnv:
                    ("actions", t.action_dim, self.env_n_actions)) if mine < theirs]
         if narrow:
             raise ValueError(f"the task spec of {t.id} is narrower than StarCraft II ({', '.join(narrow)}): the "
-                             f"registry holds SMAX's dimensions; build the spec with "
-                             f"tasks.sc2_backend.sc2_task_spec(task)")
+                             f"registry holds SMAX's dimensions; build the spec with get_task(..., backend='sc2') "
+                             f"or tasks.sc2_backend.sc2_task_spec(task)")
 
     # one env, run on a worker thread: each writes only its own rows
     def _read(self, i: int):
@@ -407,6 +408,24 @@ class SC2VectorEnv:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# -- the backend interface (tasks/simulators.py dispatches here through tasks/suites.py BACKENDS) ----
+
+VectorEnv = SC2VectorEnv
+#: the task with StarCraft II's own sizes (``tasks/registry.py`` ``get_task(..., backend="sc2")``)
+task_spec = sc2_task_spec
+
+
+def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv: SC2VectorEnv = None) -> dict:
+    """The SMAX backend's batched loop (``evaluate_smax``) over ``n_episodes`` games."""
+    from tasks.smax_backend import evaluate_smax
+
+    return evaluate_smax(task, policy, n_episodes, seed, venv or SC2VectorEnv(task, n_episodes, seed))
+
+
+def version(task: TaskSpec) -> str:
+    return "StarCraft II via " + package_of(task)
 
 
 def _put(row: np.ndarray, values, what: str):

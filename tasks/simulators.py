@@ -1,21 +1,34 @@
-"""One entry point to every backend: batched environments and batched evaluation."""
+"""One entry point to every backend: batched environments and batched evaluation.
+
+A task's ``backend`` names its entry in ``tasks/suites.py`` ``BACKENDS``, whose module gives
+the same names for every backend:
+
+    VectorEnv(task, num_envs, seed)                        ``num_envs`` episodes stepped together
+    evaluate(task, policy, n_episodes, seed=0, venv=None)  one batched evaluation (dict below)
+    version(task)                                          the simulator's version, as datasets record it
+    task_spec(task)                                        (a backend that is not its suites' default)
+                                                           the task with this backend's own sizes
+
+so a new backend is its module and one ``BACKENDS`` line.  Modules are imported on first use.
+"""
 from __future__ import annotations
 
-from tasks.registry import TaskSpec
+import importlib
+
+from tasks.spec import TaskSpec
+from tasks.suites import BACKENDS
+
+
+def backend_module(task: TaskSpec):
+    """The module that implements ``task``'s backend."""
+    if task.backend not in BACKENDS:
+        raise ValueError(f"task {task.id} has unknown backend {task.backend!r}; valid: {', '.join(BACKENDS)}")
+    return importlib.import_module(BACKENDS[task.backend].module)
 
 
 def make_vector_env(task: TaskSpec, num_envs: int, seed: int = 0):
     """A backend that steps ``num_envs`` episodes of ``task`` together."""
-    if task.backend == "smax":
-        from tasks.smax_backend import SMAXVectorEnv
-        return SMAXVectorEnv(task, num_envs, seed)
-    if task.backend == "mamujoco":
-        from tasks.mamujoco_backend import MaMuJoCoVectorEnv
-        return MaMuJoCoVectorEnv(task, num_envs, seed)
-    if task.backend == "sc2":
-        from tasks.sc2_backend import SC2VectorEnv  # real StarCraft II (COMADICE_SMAC_BACKEND=sc2)
-        return SC2VectorEnv(task, num_envs, seed)
-    raise ValueError(f"task {task.id} has unknown backend {task.backend!r}")
+    return backend_module(task).VectorEnv(task, num_envs, seed)
 
 
 def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv=None) -> dict:
@@ -23,21 +36,8 @@ def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv=None) 
 
     Returns ``win_rate`` (fraction, NaN for MaMuJoCo), ``return_mean`` and per-episode arrays.
     """
-    if task.backend in ("smax", "sc2"):  # the same batched loop over either StarCraft backend
-        from tasks.smax_backend import evaluate_smax
-        return evaluate_smax(task, policy, n_episodes, seed, venv or make_vector_env(task, n_episodes, seed))
-    if task.backend == "mamujoco":
-        from tasks.mamujoco_backend import evaluate_mamujoco
-        return evaluate_mamujoco(task, policy, n_episodes, seed, venv)
-    raise ValueError(f"task {task.id} has unknown backend {task.backend!r}")
+    return backend_module(task).evaluate(task, policy, n_episodes, seed, venv)
 
 
 def backend_version(task: TaskSpec) -> str:
-    from importlib.metadata import version
-    if task.backend == "smax":
-        return f"jaxmarl {version('jaxmarl')}, jax {version('jax')}"
-    if task.backend == "sc2":
-        return "StarCraft II via " + ("smacv2" if task.suite == "smacv2" else "smac")
-    if task.backend == "mamujoco":
-        return f"gymnasium-robotics {version('gymnasium-robotics')}, mujoco {version('mujoco')}"
-    return task.backend
+    return backend_module(task).version(task)

@@ -25,7 +25,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from tasks.registry import TaskSpec  # noqa: E402
+from tasks.spec import TaskSpec  # noqa: E402
 
 _cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
 try:
@@ -207,3 +207,18 @@ class SMAXHeuristicAllies:
         keys = jax.random.split(sub, self.venv.num_envs)
         act, self.pstate = self._act(keys, self.venv.state, self.pstate, jnp.float32(epsilon))
         return np.asarray(act)
+
+
+# -- the backend interface (tasks/simulators.py dispatches here through tasks/suites.py BACKENDS) ----
+
+VectorEnv = SMAXVectorEnv
+
+
+def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv: SMAXVectorEnv = None) -> dict:
+    """``evaluate_smax``: ``n_episodes`` episodes as one batch."""
+    return evaluate_smax(task, policy, n_episodes, seed, venv)
+
+
+def version(task: TaskSpec) -> str:
+    from importlib.metadata import version as dist_version
+    return f"jaxmarl {dist_version('jaxmarl')}, jax {dist_version('jax')}"

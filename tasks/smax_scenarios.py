@@ -48,7 +48,8 @@ corridor
     is appended to SMAX's six unit types through SMAX's constructor arguments (see
     ``COLOSSUS`` for its stats and sources).  With seven types the unit-type one-hot
     gains a bit, so obs / state sizes differ from the six-type formula: use
-    ``obs_dim`` / ``state_dim`` / ``action_dim`` (computed from the env) or ``dims_table``.
+    ``obs_dim`` / ``state_dim`` / ``action_dim`` (computed from the env) or ``dims_table``;
+    ``smax_dims`` (``tasks/smax_sizes.py``, SMAX's size formulas) takes the number of types.
 """
 from __future__ import annotations
 
@@ -94,6 +95,8 @@ from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario  # noqa: E402
 from jaxmarl.environments.smax.heuristic_enemy import create_heuristic_policy  # noqa: E402
 from jaxmarl.environments.smax.smax_env import SMAX  # noqa: E402
 
+from tasks.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims  # noqa: E402,F401 - smax_dims re-exported
+
 # --------------------------------------------------------------------------------------
 # Unit types
 # --------------------------------------------------------------------------------------
@@ -103,6 +106,9 @@ _UNIT_ARGS = ("unit_type_names", "unit_type_shorthands", "unit_type_velocities",
 _SMAX_DEFAULTS = {k: p.default for k, p in inspect.signature(SMAX.__init__).parameters.items()
                   if k in _UNIT_ARGS}
 SMAX_UNIT_TYPES = tuple(_SMAX_DEFAULTS["unit_type_names"])  # marine marauder stalker zealot zergling hydralisk
+if len(SMAX_UNIT_TYPES) != SMAX_N_UNIT_TYPES:  # SMAX's size formulas (tasks/smax_sizes.py, jax-free) count them
+    raise ImportError(f"this jaxmarl's SMAX has unit types {SMAX_UNIT_TYPES}; tasks/smax_sizes.py sizes the tasks "
+                      f"for {SMAX_N_UNIT_TYPES} (jaxmarl 0.2.0)")
 
 # How SMAX maps StarCraft II data onto its unit arrays (jaxmarl 0.2.0 defaults vs Liquipedia's
 # Legacy-of-the-Void pages, whose times and speeds are at "Faster" game speed):
@@ -440,13 +446,6 @@ def state_dim(task) -> int:
 def action_dim(task) -> int:
     """Number of discrete actions per ally of ``make_env(task)``."""
     return _dims(task)[2]
-
-
-def smax_dims(n_allies: int, n_enemies: int, n_unit_types: int = len(SMAX_UNIT_TYPES)):
-    """SMAX's size formulas (unit_list observations): (obs, state, actions)."""
-    unit_feats, own_feats = 7 + n_unit_types, 4 + n_unit_types
-    n = n_allies + n_enemies
-    return (unit_feats * (n - 1) + own_feats, (own_feats + 2) * n, 5 + n_enemies)
 
 
 def dims_table() -> dict:

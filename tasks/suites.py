@@ -5,7 +5,8 @@ first is the default), what its tables report (the metric column of ``scores.csv
 the name and title of its table.  The task registry (``tasks/registry.py``), the simulator
 dispatch (``tasks/simulators.py``), the workflow (table outputs) and the reports
 (``analysis/tables.py``, ``analysis/figures.py``) all take these facts from here, so a new
-suite is this entry, its tasks in the registry and its backend module.
+suite is this entry, its tasks in the registry and its backend module.  A new metric is its
+``METRICS`` entry here and the ``scores.csv`` column ``analysis/aggregate.py`` writes.
 
 Plain data: nothing here imports a simulator.
 """
@@ -23,13 +24,19 @@ class Suite:
     qualities: tuple       # dataset qualities, in the paper's row order
     backends: tuple        # simulators that run its tasks; the first is the default
     returns_table: bool    # whether the appendix's companion table of returns exists (SMAC: win rate is the metric)
+    family: str = ""       # as a caption names it among suites of other metrics ("SMAC tasks"); "" for its title
+
+    @property
+    def family_title(self) -> str:
+        return self.family or self.title
 
 
 #: every suite, in the paper's table order (Tables 1-3)
 SUITES: dict = {s.name: s for s in (
     Suite("smacv1", "SMACv1", "table1_smacv1", "win_rate_pct", ("poor", "medium", "good"),
-          ("smax", "sc2"), True),
-    Suite("smacv2", "SMACv2", "table2_smacv2", "win_rate_pct", ("medium",), ("smax", "sc2"), True),
+          ("smax", "sc2"), True, family="SMAC"),
+    Suite("smacv2", "SMACv2", "table2_smacv2", "win_rate_pct", ("medium",), ("smax", "sc2"), True,
+          family="SMAC"),
     Suite("mamujoco", "MaMuJoCo", "table3_mamujoco", "return_mean",
           ("expert", "medium", "medium-replay", "medium-expert"), ("mamujoco",), False),
 )}
@@ -37,20 +44,42 @@ SUITES: dict = {s.name: s for s in (
 @dataclass(frozen=True)
 class Backend:
     name: str
-    module: str            # the module that implements it (``tasks/simulators.py`` dispatches to it)
+    module: str            # the module that implements it: VectorEnv, evaluate, version (and task_spec
+                           # where it is not its suites' default); ``tasks/simulators.py`` dispatches to it
     description: str       # as a table's caption names it
+    caveat: str = ""       # what a caption adds when runs on it only approximate the paper's task
 
 
 #: every simulator backend
 BACKENDS: dict = {b.name: b for b in (
-    Backend("smax", "tasks.smax_backend", "SMAX (JaxMARL), an approximation of StarCraft II"),
+    Backend("smax", "tasks.smax_backend", "SMAX (JaxMARL), an approximation of StarCraft II",
+            "SMAX only approximates the paper's StarCraft II maps."),
     Backend("sc2", "tasks.sc2_backend", "StarCraft II"),
     Backend("mamujoco", "tasks.mamujoco_backend", "Gymnasium-Robotics MaMuJoCo (MuJoCo v5 physics)"),
 )}
 
-#: the scores.csv metrics and how a caption names them
-METRIC_WORDS = {"win_rate_pct": "win rate (\\%)", "return_mean": "episode return",
-                "final_win_rate_pct": "win rate (\\%)", "final_return_mean": "episode return"}
+@dataclass(frozen=True)
+class Metric:
+    name: str              # the scores.csv column
+    words: str             # as a caption names it (LaTeX)
+    axis: str              # as a figure's axis names it (plain text)
+    scale: float = None    # its full range (a percentage: 100); None: statistics pooled over
+                           # tasks min-max normalise it per task and quality over the runs
+
+
+#: the scores.csv metrics a table reports; ``final_<name>``, the final evaluation's column
+#: of a metric (``train.final_eval_episodes``), is reported as ``<name>`` is (``get_metric``)
+METRICS: dict = {m.name: m for m in (
+    Metric("win_rate_pct", "win rate (\\%)", "win rate (%)", 100.0),
+    Metric("return_mean", "episode return", "return"),
+)}
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name.removeprefix("final_")]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}") from None
 
 
 def get_suite(name: str) -> Suite:

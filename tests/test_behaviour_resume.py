@@ -1,11 +1,11 @@
 """Behaviour runs resume: a run interrupted after k iterations and rerun ends bit-identical to
 an uninterrupted one; a resume file of another configuration is refused and the run restarts."""
 import hashlib
-import numpy as np
 
+import numpy as np
 import pytest
 
-from behaviour.datasets import train_ars
+from behaviour.ars import train_ars
 from tasks.registry import get_task
 from tasks.resume import resume_path
 

@@ -98,3 +98,27 @@ def test_write_is_atomic_and_validates_first(tmp_path):
     with pytest.raises(DatasetError, match="reward contains NaN or infinity"):
         write_dataset(ds, tmp_path / "x.h5")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dataset_of_another_backend_is_refused_naming_the_config_key(tmp_path):
+    """SMAX data for a task configured to run on StarCraft II (``simulators.smac_backend: sc2``):
+    refused before the arrays are read, naming both backends and the key; imported files are not
+    a backend's and are checked by their sizes alone."""
+    import dataclasses
+
+    from tasks.dataset import check_against_task
+    from tasks.registry import get_task
+
+    eps, meta = _episodes()
+    smax = dataclasses.replace(get_task("5m_vs_6m", backend="smax"), n_agents=2, obs_dim=4, state_dim=6,
+                               action_dim=3)
+    sc2 = dataclasses.replace(smax, backend="sc2")
+    ds = from_episodes(eps, meta)
+    check_against_task(ds, smax)
+    path = tmp_path / "medium.h5"
+    write_dataset(ds, path)
+    for check in (lambda: check_against_task(ds, sc2), lambda: load_dataset(path, expect_task=sc2)):
+        with pytest.raises(DatasetError, match="made with backend 'smax', the task is configured with 'sc2' "
+                                               r"\(set the config key simulators.smac_backend: smax"):
+            check()
+    check_against_task(from_episodes(eps, {**meta, "backend": "imported"}), sc2)

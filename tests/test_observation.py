@@ -3,28 +3,44 @@ per vector), local agent_obsk=1 observations as a named option, the layout recor
 dataset, a dataset of one layout refused for a task configured with the other (naming both),
 and the evaluation env giving the learner the dataset's observation."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
-from behaviour.datasets import in_task_layout, mamujoco_dataset, play_episodes
+from behaviour.ars import mamujoco_from_ars
+from behaviour.episodes import play_episodes
+from behaviour.mappo_datasets import in_task_layout
 from tasks.dataset import DatasetError, check_against_task, from_episodes
 from tasks.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
 from tasks.registry import get_task
 
 
 def test_the_default_is_the_authors_layout_and_local_is_an_option(monkeypatch):
+    monkeypatch.delenv("COMADICE_MAMUJOCO_OBS", raising=False)
     for name, state, n in (("Hopper_3x1", 11, 3), ("Ant_2x4", 105, 2), ("HalfCheetah_6x1", 17, 6)):
         task = get_task(name)
         assert task.obs_layout == "authors" and task.obs_dim == state + n and task.state_dim == state
         local = get_task(name, obs_layout="local")
         assert local.obs_layout == "local" and local.obs_dim == {3: 9, 2: 63, 6: 9}[n]
+        assert get_task(name, simulators={"mamujoco_obs": "local"}) == local      # the config's key
+    with pytest.raises(ValueError, match="simulators.mamujoco_obs must be one of authors, local"):
+        get_task("Hopper_3x1", simulators={"mamujoco_obs": "global"})
+    with pytest.raises(ValueError, match="only its native observation"):
+        get_task("5m_vs_6m", obs_layout="local")
+    assert get_task("5m_vs_6m", simulators={"mamujoco_obs": "local"}).obs_layout == "native"
+
+
+def test_the_environment_variable_overrides_only_the_default(monkeypatch):
     monkeypatch.setenv("COMADICE_MAMUJOCO_OBS", "local")
     assert get_task("Hopper_3x1").obs_layout == "local"
+    # a value the caller or the config gives wins over the environment
+    assert get_task("Hopper_3x1", obs_layout="authors").obs_layout == "authors"
+    assert get_task("Hopper_3x1", simulators={"mamujoco_obs": "authors"}).obs_layout == "authors"
     monkeypatch.setenv("COMADICE_MAMUJOCO_OBS", "global")
-    with pytest.raises(ValueError, match="authors, local"):
+    with pytest.raises(ValueError, match="COMADICE_MAMUJOCO_OBS must be one of authors, local"):
         get_task("Hopper_3x1")
-    assert get_task("5m_vs_6m").obs_layout == "native"
+    assert get_task("5m_vs_6m").obs_layout == "native"   # the variable concerns MaMuJoCo tasks only
 
 
 def test_authors_observation_is_standardised_per_vector():
@@ -64,13 +80,14 @@ def test_datasets_record_the_layout_and_the_other_is_refused():
     run = {"checkpoints": [zero, {**zero, "iteration": 1, "return": 1.0}, {**zero, "iteration": 2, "return": 2.0}],
            "rollouts": []}
     for task in (authors, local):
-        ds = mamujoco_dataset(dataclasses.replace(task, episode_limit=20), "expert", run, 2)
+        ds = mamujoco_from_ars(dataclasses.replace(task, episode_limit=20), "expert", run, 2)
         assert ds.meta["obs_layout"] == task.obs_layout and ds.obs.shape[2] == task.obs_dim
         check_against_task(ds, task)
     meta = {"suite": "mamujoco", "task": "Hopper_3x1", "quality": "expert", "backend": "mamujoco",
             "action_type": "continuous"}
     ds_local = from_episodes(_episodes(local), {**meta, "obs_layout": "local"})
-    with pytest.raises(DatasetError, match="observation layout 'local', the task is configured with 'authors'"):
+    with pytest.raises(DatasetError, match="observation layout 'local', the task is configured with 'authors' "
+                                           r"\(set the config key simulators.mamujoco_obs: local"):
         check_against_task(ds_local, authors)
     # same width, other layout (a task whose local observation happened to be as wide): still refused
     ds_fake = from_episodes(_episodes(authors), {**meta, "obs_layout": "local"})
@@ -99,3 +116,48 @@ def test_the_raw_state_is_recovered_from_the_authors_observation():
         state = rng.normal(scale=3.0, size=(5, 17))
         np.testing.assert_allclose(state_from_authors_observation(authors_observation(state, n), n), state,
                                    rtol=1e-4, atol=1e-4)
+
+
+def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypatch):
+    """``simulators.mamujoco_obs: local`` in the config: the workflow's train script passes it to
+    the run, whose task then has local observations (the dataset check, the evaluation env) and
+    whose config.yaml records it; without it the same dataset is refused, naming the key."""
+    import runpy
+    import types
+    from pathlib import Path
+
+    import yaml
+
+    import harness.train
+    from harness.train import train
+    from tasks.dataset import write_dataset
+
+    monkeypatch.delenv("COMADICE_MAMUJOCO_OBS", raising=False)
+    local = get_task("Hopper_3x1", obs_layout="local")
+    meta = {"suite": "mamujoco", "task": "Hopper_3x1", "quality": "expert", "backend": "mamujoco",
+            "action_type": "continuous", "obs_layout": "local"}
+    path = tmp_path / "expert.h5"
+    write_dataset(from_episodes(_episodes(local, n=2, steps=6), meta), path)
+
+    # workflow/scripts/train.py fills the run's settings from the config
+    seen = []
+    monkeypatch.setattr(harness.train, "train", lambda cfg, out, log: seen.append(cfg))
+    config = {"train": {"device": "cpu"}, "simulators": {"smac_backend": "smax", "mamujoco_obs": "local"}}
+    run = types.SimpleNamespace(algorithm="BC", seed=0, variant="default", hyperparameters={"hidden": 16},
+                                suite="mamujoco", task="Hopper_3x1", quality="expert")
+    snakemake = types.SimpleNamespace(
+        params=types.SimpleNamespace(run=run, train={"batch_size": 4, "n_evals": 1, "eval_episodes": 1},
+                                     length={"n_updates": 2}, fail=False),
+        input=types.SimpleNamespace(dataset=str(path)), output=types.SimpleNamespace(metrics=str(tmp_path / "m.json")),
+        log=[str(tmp_path / "train.log")], config=config, threads=1)
+    root = Path(__file__).resolve().parents[1]
+    runpy.run_path(str(root / "workflow" / "scripts" / "train.py"), init_globals={"snakemake": snakemake})
+    assert seen[0].simulators == config["simulators"]
+
+    out = tmp_path / "run"
+    train(seen[0], out, log=lambda s: None)
+    recorded = yaml.safe_load((out / "config.yaml").read_text())
+    assert recorded["simulators"] == {"mamujoco_obs": "local"}        # only what concerns the task
+    assert json.loads((out / "metrics.json").read_text())["status"] == "ok"
+    with pytest.raises(DatasetError, match="set the config key simulators.mamujoco_obs: local"):
+        train(dataclasses.replace(seen[0], simulators={}), tmp_path / "default", log=lambda s: None)

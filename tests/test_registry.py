@@ -44,3 +44,75 @@ def test_mamujoco_dimensions_match_the_simulator():
         assert get_task(name).obs_dim == task.state_dim + task.n_agents
         assert env.state().shape == (task.state_dim,)
         assert env.action_space(env.possible_agents[0]).shape == (task.action_dim,)
+
+
+def test_the_registry_is_plain_data_whatever_the_environment():
+    """TASKS does not read the environment when imported, and importing the registry imports
+    no simulator (nor jax) and no backend module: none of them imports it back."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, dataclasses, tasks.registry as r; "
+            "print(sorted(m for m in sys.modules if m == 'jax' or m.endswith('_backend') or m.endswith('scenarios'))); "
+            "print([dataclasses.astuple(t) for t in r.all_tasks()])")
+    runs = []
+    for env in ({}, {"COMADICE_SMAC_BACKEND": "sc2", "COMADICE_MAMUJOCO_OBS": "local"}):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env}).stdout.split("\n")
+        assert out[0] == "[]"
+        runs.append(out[1])
+    assert runs[0] == runs[1]
+    assert {t.backend for t in all_tasks("smacv1")} == {"smax"}
+    assert {t.obs_layout for t in all_tasks("mamujoco")} == {"authors"}
+
+
+def test_the_backend_is_a_task_option(monkeypatch):
+    import dataclasses
+
+    from tasks import sc2_backend
+    from tasks.suites import SUITES
+
+    monkeypatch.delenv("COMADICE_SMAC_BACKEND", raising=False)
+    assert get_task("5m_vs_6m").backend == SUITES["smacv1"].backends[0] == "smax"
+    assert get_task("5m_vs_6m", backend="smax") == get_task("5m_vs_6m", simulators={"smac_backend": "smax"})
+    # StarCraft II sizes the task itself (tasks/sc2_backend.py sc2_task_spec: the game's env info)
+    seen = []
+
+    def sized(task):
+        seen.append(task.id)
+        return dataclasses.replace(task, backend="sc2", obs_dim=55, state_dim=98, action_dim=12, approximation=False)
+
+    monkeypatch.setattr(sc2_backend, "task_spec", sized)
+    for task in (get_task("5m_vs_6m", backend="sc2"), get_task("smacv1/5m_vs_6m", simulators={"smac_backend": "sc2"})):
+        assert (task.backend, task.obs_dim, task.action_dim, task.approximation) == ("sc2", 55, 12, False)
+    assert seen == ["smacv1/5m_vs_6m"] * 2
+    # the SMAC key leaves MaMuJoCo alone, and the caller's argument wins over the config's
+    assert get_task("Hopper_3x1", simulators={"smac_backend": "sc2"}).backend == "mamujoco"
+    assert get_task("5m_vs_6m", backend="smax", simulators={"smac_backend": "sc2"}).backend == "smax"
+    with pytest.raises(ValueError, match="runs on mamujoco, not 'sc2'"):
+        get_task("Hopper_3x1", backend="sc2")
+    with pytest.raises(ValueError, match="simulators.smac_backend must be one of smax, sc2, got 'mamujoco'"):
+        get_task("5m_vs_6m", simulators={"smac_backend": "mamujoco"})
+    with pytest.raises(ValueError, match="unknown simulators setting"):
+        get_task("5m_vs_6m", simulators={"smac": "sc2"})
+    # the environment variable: an override of the default only
+    monkeypatch.setenv("COMADICE_SMAC_BACKEND", "sc2")
+    assert get_task("5m_vs_6m").backend == "sc2" and seen == ["smacv1/5m_vs_6m"] * 3
+    assert get_task("5m_vs_6m", simulators={"smac_backend": "smax"}).backend == "smax"
+    monkeypatch.setenv("COMADICE_SMAC_BACKEND", "starcraft")
+    with pytest.raises(ValueError, match="COMADICE_SMAC_BACKEND must be one of smax, sc2"):
+        get_task("5m_vs_6m")
+
+
+def test_a_run_records_only_the_settings_that_concern_it_and_differ_from_the_defaults(monkeypatch):
+    from tasks.registry import SIMULATOR_DEFAULTS, task_simulators
+
+    monkeypatch.delenv("COMADICE_MAMUJOCO_OBS", raising=False)
+    monkeypatch.delenv("COMADICE_SMAC_BACKEND", raising=False)
+    assert SIMULATOR_DEFAULTS == {"smac_backend": "smax", "mamujoco_obs": "authors"}
+    local = {"smac_backend": "smax", "mamujoco_obs": "local"}
+    assert task_simulators(local, "mamujoco") == {"mamujoco_obs": "local"}
+    assert task_simulators(local, "smacv1") == task_simulators(SIMULATOR_DEFAULTS, "mamujoco") == {}
+    monkeypatch.setenv("COMADICE_MAMUJOCO_OBS", "local")     # set by hand: recorded all the same
+    assert task_simulators({}, "mamujoco") == {"mamujoco_obs": "local"}

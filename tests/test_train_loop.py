@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.train import (RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for)
-from behaviour.datasets import collect_smax, mamujoco_dataset, train_ars
+from behaviour.ars import mamujoco_from_ars, train_ars
+from behaviour.smax_heuristic import collect_smax
+from harness.train import RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for
 from tasks.dataset import write_dataset
 from tasks.registry import get_task
 
@@ -24,7 +25,7 @@ def hopper_dataset(tmp_path_factory):
     task = get_task("mamujoco/Hopper_3x1")
     run = train_ars(task, iterations=2, directions=2, top=1, seed=0)
     path = tmp_path_factory.mktemp("data") / "medium-replay.h5"
-    write_dataset(mamujoco_dataset(task, "medium-replay", run, n_episodes=2, seed=0), path)
+    write_dataset(mamujoco_from_ars(task, "medium-replay", run, n_episodes=2, seed=0), path)
     return str(path)
 
 
@@ -60,7 +61,7 @@ def test_a_resume_state_of_another_configuration_is_refused_and_the_run_restarts
         train(RunConfig(**base, fail_after_evals=1), tmp_path, log=lambda s: None)
     lines = []
     train(RunConfig(**{**base, "hyperparameters": {"hidden": 32}}), tmp_path, log=lines.append)
-    assert any("different run configuration (differs in: hyperparameters)" in s for s in lines)
+    assert any("of a different configuration (differs in hyperparameters)" in s for s in lines)
     assert not any("resumed at" in s for s in lines)
 
 

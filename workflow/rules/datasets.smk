@@ -1,6 +1,7 @@
 # Behaviour data -> one HDF5 dataset per (suite, task, quality), under results/<profile>/.
 # datasets.generator: "smoke" (SMAX heuristic + random actions; ARS on MaMuJoCo) or
 # "paper" (a MAPPO learning run per task: SMAX checkpoints / replay; MaMuJoCo D4RL-style levels).
+# datasets.seed seeds every behaviour run and dataset rollout; datasets.mappo sizes the MAPPO runs.
 
 
 wildcard_constraints:
@@ -24,6 +25,7 @@ if GENERATOR == "smoke":
             runtime=lambda w: dataset_runtime(config, w.suite),
         params:
             episodes=config["datasets"]["smax_episodes"],
+            seed=config["datasets"]["seed"],
         script:
             "../scripts/make_smax_dataset.py"
 
@@ -46,6 +48,8 @@ else:
         params:
             env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
             record=smax_record,
+            seed=config["datasets"]["seed"],
+            mappo=config["datasets"]["mappo"]["smax"],
         script:
             "../scripts/train_mappo.py"
 
@@ -66,6 +70,7 @@ else:
         params:
             episodes=config["datasets"]["smax_episodes"],
             fractions=config["datasets"].get("smac_quality_fractions"),
+            seed=config["datasets"]["seed"],
         script:
             "../scripts/make_smax_dataset.py"
 
@@ -85,6 +90,8 @@ rule mamujoco_behaviour:
         generator=GENERATOR,
         iterations=config["datasets"]["ars_iterations"],
         env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
+        seed=config["datasets"]["seed"],
+        mappo=config["datasets"]["mappo"]["mamujoco"] if GENERATOR == "paper" else {},
     script:
         "../scripts/train_behaviour.py"
 
@@ -103,6 +110,7 @@ rule mamujoco_dataset:
         runtime=lambda w: dataset_runtime(config, "mamujoco"),
     params:
         episodes=config["datasets"]["mamujoco_episodes"],
+        seed=config["datasets"]["seed"],
     script:
         "../scripts/make_mamujoco_dataset.py"
 

@@ -15,6 +15,8 @@ cfg = RunConfig(
     # an execution setting, so not in the rule's params (changing it reruns nothing)
     device=snakemake.config["train"].get("device", "auto"), threads=snakemake.threads,  # noqa: F821
     task=f"{run.suite}/{run.task}", quality=run.quality,  # the dataset must be of this cell
+    # the simulators the task runs on (backend, observation layout): the dataset must have been made so
+    simulators=snakemake.config.get("simulators") or {},  # noqa: F821
     fail=snakemake.params.fail,  # noqa: F821
 )
 with log_to(snakemake.log[0]):  # noqa: F821

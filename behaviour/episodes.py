@@ -1,0 +1,85 @@
+"""Whole episodes recorded from a batched environment, in the form ``tasks.dataset.from_episodes`` reads.
+
+An episode is a dict of obs [L+1, N, O], state [L+1, S], actions [L, ...], reward [L],
+avail [L+1, N, A] (environments with available-action masks only) and how it ended
+(``terminated``, and whatever else its recorder adds: ``win``, ``iteration``).  While it is
+played its entries are lists, one item per step; ``episode_arrays`` stacks them.
+
+``EpisodeRecorder`` keeps one open episode per environment of the batch and is the one place
+where steps are appended: ``play_episodes`` (datasets from a fixed policy), ARS's rollouts
+(``behaviour.ars``) and MAPPO's training loop (its replay, ``behaviour.mappo``) all use it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tasks.registry import TaskSpec
+
+
+class EpisodeRecorder:
+    """The open episode of each environment of a batch: ``record`` appends a step to some of
+    them, ``finish`` closes one, ``restart`` opens a new one where an environment was reset.
+
+    ``open`` (a list of dicts of lists and numbers) is the whole state: a resume file keeps it."""
+
+    def __init__(self, obs, state, avail=None):
+        self.with_avail = avail is not None
+        self.open = [self._begin(obs, state, avail, i) for i in range(len(obs))]
+
+    def _begin(self, obs, state, avail, i) -> dict:
+        return dict(obs=[obs[i]], state=[state[i]], actions=[], reward=[],
+                    **({"avail": [avail[i]]} if self.with_avail else {}))
+
+    def record(self, envs, actions, reward, obs, state, avail=None) -> None:
+        """One step of the environments ``envs`` (indices): the actions taken, the reward
+        received and the observations after it."""
+        for i in envs:
+            ep = self.open[i]
+            ep["actions"].append(actions[i]); ep["reward"].append(reward[i])
+            ep["obs"].append(obs[i]); ep["state"].append(state[i])
+            if self.with_avail:
+                ep["avail"].append(avail[i])
+
+    def finish(self, i: int, **outcome) -> dict:
+        """Environment ``i``'s episode, with ``outcome`` (``terminated=...``, ...) added."""
+        ep = self.open[i]
+        ep.update(outcome)
+        return ep
+
+    def restart(self, i: int, obs, state, avail=None) -> None:
+        """A new episode for environment ``i`` from its reset observations."""
+        self.open[i] = self._begin(obs, state, avail, i)
+
+
+def episode_arrays(episode: dict) -> dict:
+    """The episode with its per-step lists stacked into arrays (other entries as they are)."""
+    return {k: np.asarray(v) if isinstance(v, list) else v for k, v in episode.items()}
+
+
+def play_episodes(task: TaskSpec, venv, act, n_episodes: int, on_reset=None) -> list:
+    """Record ``n_episodes`` whole episodes from a batched env: ``act(obs, avail) -> actions``.
+
+    Batches of ``venv.num_envs`` episodes are played until enough have ended (each with
+    ``terminated`` and ``win``); ``on_reset()`` runs after every reset of the batch.  Episodes
+    still running after ``task.episode_limit + 1`` steps are dropped."""
+    E, episodes = venv.num_envs, []
+    while len(episodes) < n_episodes:
+        obs, state, avail = venv.reset()
+        if on_reset is not None:
+            on_reset()
+        recorder, ended = EpisodeRecorder(obs, state, avail), [None] * E
+        active = np.ones(E, bool)
+        for _ in range(task.episode_limit + 1):
+            a = act(obs, avail)
+            r, term, trunc, won = venv.step(a)
+            obs, state, avail = venv.observe()
+            recorder.record(np.flatnonzero(active), a, r, obs, state, avail)
+            for i in np.flatnonzero(active & (term | trunc)):
+                ended[i] = recorder.finish(i, terminated=bool(term[i]), win=bool(won[i]))
+            active &= ~(term | trunc)
+            if not active.any():
+                break
+        for ep in ended:
+            if ep is not None and len(episodes) < n_episodes:
+                episodes.append(episode_arrays(ep))
+    return episodes

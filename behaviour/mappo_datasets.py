@@ -1,0 +1,120 @@
+"""Paper-grade datasets from MAPPO behaviour runs (``behaviour.mappo.train_mappo``).
+
+- SMACv1: episodes of the run's checkpoint of that quality (``behaviour.qualities.pick_checkpoint``).
+- SMACv2 (medium): trajectories drawn uniformly from those recorded across the whole learning
+  run (paper Sec. 6.1: 1000 trajectories).
+- MaMuJoCo: D4RL-style levels (``behaviour.qualities.d4rl_episodes``) with the best checkpoint
+  as the expert, in the observation layout the task is configured with.
+
+The datasets are labelled ``grade="paper"``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from behaviour.episodes import episode_arrays, play_episodes
+from behaviour.qualities import MEDIUM_FRACTION, SMAC_QUALITY_FRACTIONS, d4rl_episodes, dataset_meta, pick_checkpoint
+from tasks.dataset import OfflineDataset, from_episodes
+from tasks.registry import TaskSpec, check_quality, with_obs_layout
+
+
+def run_obs_layout(task: TaskSpec, run: dict) -> str:
+    """The MaMuJoCo observation layout a MAPPO run acted on: recorded as ``obs_layout`` or, for
+    runs that predate the option, read off its actor's input width (obs + one-hot id)."""
+    if run.get("obs_layout"):
+        return run["obs_layout"]
+    weight = next(v for k, v in run["checkpoints"][0]["state_dict"].items() if k.startswith("actor.") and v.dim() == 2)
+    width = int(weight.shape[1]) - task.n_agents
+    for layout in ("authors", "local"):
+        if with_obs_layout(task, layout).obs_dim == width:
+            return layout
+    raise ValueError(f"the MAPPO run of {task.id} acts on {width}-wide observations, neither layout of the task")
+
+
+def in_task_layout(task: TaskSpec, episodes: list, acted_on: str) -> list:
+    """Episodes recorded while the behaviour policy saw ``acted_on`` observations, with the obs the
+    task is configured with: the authors' layout is a function of the state, so it is rebuilt
+    from the recorded states; local observations cannot be rebuilt from states."""
+    if task.obs_layout == acted_on:
+        return episodes
+    if task.obs_layout != "authors":
+        raise ValueError(f"{task.id} is configured with '{task.obs_layout}' observations but the behaviour "
+                         f"run recorded '{acted_on}' ones, from which they cannot be rebuilt; retrain it with "
+                         f"COMADICE_MAMUJOCO_OBS={task.obs_layout}")
+    from tasks.mamujoco_backend import authors_observation
+    return [{**e, "obs": authors_observation(np.asarray(e["state"]), task.n_agents)} for e in episodes]
+
+
+def smac_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
+                    fractions: dict = None) -> OfflineDataset:
+    """SMACv1: episodes of the checkpoint of that quality; SMACv2 (medium): trajectories
+    drawn uniformly from the whole learning run (paper Sec. 6.1: 1000 trajectories)."""
+    import torch
+
+    from behaviour.mappo import MAPPOAgent
+
+    check_quality(task, quality)
+    if task.suite == "smacv2":
+        pool = run["episodes"]
+        if not pool:
+            raise ValueError(f"the MAPPO run of {task.id} recorded no episodes")
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(len(pool), size=min(n_episodes, len(pool)), replace=False))
+        episodes = [pool[i] for i in idx]
+        prov = {"behaviour": "mappo-learning-run", "episodes": len(episodes), "run_env_steps": run["env_steps"],
+                "win_rate": float(np.mean([e["win"] for e in episodes]))}
+    else:
+        from tasks.smax_backend import SMAXVectorEnv
+
+        ck = pick_checkpoint(run["checkpoints"], quality, fractions)
+        agent = MAPPOAgent(task, run["config"]["hidden"])
+        agent.load_state_dict(ck["state_dict"])
+        torch.manual_seed(seed)
+        venv = SMAXVectorEnv(task, min(64, n_episodes), seed + 31)
+        episodes = play_episodes(task, venv, agent.act, n_episodes)
+        wins = [e["win"] for e in episodes]
+        prov = {"behaviour": "mappo-checkpoint", "checkpoint_iteration": ck["iteration"],
+                "checkpoint_env_steps": ck["env_steps"], "checkpoint_win_rate": ck["win_rate"],
+                "checkpoint_return": ck["return_mean"], "episodes": n_episodes, "win_rate": float(np.mean(wins)),
+                "quality_fractions": fractions or SMAC_QUALITY_FRACTIONS}
+    return from_episodes(episodes, dataset_meta(task, quality, {**prov, "seed": seed}, grade="paper"))
+
+
+def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
+                        medium_fraction: float = MEDIUM_FRACTION) -> OfflineDataset:
+    """D4RL-style MaMuJoCo qualities from a MAPPO run: expert = the best checkpoint, medium =
+    the checkpoint closest to ``medium_fraction`` of its return, medium-replay = every
+    training episode up to the medium checkpoint, medium-expert = medium and expert episodes
+    together (D4RL; the OMIGA datasets follow it).  The policies act stochastically, as D4RL's."""
+    import torch
+
+    from behaviour.mappo import MAPPOAgent
+    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
+
+    check_quality(task, quality)
+    checkpoints = run["checkpoints"]
+    expert = max(checkpoints, key=lambda c: c["return_mean"])
+    torch.manual_seed(seed)
+    # the behaviour policy acts on the observations it was trained on; the data get the task's
+    acted_on = run_obs_layout(task, run)
+    play_task = with_obs_layout(task, acted_on)
+
+    def play(ck, n):
+        agent = MAPPOAgent(play_task, run["config"]["hidden"])
+        agent.load_state_dict(ck["state_dict"])
+        return play_episodes(play_task, MaMuJoCoVectorEnv(play_task, n, seed + 17), agent.act, n)
+
+    def replay(medium):
+        episodes = [e for e in run["episodes"] if e["iteration"] <= medium["iteration"]]
+        if not episodes:
+            raise ValueError(f"the MAPPO run of {task.id} recorded no episodes before its medium checkpoint")
+        return episodes
+
+    episodes, medium = d4rl_episodes(quality, n_episodes, checkpoints, expert, lambda c: c["return_mean"], play,
+                                     replay, medium_fraction)
+    episodes = in_task_layout(task, [episode_arrays(e) for e in episodes], acted_on)
+    prov = {"behaviour": "mappo", "seed": seed, "behaviour_obs_layout": acted_on,
+            "expert_iteration": expert["iteration"], "expert_return": expert["return_mean"],
+            "medium_iteration": medium["iteration"], "medium_return": medium["return_mean"],
+            "medium_fraction": medium_fraction, "episodes": len(episodes), "run_env_steps": run["env_steps"]}
+    return from_episodes(episodes, dataset_meta(task, quality, prov, grade="paper"))

@@ -1,0 +1,70 @@
+"""Quality levels of datasets from the checkpoints of a behaviour learning run.
+
+- SMACv1 (poor / medium / good, MADT's datasets, Meng et al. 2023): the checkpoint whose
+  evaluated return sits at a fraction of the way from the run's first to its best return
+  (``pick_checkpoint``, ``SMAC_QUALITY_FRACTIONS``).
+- MaMuJoCo (D4RL-style, as the OMIGA datasets): expert = the expert checkpoint, medium = the
+  learnt checkpoint whose return is closest to ``MEDIUM_FRACTION`` of the expert's,
+  medium-replay = the run's training episodes up to the medium checkpoint, medium-expert =
+  medium and expert episodes together (``d4rl_episodes``; one definition for the ARS and the
+  MAPPO runs, which differ only in which checkpoint is the expert and how replay is kept).
+
+``dataset_meta`` is the metadata every generator writes with its dataset.
+"""
+from __future__ import annotations
+
+from tasks.registry import TaskSpec
+from tasks.simulators import backend_version
+
+#: where SMACv1's poor / medium / good checkpoints sit between the run's first and best
+#: evaluated return (MADT's datasets come from MAPPO policies of poor, medium and good win
+#: rate; returns order the checkpoints where win rates are all zero, as on the hard maps
+#: early in training)
+SMAC_QUALITY_FRACTIONS = {"poor": 0.2, "medium": 0.5, "good": 1.0}
+#: MaMuJoCo's medium checkpoint: the one whose evaluation return is closest to this fraction
+#: of the expert's (D4RL's medium policies reach about a third of expert return)
+MEDIUM_FRACTION = 0.4
+
+
+def dataset_meta(task: TaskSpec, quality: str, provenance: dict, grade: str) -> dict:
+    """The metadata of a generated dataset: task, backend, layout, ``grade`` (smoke or paper)
+    and the generator's ``provenance``."""
+    return {"suite": task.suite, "task": task.name, "quality": quality, "backend": task.backend,
+            "backend_version": backend_version(task), "action_type": task.action_type,
+            "n_agents": task.n_agents, "approximation": task.approximation,
+            "obs_layout": task.obs_layout, "grade": grade, "provenance": provenance}
+
+
+def pick_checkpoint(checkpoints: list, quality: str, fractions: dict = None) -> dict:
+    """SMACv1: the checkpoint whose ``return_mean`` is closest to ``fractions[quality]`` of the
+    way from the first checkpoint's return to the best one's."""
+    fractions = fractions or SMAC_QUALITY_FRACTIONS
+    score = lambda c: c["return_mean"]
+    first, best = score(checkpoints[0]), max(score(c) for c in checkpoints)
+    target = first + fractions[quality] * (best - first)
+    return min(checkpoints, key=lambda c: abs(score(c) - target))
+
+
+def d4rl_episodes(quality: str, n_episodes: int, checkpoints: list, expert: dict, score, play, replay,
+                  medium_fraction: float = MEDIUM_FRACTION):
+    """MaMuJoCo episodes of one D4RL-style quality, and the medium checkpoint.
+
+    ``expert`` is one of ``checkpoints`` (each with an ``iteration``; ``score(c)`` its evaluated
+    return); medium is the closest to ``medium_fraction`` of the expert's score among the
+    learnt checkpoints (iteration > 0) other than the expert, or among all if there are none.
+    ``play(checkpoint, n)`` records n episodes of a checkpoint's policy; ``replay(medium)``
+    returns the run's training episodes up to the medium checkpoint."""
+    target = medium_fraction * score(expert)
+    learnt = [c for c in checkpoints if c is not expert and c["iteration"] > 0]
+    medium = min(learnt or checkpoints, key=lambda c: abs(score(c) - target))
+    if quality == "expert":
+        episodes = play(expert, n_episodes)
+    elif quality == "medium":
+        episodes = play(medium, n_episodes)
+    elif quality == "medium-expert":
+        episodes = play(medium, n_episodes // 2) + play(expert, n_episodes - n_episodes // 2)
+    elif quality == "medium-replay":
+        episodes = replay(medium)
+    else:
+        raise ValueError(f"{quality!r} is not a MaMuJoCo quality level (expert, medium, medium-replay, medium-expert)")
+    return episodes, medium

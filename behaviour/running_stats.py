@@ -1,0 +1,47 @@
+"""Running mean and variance of a stream of samples (Welford's algorithm), in float64.
+
+One class for both behaviour learners: ARS normalises the global state it acts on by the
+states it has visited (a vector per sample), MAPPO scales MaMuJoCo rewards by the running
+variance of the discounted return (a scalar per sample).  Samples are folded in one at a
+time, in the order given, so a run and its resumed continuation see the same numbers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class RunningMeanVar:
+    """Mean and sum of squared deviations (``m2``) of the samples seen so far, each sample of
+    ``shape`` (``()``: scalars); ``state`` / ``set_state`` carry them through a resume file."""
+
+    def __init__(self, shape=()):
+        self.n, self.mean, self.m2 = 0, np.zeros(shape), np.zeros(shape)
+        self.shape = self.mean.shape
+
+    def update(self, samples) -> None:
+        """Fold in ``samples``: one sample of ``shape`` or a batch of them (leading axes)."""
+        for x in np.reshape(samples, (-1,) + self.shape):
+            self.n += 1
+            d = x - self.mean
+            self.mean += d / self.n
+            self.m2 += d * (x - self.mean)
+
+    def var(self, ddof: int = 0):
+        """``m2 / (n - ddof)``; 1 until two samples have been seen."""
+        return self.m2 / max(self.n - ddof, 1) if self.n > 1 else np.ones_like(self.mean)
+
+    def std(self, ddof: int = 0, eps: float = 0.0):
+        """``sqrt(var) + eps``; 1 (without ``eps``) until two samples have been seen."""
+        return np.sqrt(self.m2 / max(self.n - ddof, 1)) + eps if self.n > 1 else np.ones_like(self.mean)
+
+    def state(self) -> tuple:
+        """``(n, mean, m2)``: what a resume file keeps."""
+        return self.n, self.mean, self.m2
+
+    def set_state(self, state) -> None:
+        """Put back a ``state()`` tuple (also those of resume files written before this class,
+        whose scalar mean and m2 are Python or numpy floats)."""
+        n, mean, m2 = state
+        self.n = int(n)
+        self.mean = np.array(mean, np.float64).reshape(self.shape)
+        self.m2 = np.array(m2, np.float64).reshape(self.shape)
