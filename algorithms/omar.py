@@ -114,7 +114,7 @@ class OMAR(Learner):
         if self.spec.discrete:
             lse = torch.logsumexp(masked_logits(self.q.all_actions(b.obs), b.avail), -1)
         else:
-            n, A = cfg.omar_num_samples // 2, self.spec.action_dim
+            n = cfg.omar_num_samples // 2
             rep = b.obs.unsqueeze(0).expand(n, *b.obs.shape)
             uniform = torch.rand(n, *b.actions.shape, device=b.obs.device) * 2 - 1
             with torch.no_grad():

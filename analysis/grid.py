@@ -163,7 +163,6 @@ def variant_for(config: dict, key: str, value) -> str:
 def runs(config: dict) -> list:
     """Every training run of the grid: defaults for every algorithm, then the variants."""
     from algorithms import algorithm_class
-
     from analysis.config_checks import canonical_hyperparameters
 
     hps = canonical_hyperparameters(config)  # keyed by canonical names, as the runs are

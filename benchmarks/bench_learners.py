@@ -10,10 +10,10 @@ import time
 
 import torch
 
-from algorithms.base import LearnerSpec
 from algorithms import available_algorithms, make
-from harness.data import TensorData
+from algorithms.base import LearnerSpec
 from benchmarks.bench_updates import synthetic_dataset
+from harness.data import TensorData
 
 
 def main():

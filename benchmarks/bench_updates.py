@@ -21,8 +21,8 @@ import time
 import numpy as np
 import torch
 
-from algorithms.base import Batch, LearnerSpec
 from algorithms import make
+from algorithms.base import Batch, LearnerSpec
 from harness.data import TensorData
 from tasks.dataset import OfflineDataset
 from tasks.registry import get_task

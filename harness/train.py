@@ -53,8 +53,8 @@ import yaml
 from algorithms import make
 from harness.data import TensorData
 from tasks.dataset import file_sha256, load_dataset, obs_nbytes
-from tasks.resume import load_resume, save_resume
 from tasks.files import atomic_write_bytes, atomic_write_text
+from tasks.resume import load_resume, save_resume
 from tasks.simulators import backend_version, evaluate, make_vector_env
 
 METRICS_SCHEMA_VERSION = 2

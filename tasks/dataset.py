@@ -326,7 +326,8 @@ def _check_declared(declared: dict, meta: dict, path: str, obs_dtype=None) -> No
         kinds = "b" if key in ("terminated", "truncated", "episode_start", "avail", "final_avail") else \
             ("iu" if key == "actions" and discrete else "f")
         if dtype.kind not in kinds and not (kinds == "b" and dtype.kind in "iu"):
-            bad(f"'/{key}' has dtype {dtype}, expected {'bool' if kinds == 'b' else 'integer' if kinds == 'iu' else 'float'}")
+            expected = 'bool' if kinds == 'b' else 'integer' if kinds == 'iu' else 'float'
+            bad(f"'/{key}' has dtype {dtype}, expected {expected}")
     nbytes = sum(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in declared.values())
     if obs_dtype is not None:
         nbytes -= int(np.prod(declared["obs"][0]) + np.prod(declared["final_obs"][0])) * (

@@ -77,7 +77,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -503,7 +503,8 @@ def import_madt_episodes(directory, task: TaskLike, quality: str) -> OfflineData
     """A directory of MADT episode files (SMAC), in sorted file-name order.
 
     Files are read with ``torch.load(weights_only=True)`` allowing lists, numbers, tensors and
-    numpy arrays only: a file that would run code when unpickled is refused.  Hidden files (names starting with '.') are skipped.
+    numpy arrays only: a file that would run code when unpickled is refused.  Hidden files
+    (names starting with '.') are skipped.
     """
     task, directory = _task(task), Path(directory)
     check_quality(task, quality)

@@ -104,7 +104,8 @@ def with_obs_layout(task: TaskSpec, layout: str) -> TaskSpec:
             raise ValueError(f"task {task.id} has only its native observation; {layout!r} applies to MaMuJoCo tasks")
         return task
     if layout not in MAMUJOCO_OBS_LAYOUTS:
-        raise ValueError(f"unknown observation layout {layout!r} for {task.id}; valid: {', '.join(MAMUJOCO_OBS_LAYOUTS)}")
+        raise ValueError(f"unknown observation layout {layout!r} for {task.id}; "
+                         f"valid: {', '.join(MAMUJOCO_OBS_LAYOUTS)}")
     width = task.state_dim + task.n_agents if layout == "authors" else task.backend_kwargs["local_obs_dim"]
     return replace(task, obs_layout=layout, obs_dim=width)
 

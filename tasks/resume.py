@@ -139,11 +139,13 @@ def vector_env_state(venv) -> dict:
     if type(venv).__name__ == "SMAXVectorEnv":
         import jax
         return {"kind": "smax", "key": np.asarray(venv.key),
-                "leaves": None if venv.state is None else [np.asarray(x) for x in jax.tree_util.tree_leaves(venv.state)]}
+                "leaves": None if venv.state is None
+                else [np.asarray(x) for x in jax.tree_util.tree_leaves(venv.state)]}
     if type(venv).__name__ == "MaMuJoCoVectorEnv":
         return {"kind": "mamujoco", "episode": venv._episode, "obs": venv.obs.copy(), "state": venv.state.copy(),
                 "done": venv.done.copy(), "sims": [_mujoco_state(e) for e in venv.envs]}
-    raise NotImplementedError(f"{type(venv).__name__} cannot save its simulator state (resume is for SMAX and MaMuJoCo)")
+    raise NotImplementedError(f"{type(venv).__name__} cannot save its simulator state "
+                              "(resume is for SMAX and MaMuJoCo)")
 
 
 def set_vector_env_state(venv, st: dict) -> None:

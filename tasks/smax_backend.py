@@ -15,7 +15,6 @@ jitted step compiles once, not twice.
 from __future__ import annotations
 
 import os
-from functools import partial
 
 import numpy as np
 
@@ -38,7 +37,8 @@ except Exception:  # pragma: no cover - older jax without the option
 
 def _strong(tree):
     """Cast every leaf to its own dtype, dropping JAX's weak-type flag."""
-    return jax.tree_util.tree_map(lambda x: jax.lax.convert_element_type(x, x.dtype) if hasattr(x, "dtype") else x, tree)
+    return jax.tree_util.tree_map(
+        lambda x: jax.lax.convert_element_type(x, x.dtype) if hasattr(x, "dtype") else x, tree)
 
 
 def make_smax_env(task: TaskSpec):
@@ -173,14 +173,17 @@ class SMAXHeuristicAllies:
 
     def __init__(self, venv: SMAXVectorEnv, seed: int = 0):
         from jaxmarl.environments.smax.heuristic_enemy import (
-            create_heuristic_policy, get_heuristic_policy_initial_state)
+            create_heuristic_policy,
+            get_heuristic_policy_initial_state,
+        )
 
         self.venv = venv
         smax = venv.env._env
         heuristic = create_heuristic_policy(smax, team=0)
         n = venv.n_agents
         agents = venv.agents
-        self._init = jax.jit(jax.vmap(lambda _: jax.vmap(lambda __: get_heuristic_policy_initial_state())(jnp.arange(n))))
+        self._init = jax.jit(jax.vmap(
+            lambda _: jax.vmap(lambda __: get_heuristic_policy_initial_state())(jnp.arange(n))))
         self.key = jax.random.PRNGKey(seed + 7919)
 
         def _act(key, env_state, pstate, epsilon):

@@ -10,7 +10,8 @@ the pair coordinates (expected reward under the learnt stochastic policies, meas
 seeds 0-3 with 700 updates at lr 2e-3: 0.99-1.0).  The earlier form, -alpha sum_{j != i}(log pi_j - log mu_j)
 at the data actions and no re-weighting, rewards agent i's rows exactly where the other's data
 action is one its policy avoids: once pi_1 puts more mass on 0 than the data, agent 0's rows
-with a_1 = 1 gain and the push reverses (measured: 0.54 on seeds 0-3; with 1500 updates at lr 1e-3, 0.07-0.53, seed 0 anti-coordinating).
+with a_1 = 1 gain and the push reverses (measured: 0.54 on seeds 0-3; with 1500 updates at lr 1e-3,
+0.07-0.53, seed 0 anti-coordinating).
 """
 import numpy as np
 import pytest

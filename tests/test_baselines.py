@@ -14,7 +14,8 @@ Expected results, and why:
 - Continuous bandit (optimum (0.5, -0.5) = 1; BC imitates uniform actions, ~0.5): every
   method moves towards the optimum; thresholds are the values measured over seeds 0-1 with a
   margin (BCQ 0.78-0.84 (its perturbation model stays near the data), CQL 1.0, ICQ 0.93-1.0,
-  OMAR 0.94-0.96, OMIGA ~0.99 (seed 0; other seeds need ~800 updates, see test_learn_omiga.py), OptDICE 0.97-0.99, AlberDICE 0.75-0.78 (it updates one agent's
+  OMAR 0.94-0.96, OMIGA ~0.99 (seed 0; other seeds need ~800 updates, see test_learn_omiga.py),
+  OptDICE 0.97-0.99, AlberDICE 0.75-0.78 (it updates one agent's
   policy per step)).
 """
 import pytest

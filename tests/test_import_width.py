@@ -35,7 +35,8 @@ def _omiga_file(path, width_obs=None, episodes=2, steps=30):
             r.append([float(rew[0])]); d.append([0.0])
             _, state, _ = venv.observe()
             if term[0]:
-                o.append(authors_observation(state[0], 3)[:, :width_obs] if width_obs else authors_observation(state[0], 3))
+                full = authors_observation(state[0], 3)
+                o.append(full[:, :width_obs] if width_obs else full)
                 s.append(o[-1]); a.append(np.zeros((3, 1), np.float32)); r.append([0.0]); d.append([1.0])
                 break
     with h5py.File(path, "w") as f:

@@ -1,8 +1,8 @@
 """Every input checked where it enters (issue 10): datasets against the task they are used for,
 imports against the task before writing, unpickling that cannot run code, and the config."""
 import os
-import re
 import pickle
+import re
 import subprocess
 import sys
 
@@ -102,7 +102,8 @@ def test_a_full_state_observation_is_named_when_the_task_uses_local_ones():
     ds = task_dataset(HOPPER, "expert")
     ds.obs = np.zeros(ds.obs.shape[:2] + (14,), np.float32)
     ds.final_obs = np.zeros(ds.final_obs.shape[:2] + (14,), np.float32)
-    with pytest.raises(DatasetError, match=r"observation size 14, the task's is 9 \(local observations\) -- the width of the full state plus"):
+    with pytest.raises(DatasetError, match=r"observation size 14, the task's is 9 \(local observations\) "
+                                           r"-- the width of the full state plus"):
         check_against_task(ds, HOPPER, "expert", "hop.h5")
 
 
@@ -253,8 +254,8 @@ import copy  # noqa: E402
 
 import yaml  # noqa: E402
 
-from analysis.config_checks import (ConfigFileError, check_config_types, load_yaml_strict,  # noqa: E402
-                                    main as check_main)
+from analysis.config_checks import ConfigFileError, check_config_types, load_yaml_strict  # noqa: E402
+from analysis.config_checks import main as check_main
 from analysis.grid import check_config, runs  # noqa: E402
 
 
@@ -392,7 +393,8 @@ def test_code_version_follows_a_source_change(tmp_path, monkeypatch):
         shutil.copytree(package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(prov, "ROOT", tmp_path)
     prov.code_version.cache_clear()
-    monkeypatch.setattr(prov, "_learner_files", lambda: {"BC": "algorithms/bc.py", "ComaDICE": "algorithms/comadice.py"})
+    learners = {"BC": "algorithms/bc.py", "ComaDICE": "algorithms/comadice.py"}
+    monkeypatch.setattr(prov, "_learner_files", lambda: learners)
     before = {a: prov.code_version(a) for a in ("BC", "ComaDICE")}
     with open(tmp_path / "algorithms" / "bc.py", "a") as f:
         f.write("\n# a change\n")

@@ -23,8 +23,8 @@ Why the expected outcomes hold.  OMIGA's local policy is pi_i ~ mu_i exp(w_i Q_i
 import pytest
 import torch
 
-from algorithms.base import Batch, BatchError, LearnerSpec
 from algorithms import make
+from algorithms.base import Batch, BatchError, LearnerSpec
 from harness.data import TensorData, spec_from_dataset
 from tests.problems import bandit, bandit_value, fit, matrix_game, matrix_game_value
 
@@ -93,7 +93,8 @@ def _random_batch(spec: LearnerSpec, B: int, avail_p: float = 0.5) -> Batch:
         actions = torch.rand(B, N, A) * 2 - 1
     return Batch(obs=torch.randn(B, N, O), state=torch.randn(B, S), actions=actions, reward=torch.randn(B),
                  done=(torch.rand(B) < 0.1).float(), next_obs=torch.randn(B, N, O), next_state=torch.randn(B, S),
-                 avail=avail, next_avail=next_avail, reward_to_go=torch.randn(B), init_obs=torch.randn(B, N, O), init_state=torch.randn(B, S))
+                 avail=avail, next_avail=next_avail, reward_to_go=torch.randn(B), init_obs=torch.randn(B, N, O),
+                 init_state=torch.randn(B, S))
 
 
 def test_discrete_actions_respect_the_mask():

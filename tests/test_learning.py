@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from algorithms.base import BatchError
 from algorithms import make
+from algorithms.base import BatchError
 from harness.data import TensorData, spec_from_dataset
 from tests.problems import bandit, bandit_value, fit, matrix_game, matrix_game_value
 

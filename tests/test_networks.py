@@ -1,8 +1,8 @@
 """Shared networks: non-negative mixers and action masks."""
 import torch
 
-from algorithms.base import LearnerSpec
 from algorithms import make
+from algorithms.base import LearnerSpec
 from algorithms.networks import AgentMLP, HyperMixer
 
 

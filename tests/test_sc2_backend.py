@@ -9,8 +9,15 @@ import pytest
 
 from tasks import sc2_backend
 from tasks.registry import get_task
-from tasks.sc2_backend import (SC2Unavailable, SC2VectorEnv, classify_end, make_sc2_env, sc2_available,
-                              sc2_task_spec, smacv2_env_args)
+from tasks.sc2_backend import (
+    SC2Unavailable,
+    SC2VectorEnv,
+    classify_end,
+    make_sc2_env,
+    sc2_available,
+    sc2_task_spec,
+    smacv2_env_args,
+)
 from tasks.simulators import evaluate
 from tasks.smax_backend import evaluate_smax
 
@@ -214,7 +221,8 @@ def test_missing_game_is_named(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "smac", None)  # not importable, whatever is installed
     monkeypatch.setenv("SC2PATH", str(tmp_path / "nowhere"))
     ok, reason = sc2_available()
-    assert not ok and "StarCraft II not found" in reason and "SC2PATH=" in reason and "oxwhirl/smac#installing" in reason
+    assert not ok and "StarCraft II not found" in reason and "SC2PATH=" in reason
+    assert "oxwhirl/smac#installing" in reason
     assert "pip install git+https://github.com/oxwhirl/smac.git" in reason  # every missing piece is named
     with pytest.raises(SC2Unavailable, match="StarCraft II not found"):
         SC2VectorEnv(TASK, 2, 0)

@@ -10,9 +10,19 @@ import pytest
 from scipy.stats import chisquare
 
 from tasks.registry import all_tasks, get_task
-from tasks.smax_scenarios import (COLOSSUS, MISSING_UNIT_TYPES, SMACV2_UNIT_PROBS, SMAX_UNIT_TYPES, action_dim,
-                                 make_env, obs_dim, smacv2_start_positions, smacv2_unit_types, smax_dims,
-                                 state_dim)
+from tasks.smax_scenarios import (
+    COLOSSUS,
+    MISSING_UNIT_TYPES,
+    SMACV2_UNIT_PROBS,
+    SMAX_UNIT_TYPES,
+    action_dim,
+    make_env,
+    obs_dim,
+    smacv2_start_positions,
+    smacv2_unit_types,
+    smax_dims,
+    state_dim,
+)
 
 N_RESETS = 256
 P_MIN = 1e-3  # chi-square p-value below which the frequencies do not match

@@ -44,7 +44,7 @@ def environments(pyproject: Path = ROOT / "pyproject.toml") -> dict:
          [f"cuda-version={CUDA_VERSION}"]),
     ]:
         lines = [
-            f"# GENERATED from pyproject.toml by workflow/scripts/make_conda_env.py: do not edit.",
+            "# GENERATED from pyproject.toml by workflow/scripts/make_conda_env.py: do not edit.",
             "# (tests/test_conda_env.py checks that it agrees.)",
             f"name: comadice-bench{'-cuda' if extra else ''}",
             "channels:",
