@@ -1,9 +1,9 @@
 """Figure 1 of the paper: ComaDICE's performance against alpha (Sec. 6.4).
 
 One panel per suite of the ablation: the mean over that suite's tasks (and qualities) of
-the last evaluation -- win rate in percent for SMAC, return for MaMuJoCo -- for each alpha,
-with the spread over seeds (mean over tasks computed per seed, then mean +- std over
-seeds) as a band.  Log-scaled alpha axis, as in the paper.
+the last evaluation of the suite's metric (tasks/suites.py: win rate in percent for SMAC,
+return for MaMuJoCo) for each alpha, with the spread over seeds (mean over tasks computed
+per seed, then mean +- std over seeds) as a band.  Log-scaled alpha axis, as in the paper.
 """
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from analysis.tables import SUITE_METRIC, SUITE_TITLES  # noqa: E402
 from tasks.files import atomic_path  # noqa: E402
+from tasks.suites import get_metric, get_suite  # noqa: E402
 
 
 def _save(fig, path, **kw) -> None:
@@ -30,7 +29,7 @@ def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites) -> pd.DataFr
     rows = []
     final = scores[scores["is_final"] & (scores["algorithm"] == "ComaDICE")]
     for suite in suites:
-        metric = SUITE_METRIC[suite]
+        metric = get_suite(suite).metric
         for alpha, variant in alpha_variants.items():
             df = final[(final["suite"] == suite) & (final["variant"] == variant)]
             for seed, g in df.groupby("seed"):
@@ -56,8 +55,8 @@ def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
         ax.set_xticks(stats["alpha"])
         ax.set_xticklabels([f"{a:g}" for a in stats["alpha"]])
         ax.set_xlabel(r"$\alpha$")
-        ax.set_ylabel("win rate (%)" if SUITE_METRIC[suite] == "win_rate_pct" else "return")
-        ax.set_title(f"{SUITE_TITLES[suite]} (mean over tasks, {int(stats['count'].max())} seeds)")
+        ax.set_ylabel(get_metric(get_suite(suite).metric).axis)
+        ax.set_title(f"{get_suite(suite).title} (mean over tasks, {int(stats['count'].max())} seeds)")
     if note:
         fig.text(0.5, -0.02, note, ha="center", va="top", fontsize=8)
     fig.tight_layout()
@@ -68,9 +67,9 @@ def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
 
 def curve_frame(scores: pd.DataFrame, suite: str, task: str, quality: str) -> pd.DataFrame:
     """Learning curves of one (suite, task, quality): per algorithm (default variants) and
-    evaluation step, the mean and std over seeds of the evaluation's metric (win rate in
-    percent for SMAC, return for MaMuJoCo) and the number of seeds."""
-    metric = SUITE_METRIC[suite]
+    evaluation step, the mean and std over seeds of the suite's metric (win rate in percent
+    for SMAC, return for MaMuJoCo) and the number of seeds."""
+    metric = get_suite(suite).metric
     df = scores[(scores["suite"] == suite) & (scores["task"] == task) & (scores["quality"] == quality)
                 & (scores["variant"] == "default")]
     g = df.groupby(["algorithm", "step"])[metric]
@@ -90,7 +89,7 @@ def plot_learning_curve(frame: pd.DataFrame, suite: str, title: str, out_png, al
         ax.plot(d["step"], d["mean"], label=algo, color=colour, lw=1.4)
         ax.fill_between(d["step"], d["mean"] - d["std"], d["mean"] + d["std"], color=colour, alpha=0.15, lw=0)
     ax.set_xlabel("gradient steps")
-    ax.set_ylabel("win rate (%)" if suite != "mamujoco" else "return")
+    ax.set_ylabel(get_metric(get_suite(suite).metric).axis)
     ax.set_title(title, fontsize=9)
     if order:
         ax.legend(fontsize=6, ncol=2, frameon=False)

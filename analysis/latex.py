@@ -1,13 +1,25 @@
-"""Check generated LaTeX tables: compile them with pdflatex when a TeX install is present,
-otherwise a structural check (balanced braces, matched environments, booktabs rules,
-equal cell counts per row).  Either way a broken table is an error naming the file."""
+"""The reports' LaTeX: every .tex file is rendered from a template in reports/templates/
+through ``render_template`` (one jinja environment), every number in it formatted by
+``tex_number`` (the templates' ``num`` filter) and every text escaped by ``latex_escape``
+(``escape``); a caption's sentences are composed by the module that knows the data
+(``analysis/tables.py``).  And the check of the generated tables: compiled with pdflatex
+when a TeX install is present, otherwise a structural check (balanced braces, matched
+environments, booktabs rules, equal cell counts per row).  Either way a broken table is an
+error naming the file."""
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import jinja2
+
+from tasks.files import atomic_write_text
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 
 PREAMBLE = r"""\documentclass{article}
 \usepackage{booktabs}
@@ -18,6 +30,42 @@ PREAMBLE = r"""\documentclass{article}
 
 class LatexError(ValueError):
     pass
+
+
+def latex_escape(s) -> str:
+    return (str(s).replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
+            .replace("&", r"\&").replace("#", r"\#"))
+
+
+def tex_number(value, decimals: int = 1, std=None, bold: bool = False) -> str:
+    """A number for a table: ``--`` when there is none (None or NaN), else ``value`` with
+    ``decimals`` decimals, ``value $\\pm$ std`` when a ``std`` is given, in bold on request."""
+    if value is None or value != value:  # NaN (a float, numpy's or pandas' alike) is no number
+        return "--"
+    text = f"{value:.{decimals}f}"
+    if std is not None:
+        text += f" $\\pm$ {std:.{decimals}f}"
+    return f"\\textbf{{{text}}}" if bold else text
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The templates' environment: LaTeX-friendly delimiters (``<< value >>``, ``<% for %>``,
+    ``<# comment #>``), the filters ``num`` (``tex_number``) and ``escape`` (``latex_escape``)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), block_start_string="<%",
+                             block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
+                             comment_start_string="<#", comment_end_string="#>",
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(num=tex_number, escape=latex_escape)
+    return env
+
+
+def render_template(name: str, out_tex=None, **context) -> str:
+    """Render reports/templates/``name``; written (atomically) to ``out_tex`` when given."""
+    tex = environment().get_template(name).render(**context)
+    if out_tex is not None:
+        atomic_write_text(out_tex, tex)
+    return tex
 
 
 def syntax_check(path) -> None:
@@ -52,7 +100,8 @@ def syntax_check(path) -> None:
         row = re.sub(r"\\(toprule|midrule|bottomrule)", "", row).strip()
         if not row:
             continue
-        cells = row.count("&") + 1 - row.count("\\&") + sum(int(n) - 1 for n in re.findall(r"\\multicolumn\{(\d+)\}", row))
+        spans = sum(int(n) - 1 for n in re.findall(r"\\multicolumn\{(\d+)\}", row))
+        cells = row.count("&") + 1 - row.count("\\&") + spans
         if cells != n_cols:
             raise LatexError(f"{path}: a row has {cells} cells, the tabular {n_cols}: {row[:60]}")
 

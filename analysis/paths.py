@@ -4,7 +4,7 @@ has its own tree, so running one profile never touches another's datasets, runs 
 
     results/<profile>/datasets/{suite}/{task}/{quality}.h5
     results/<profile>/behaviour/{suite}/{task}/mappo.pkl, mappo_curve.csv   (SMAX MAPPO runs)
-    results/<profile>/behaviour/mamujoco/{task}/run.pkl                      (MaMuJoCo ARS / MAPPO)
+    results/<profile>/behaviour/{suite}/{task}/run.pkl                        (MaMuJoCo ARS / MAPPO)
     results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/
         config.yaml  curve.csv  checkpoint.pt  metrics.json  tb/ (TensorBoard events)
     results/<profile>/scores.csv
@@ -54,8 +54,9 @@ class Paths:
     def mappo_curve(self, suite="{suite}", task="{task}") -> str:
         return f"{self.results}/behaviour/{suite}/{task}/mappo_curve.csv"
 
-    def mamujoco_behaviour(self, task="{task}") -> str:
-        return f"{self.results}/behaviour/mamujoco/{task}/run.pkl"
+    def d4rl_behaviour(self, suite="{suite}", task="{task}") -> str:
+        """The ARS / MAPPO run whose checkpoints and replay make a D4RL-style suite's datasets."""
+        return f"{self.results}/behaviour/{suite}/{task}/run.pkl"
 
     # runs ----------------------------------------------------------------------------
     def run_dir(self, run_id: str = RUN_ID) -> str:

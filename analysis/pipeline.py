@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from tasks.suites import get_suite
+
 #: ``train`` keys that say how a run executes, not what it computes: changing them must not
 #: rerun a finished run, so they never reach a rule's params.
 EXECUTION_KEYS = ("device", "threads")
@@ -22,7 +24,8 @@ UPDATES_PER_S = 20.0                  # one core; ComaDICE measured 30-50
 MAPPO_STEPS_PER_MIN = 300_000 / 15    # 300k steps: 3-11 min measured
 SMAX_EVAL_S_PER_EPISODE = 0.06 / 32 * 10   # batched; x10 for larger maps and the first JIT compile
 MAMUJOCO_STEPS_PER_S = 2_000.0
-#: transitions per dataset, to turn epochs into updates before the dataset exists
+#: transitions per dataset, to turn epochs into updates before the dataset exists (a suite not
+#: listed: the largest, every figure here being an upper estimate)
 TRANSITIONS = {"smacv1": 60_000, "smacv2": 70_000, "mamujoco": 200_000}
 
 
@@ -73,25 +76,32 @@ def uses_gpu(config: dict) -> bool:
 # resources (minutes, MB): Snakemake's standard ``runtime`` and ``mem_mb``
 
 
+def _on_mujoco(suite: str) -> bool:
+    """Whether a suite's tasks run on MuJoCo physics (episodes of up to 1000 Python-level
+    steps, datasets of continuous actions), not on SMAX (batched, cheap episodes)."""
+    return get_suite(suite).backends[0] == "mamujoco"
+
+
 def _minutes(seconds: float, floor: int = 10) -> int:
     return max(floor, int(math.ceil(seconds * 1.5 / 60)))   # 50% headroom
 
 
 def train_updates(config: dict, suite: str, task: str) -> int:
     """Updates one run makes (an estimate when the length is in epochs of a future dataset)."""
-    from analysis.grid import training_length   # lazy: grid imports the task registry
+    from analysis.grid import training_length  # lazy: grid imports the task registry
 
     length = training_length(config, suite, task)
     if "n_updates" in length:
         return int(length["n_updates"])
-    return int(length["epochs"] * TRANSITIONS[suite] / config["train"]["batch_size"])
+    transitions = TRANSITIONS.get(suite, max(TRANSITIONS.values()))
+    return int(length["epochs"] * transitions / config["train"]["batch_size"])
 
 
 def train_runtime(config: dict, suite: str, task: str) -> int:
     """Minutes for one training run: updates at UPDATES_PER_S plus every evaluation."""
     t = config["train"]
     episodes = t["n_evals"] * t["eval_episodes"] + t.get("final_eval_episodes", 0)
-    if suite == "mamujoco":
+    if _on_mujoco(suite):
         eval_s = episodes * 1000 / MAMUJOCO_STEPS_PER_S
     else:
         eval_s = episodes * SMAX_EVAL_S_PER_EPISODE
@@ -102,7 +112,7 @@ def train_mem_mb(suite: str, task: str) -> int:
     """The dataset lives in memory (and on the GPU); SMACv2 20_vs_23 is the largest."""
     if "20_vs" in task:
         return 16_000
-    return 8_000 if suite == "mamujoco" or "10_vs" in task else 4_000
+    return 8_000 if _on_mujoco(suite) or "10_vs" in task else 4_000
 
 
 def behaviour_runtime(config: dict, suite: str) -> int:
@@ -110,13 +120,13 @@ def behaviour_runtime(config: dict, suite: str) -> int:
     d = config["datasets"]
     if d.get("generator", "smoke") == "paper":
         steps = d.get("mappo_env_steps", 1_000_000)
-        return _minutes(steps / MAPPO_STEPS_PER_MIN * 60 * (2 if suite == "mamujoco" else 1), floor=30)
+        return _minutes(steps / MAPPO_STEPS_PER_MIN * 60 * (2 if _on_mujoco(suite) else 1), floor=30)
     return _minutes(d["ars_iterations"] * 30, floor=30)   # ARS: about 30 s per iteration
 
 
 def dataset_runtime(config: dict, suite: str) -> int:
     """Minutes to roll out a dataset's episodes from a behaviour policy."""
     d = config["datasets"]
-    if suite == "mamujoco":
+    if _on_mujoco(suite):
         return _minutes(d["mamujoco_episodes"] * 4 * 1000 / MAMUJOCO_STEPS_PER_S, floor=30)
     return _minutes(d["smax_episodes"] * SMAX_EVAL_S_PER_EPISODE * 20, floor=30)

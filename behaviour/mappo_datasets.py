@@ -16,6 +16,7 @@ from behaviour.episodes import episode_arrays, play_episodes
 from behaviour.qualities import MEDIUM_FRACTION, SMAC_QUALITY_FRACTIONS, d4rl_episodes, dataset_meta, pick_checkpoint
 from tasks.dataset import OfflineDataset, from_episodes
 from tasks.registry import TaskSpec, check_quality, with_obs_layout
+from tasks.suites import get_suite
 
 
 def run_obs_layout(task: TaskSpec, run: dict) -> str:
@@ -54,7 +55,7 @@ def smac_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
     from behaviour.mappo import MAPPOAgent
 
     check_quality(task, quality)
-    if task.suite == "smacv2":
+    if get_suite(task.suite).replay_sample:
         pool = run["episodes"]
         if not pool:
             raise ValueError(f"the MAPPO run of {task.id} recorded no episodes")

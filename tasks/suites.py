@@ -24,6 +24,10 @@ class Suite:
     qualities: tuple       # dataset qualities, in the paper's row order
     backends: tuple        # simulators that run its tasks; the first is the default
     returns_table: bool    # whether the appendix's companion table of returns exists (SMAC: win rate is the metric)
+    dataset_kind: str      # how its datasets are made (workflow/rules/datasets.smk): "smac" (SMAX heuristic,
+                           # or checkpoints of a MAPPO run by win rate) | "d4rl" (ARS / MAPPO checkpoints
+                           # and replay, D4RL's expert / medium / medium-replay / medium-expert)
+    replay_sample: bool = False   # its one quality is a sample of the whole MAPPO run's replay (SMACv2)
     family: str = ""       # as a caption names it among suites of other metrics ("SMAC tasks"); "" for its title
 
     @property
@@ -34,12 +38,13 @@ class Suite:
 #: every suite, in the paper's table order (Tables 1-3)
 SUITES: dict = {s.name: s for s in (
     Suite("smacv1", "SMACv1", "table1_smacv1", "win_rate_pct", ("poor", "medium", "good"),
-          ("smax", "sc2"), True, family="SMAC"),
-    Suite("smacv2", "SMACv2", "table2_smacv2", "win_rate_pct", ("medium",), ("smax", "sc2"), True,
-          family="SMAC"),
+          ("smax", "sc2"), True, "smac", family="SMAC"),
+    Suite("smacv2", "SMACv2", "table2_smacv2", "win_rate_pct", ("medium",), ("smax", "sc2"), True, "smac",
+          replay_sample=True, family="SMAC"),
     Suite("mamujoco", "MaMuJoCo", "table3_mamujoco", "return_mean",
-          ("expert", "medium", "medium-replay", "medium-expert"), ("mamujoco",), False),
+          ("expert", "medium", "medium-replay", "medium-expert"), ("mamujoco",), False, "d4rl"),
 )}
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -80,6 +85,11 @@ def get_metric(name: str) -> Metric:
         return METRICS[name.removeprefix("final_")]
     except KeyError:
         raise KeyError(f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}") from None
+
+
+def suites_of_kind(kind: str) -> list:
+    """The suites whose datasets are made the ``kind`` way (``Suite.dataset_kind``)."""
+    return [s.name for s in SUITES.values() if s.dataset_kind == kind]
 
 
 def get_suite(name: str) -> Suite:

@@ -4,9 +4,15 @@ import pandas as pd
 import pytest
 from scipy.stats import mannwhitneyu, trim_mean
 
-from analysis.stats import (aggregate_table, improvement_table, interquartile_mean, iqm_of_runs,
-                            probability_of_improvement, probability_of_improvement_ci, stratified_bootstrap_ci)
-
+from analysis.stats import (
+    aggregate_table,
+    improvement_table,
+    interquartile_mean,
+    iqm_of_runs,
+    probability_of_improvement,
+    probability_of_improvement_ci,
+    stratified_bootstrap_ci,
+)
 
 # ----------------------------------------------------------------------------- IQM
 

@@ -1,14 +1,28 @@
-"""Rendered tables against a hand-checked expected .tex, and the paper side by side."""
+"""Rendered tables against a hand-checked expected .tex, the paper side by side, the report's tables
+taken from tasks/suites.py, and the statistics table."""
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from analysis.latex import LatexError, check_tables, syntax_check
-from analysis.tables import Column, algorithm_columns, paper_comparison, render
+from analysis.latex import LatexError, check_tables, syntax_check, tex_number
+from analysis.tables import (
+    Column,
+    algorithm_columns,
+    paper_comparison,
+    render,
+    render_statistics,
+    report_tables,
+    reported,
+    statistics_table,
+    table_stems,
+)
+from tasks.suites import SUITES
 
 DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def fixed_scores() -> pd.DataFrame:
@@ -78,3 +92,33 @@ def test_a_diverged_seed_makes_its_cell_diverged_never_a_number(tmp_path):
     cell = csv[(csv.quality == "good") & (csv.algorithm == "ComaDICE")].iloc[0]
     assert np.isnan(cell["mean"]) and cell["n_diverged"] == 1
     assert "\\textbf{50.0" in tex  # the best of the remaining cells is bold
+
+
+def test_numbers_have_one_format():
+    assert tex_number(70.0, 1, 10.0) == "70.0 $\\pm$ 10.0"
+    assert tex_number(0.125, 2, bold=True) == "\\textbf{0.12}"
+    assert tex_number(np.nan) == tex_number(None) == "--"
+
+
+def test_the_report_tables_come_from_the_suites_table():
+    cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    tables = {t.stem: t for t in report_tables(cfg)}
+    for name in cfg["suites"]:
+        suite = SUITES[name]
+        assert tables[suite.table].title == suite.title and tables[suite.table].metric is None
+        assert (f"{suite.table}_returns" in tables) == suite.returns_table
+        assert tables[f"{suite.table}_final_eval"].metric == f"final_{suite.metric}"
+    assert table_stems(cfg) == list(tables) + ["paper_vs_ours"]
+    # a table of suites with different metrics names each metric with the suites' family
+    assert reported(["mamujoco", "smacv2"]) == "win rate (\\%) for SMAC tasks, episode return for MaMuJoCo tasks"
+    assert reported(["smacv1", "smacv2"]) == "win rate (\\%)"
+    assert reported(["smacv1"], "final_return_mean") == "episode return"
+
+
+def test_statistics_table_renders_per_suite(tmp_path):
+    # OMIGA has no runs; ComaDICE win rates {20, 10, 60, 80}% -> fractions, IQM = mean(0.2, 0.6) = 0.40
+    table = statistics_table(fixed_scores(), ["smacv1"], ["BC", "OMIGA", "ComaDICE"])
+    assert list(table["algorithm"]) == ["BC", "ComaDICE"] and list(table["n_runs"]) == [3, 4]
+    tex = render_statistics(table, tmp_path / "s.tex")
+    assert "\\emph{SMACv1}" in tex and "ComaDICE & 4 & 0.40 [" in tex and tex.endswith("\\end{table}\n")
+    syntax_check(tmp_path / "s.tex")

@@ -23,7 +23,9 @@ check_config_types(config)
 validate(config, "../schemas/config.schema.yaml")
 
 from analysis.grid import check_config, runs, task_cells, training_length
+from analysis.tables import table_stems
 from harness.provenance import code_version
+from tasks.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
 
 check_config(
     config
@@ -42,11 +44,6 @@ GPU = 1 if uses_gpu(config) else 0
 # --use-conda: training gets a CUDA build of PyTorch unless train.device is cpu (decided from
 # the config alone, so that a login node and a GPU node agree on the environment)
 TRAIN_ENV = "../envs/comadice-cuda.yaml" if GPU else "../envs/comadice.yaml"
-TABLE_NAMES = {
-    "smacv1": "table1_smacv1",
-    "smacv2": "table2_smacv2",
-    "mamujoco": "table3_mamujoco",
-}
 ABLATIONS = config.get("ablations") or {}
 FINAL_EVAL = config["train"].get("final_eval_episodes", 0) > 0
 
@@ -63,26 +60,20 @@ def is_failing(w):
 
 
 def smax_record(w):
-    return config["datasets"]["smax_episodes"] if w.suite == "smacv2" else 0
+    """Episodes a MAPPO run keeps for suites whose dataset samples its replay (SMACv2)."""
+    return (
+        config["datasets"]["smax_episodes"] if get_suite(w.suite).replay_sample else 0
+    )
 
 
 def table_outputs():
-    out = []
-    for s in SUITES:
-        name = TABLE_NAMES[s]
-        out += [P.report(f"{name}.tex"), P.report(f"{name}.csv")]
-        if s != "mamujoco":
-            out += [P.report(f"{name}_returns.tex"), P.report(f"{name}_returns.csv")]
-        if FINAL_EVAL:
-            out += [
-                P.report(f"{name}_final_eval.tex"),
-                P.report(f"{name}_final_eval.csv"),
-            ]
-    if ABLATIONS.get("f_divergence"):
-        out += [P.report("ablation_fdiv.tex"), P.report("ablation_fdiv.csv")]
-    if ABLATIONS.get("mixer_layers"):
-        out += [P.report("ablation_mixer.tex"), P.report("ablation_mixer.csv")]
-    return out + [P.report("paper_vs_ours.tex"), P.report("paper_vs_ours.csv")]
+    """Every table of the report as named outputs, <stem>_tex and <stem>_csv: the names
+    render_tables.py writes to (both take the tables from analysis.tables)."""
+    out = {}
+    for stem in table_stems(config):
+        out[f"{stem}_tex"] = P.report(f"{stem}.tex")
+        out[f"{stem}_csv"] = P.report(f"{stem}.csv")
+    return out
 
 
 def curve_outputs():

@@ -5,7 +5,7 @@
 
 
 wildcard_constraints:
-    suite="smacv1|smacv2|mamujoco",
+    suite="|".join(KNOWN_SUITES),
     quality="poor|medium|good|expert|medium-replay|medium-expert",
 
 
@@ -17,7 +17,7 @@ if GENERATOR == "smoke":
         log:
             P.log("datasets", "{suite}/{task}/{quality}"),
         wildcard_constraints:
-            suite="smacv1|smacv2",
+            suite="|".join(suites_of_kind("smac")),
         conda:
             "../envs/comadice.yaml"
         resources:
@@ -38,7 +38,7 @@ else:
         log:
             P.log("behaviour", "{suite}/{task}"),
         wildcard_constraints:
-            suite="smacv1|smacv2",
+            suite="|".join(suites_of_kind("smac")),
         conda:
             "../envs/comadice.yaml"
         threads: 1
@@ -61,7 +61,7 @@ else:
         log:
             P.log("datasets", "{suite}/{task}/{quality}"),
         wildcard_constraints:
-            suite="smacv1|smacv2",
+            suite="|".join(suites_of_kind("smac")),
         conda:
             "../envs/comadice.yaml"
         resources:
@@ -75,17 +75,19 @@ else:
             "../scripts/make_smax_dataset.py"
 
 
-rule mamujoco_behaviour:
+rule d4rl_behaviour:
     output:
-        P.mamujoco_behaviour(),
+        P.d4rl_behaviour(),
     log:
-        P.log("behaviour", "mamujoco/{task}"),
+        P.log("behaviour", "{suite}/{task}"),
+    wildcard_constraints:
+        suite="|".join(suites_of_kind("d4rl")),
     conda:
         "../envs/comadice.yaml"
     threads: 1
     resources:
         mem_mb=8000,
-        runtime=lambda w: behaviour_runtime(config, "mamujoco"),
+        runtime=lambda w: behaviour_runtime(config, w.suite),
     params:
         generator=GENERATOR,
         iterations=config["datasets"]["ars_iterations"],
@@ -96,18 +98,20 @@ rule mamujoco_behaviour:
         "../scripts/train_behaviour.py"
 
 
-rule mamujoco_dataset:
+rule d4rl_dataset:
     input:
-        P.mamujoco_behaviour(),
+        P.d4rl_behaviour(),
     output:
-        P.dataset("mamujoco"),
+        P.dataset(),
     log:
-        P.log("datasets", "mamujoco/{task}/{quality}"),
+        P.log("datasets", "{suite}/{task}/{quality}"),
+    wildcard_constraints:
+        suite="|".join(suites_of_kind("d4rl")),
     conda:
         "../envs/comadice.yaml"
     resources:
         mem_mb=8000,
-        runtime=lambda w: dataset_runtime(config, "mamujoco"),
+        runtime=lambda w: dataset_runtime(config, w.suite),
     params:
         episodes=config["datasets"]["mamujoco_episodes"],
         seed=config["datasets"]["seed"],
@@ -115,4 +119,4 @@ rule mamujoco_dataset:
         "../scripts/make_mamujoco_dataset.py"
 
 
-ruleorder: mamujoco_dataset > smax_dataset
+ruleorder: d4rl_dataset > smax_dataset

@@ -22,14 +22,14 @@ rule tables:
     input:
         P.scores,
     output:
-        [
-            (
+        **{
+            name: (
                 report(f, caption="../report/table.rst", category="Tables")
-                if f.endswith(".tex")
+                if name.endswith("_tex")
                 else f
             )
-            for f in table_outputs()
-        ],
+            for name, f in table_outputs().items()
+        },
     log:
         P.log("report", "tables"),
     conda:
@@ -38,6 +38,8 @@ rule tables:
         mem_mb=4000,
         runtime=15,
     params:
+        # what the tables depend on (a change reruns the rule); the script reads them from
+        # the config through analysis.tables.report_tables, as table_outputs does
         suites=SUITES,
         algorithms=config["algorithms"],
         ablations=ABLATIONS,

@@ -1,7 +1,7 @@
 """Snakemake script: every run's metrics and curve into results/scores.csv."""
 
-from analysis.logs import log_to
 from analysis.aggregate import aggregate
+from analysis.logs import log_to
 from tasks.files import atomic_path
 
 with log_to(snakemake.log[0]):  # noqa: F821

@@ -9,7 +9,7 @@ from tasks.registry import get_task
 
 w = snakemake.wildcards  # noqa: F821
 with log_to(snakemake.log[0]):  # noqa: F821
-    task = get_task(w.task, "mamujoco", simulators=snakemake.config.get("simulators"))  # noqa: F821
+    task = get_task(w.task, w.suite, simulators=snakemake.config.get("simulators"))  # noqa: F821
     with open(snakemake.input[0], "rb") as f:  # noqa: F821
         run = pickle.load(f)
     make = mamujoco_from_mappo if run.get("kind") == "mappo" else mamujoco_from_ars

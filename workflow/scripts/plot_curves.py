@@ -1,21 +1,18 @@
 """Snakemake script: a learning-curve figure per (suite, task, quality): mean and +- std band
 over seeds of every evaluation, one line per algorithm, from results/<profile>/scores.csv
 (which holds every run's curve.csv)."""
-from pathlib import Path
-
 import pandas as pd
 
-from algorithms import algorithm_class
+from analysis.config_checks import canonical_algorithm
 from analysis.figures import curve_frame, plot_learning_curve
 from analysis.logs import log_to
 
 p = snakemake.params  # noqa: F821
 with log_to(snakemake.log[0]):  # noqa: F821
     scores = pd.read_csv(snakemake.input[0])  # noqa: F821
-    algorithms = [algorithm_class(a).name for a in p.algorithms]
+    algorithms = [canonical_algorithm(a) for a in p.algorithms]
     for (suite, task, quality), out in zip(p.cells, snakemake.output):  # noqa: F821
         frame = curve_frame(scores, suite, task, quality)
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
         seeds = int(frame["count"].max()) if len(frame) else 0
         plot_learning_curve(frame, suite, f"{suite} {task} ({quality}), {seeds} seeds", out, algorithms)
         print(f"{out}: {frame['algorithm'].nunique()} algorithms, {frame['step'].nunique()} evaluations")

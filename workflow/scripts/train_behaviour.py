@@ -9,7 +9,7 @@ from tasks.registry import get_task
 
 p = snakemake.params  # noqa: F821
 with log_to(snakemake.log[0]):  # noqa: F821
-    task = get_task(snakemake.wildcards.task, "mamujoco", simulators=snakemake.config.get("simulators"))  # noqa: F821
+    task = get_task(snakemake.wildcards.task, snakemake.wildcards.suite, simulators=snakemake.config.get("simulators"))  # noqa: F821
     log = lambda s: print(s, flush=True)  # noqa: E731
     if p.generator == "paper":
         from behaviour.mappo import MAPPOConfig, train_mappo

@@ -1,0 +1,55 @@
+"""The packages depend one way (README, "Architecture"): each imports only packages below it.
+
+Read from the sources (every ``import`` statement, at the top of a module or inside a
+function), so a lazy import that climbs a layer fails here as surely as a top-level one."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: bottom to top; a package may import itself and the packages before it
+LAYERS = ("tasks", "algorithms", "behaviour", "harness", "analysis")
+#: the one exception: behaviour learners share the learners' network blocks, nothing else of them
+ALLOWED = {("behaviour", "algorithms.networks")}
+
+
+def _imported_packages(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_a_package_imports_only_the_layers_below_it(package):
+    allowed_pkgs = set(LAYERS[:LAYERS.index(package) + 1])
+    ours = set(LAYERS) | {"workflow", "benchmarks", "tests"}
+    wrong = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for module in _imported_packages(path):
+            top = module.split(".")[0]
+            if top not in ours or top in allowed_pkgs:
+                continue
+            if any(package == p and (module == m or module.startswith(m + ".")) for p, m in ALLOWED):
+                continue
+            wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, "imports that climb a layer:\n" + "\n".join(wrong)
+
+
+def test_behaviour_learners_use_only_the_learners_network_blocks():
+    """behaviour/ may reuse algorithms.networks, never a learner or the learner registry."""
+    for path in sorted((ROOT / "behaviour").rglob("*.py")):
+        for module in _imported_packages(path):
+            if module.split(".")[0] == "algorithms":
+                assert module == "algorithms.networks", f"{path.relative_to(ROOT)} imports {module}"
+
+
+def test_the_learner_base_knows_no_learner():
+    """The registry is algorithms/__init__.py; base.py imports none of the learners it lists."""
+    learners = {p.stem for p in (ROOT / "algorithms").glob("*.py")} - {"__init__", "base", "networks", "fdiv"}
+    imported = {m.split(".")[-1] for m in _imported_packages(ROOT / "algorithms" / "base.py")
+                if m.startswith("algorithms")}
+    assert not imported & learners
