@@ -8,6 +8,7 @@ One row per (run, evaluation).  Columns:
     is_final        True for the run's last evaluation (the paper's statistic)
     win_rate_pct    win rate in percent (NaN for MaMuJoCo)
     return_mean     mean undiscounted episode return
+                    (one column per ``tasks/suites.py`` ``METRICS`` entry, read from curve.csv)
     backend, approximation, dataset_sha256, dataset_grade, eval_episodes, n_updates,
     updates_per_s, metrics_schema
     code_version    sha256 of the sources the run executed (when metrics.json records it;
@@ -23,6 +24,8 @@ import math
 from pathlib import Path
 
 import pandas as pd
+
+from tasks.suites import METRICS
 
 KEY = ["suite", "task", "quality", "algorithm", "variant", "seed"]
 
@@ -40,15 +43,14 @@ def read_run(metrics_path) -> pd.DataFrame:
         **{k: m[k] for k in KEY},
         "step": curve["step"],
         "is_final": False,
-        "win_rate_pct": 100.0 * curve["win_rate"],
-        "return_mean": curve["return_mean"],
+        **{name: metric.factor * curve[metric.source or name] for name, metric in METRICS.items()},
     })
     df.loc[df.index[-1], "is_final"] = True
     # a diverged run (harness/train.py) is counted, never a number: its scores are NaN
     df["status"] = m.get("status", "ok")
     if df["status"].iloc[0] == "diverged":
-        df["win_rate_pct"] = math.nan
-        df["return_mean"] = math.nan
+        for name in METRICS:
+            df[name] = math.nan
         df["diverged_reason"] = m.get("diverged_reason", "")
     timing = metrics_path.parent / "timing.json"  # wall-clock figures live beside, not in, metrics.json
     if "updates_per_s" not in m and timing.exists():
@@ -67,8 +69,9 @@ def read_run(metrics_path) -> pd.DataFrame:
         df["code_version"] = str(code)
     if "final_eval_episodes" in m:
         df["final_eval_episodes"] = m["final_eval_episodes"]
-        df["final_win_rate_pct"] = 100.0 * m["final_win_rate"] if not math.isnan(m["final_win_rate"]) else math.nan
-        df["final_return_mean"] = m["final_return_mean"]
+        for name, metric in METRICS.items():
+            value = m[f"final_{metric.source or name}"]
+            df[f"final_{name}"] = math.nan if value is None or math.isnan(value) else metric.factor * value
     return df
 
 

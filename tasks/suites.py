@@ -70,12 +70,14 @@ class Metric:
     axis: str              # as a figure's axis names it (plain text)
     scale: float = None    # its full range (a percentage: 100); None: statistics pooled over
                            # tasks min-max normalise it per task and quality over the runs
+    source: str = ""       # the curve.csv column it is read from (metrics.json: final_<source>); "" for name
+    factor: float = 1.0    # scores.csv value = factor x source value (a fraction as a percentage: 100)
 
 
 #: the scores.csv metrics a table reports; ``final_<name>``, the final evaluation's column
 #: of a metric (``train.final_eval_episodes``), is reported as ``<name>`` is (``get_metric``)
 METRICS: dict = {m.name: m for m in (
-    Metric("win_rate_pct", "win rate (\\%)", "win rate (%)", 100.0),
+    Metric("win_rate_pct", "win rate (\\%)", "win rate (%)", 100.0, source="win_rate", factor=100.0),
     Metric("return_mean", "episode return", "return"),
 )}
 
