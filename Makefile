@@ -33,8 +33,9 @@ paper: install
 	$(PY) -m analysis.config_checks config/config.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going
 
+# the fresh-host test installs the same PyTorch as this venv (plain "torch" may take a multi-GB CUDA build)
 test: install
-	$(PY) -m pytest -q
+	COMADICE_HOST_TORCH="$(TORCH)" $(PY) -m pytest -q
 
 # code and workflow conventions (CI): ruff (pyproject.toml [tool.ruff]), Snakemake's linter, snakefmt
 lint: install

@@ -6,7 +6,7 @@ episodes each, and reports the last evaluation), a final checkpoint, the evaluat
 curve and the final metrics.  ``metrics.json``, the file aggregation counts, appears last
 and atomically: a run that dies leaves nothing that would be counted.
 
-Run directory (``results/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}``)::
+Run directory (``results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}``)::
 
     config.yaml     the resolved run configuration, hyperparameters and update count included
     curve.csv       one row per evaluation: step, win_rate, return_mean, the learner's losses

@@ -15,7 +15,8 @@ def test_fresh_host_venv_dry_runs_the_paper_grid(tmp_path):
     venv = tmp_path / "host"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
-    torch = os.environ.get("COMADICE_HOST_TORCH", "torch")  # e.g. "torch==2.13.0" with a CPU wheel index
+    # the Makefile passes its own pin (torch==2.13.0, the CPU wheel): plain "torch" may resolve to a CUDA build
+    torch = os.environ.get("COMADICE_HOST_TORCH", "torch")
     pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "snakemake>=8", "pyyaml", torch],
                          capture_output=True, text=True)
     if pip.returncode != 0:

@@ -5,7 +5,7 @@
 
 Layouts: comadice-npz (the paper's public code, SMAC or MaMuJoCo), omiga-hdf5 (OMIGA's
 MaMuJoCo files), madt (a directory of MADT SMAC episode files).  Writing the output where the
-pipeline expects it (results/datasets/{suite}/{task}/{quality}.h5) makes the training runs use it.
+pipeline expects it (results/<profile>/datasets/{suite}/{task}/{quality}.h5) makes the training runs use it.
 Exit status 2 and a message naming the file and the problem when the source is malformed.
 """
 import argparse
