@@ -23,7 +23,7 @@ check_config_types(config)
 validate(config, "../schemas/config.schema.yaml")
 
 from analysis.grid import check_config, runs, task_cells, training_length
-from analysis.tables import table_stems
+from analysis.report_plan import table_stems
 from harness.provenance import code_version
 from tasks.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
 
@@ -68,7 +68,7 @@ def smax_record(w):
 
 def table_outputs():
     """Every table of the report as named outputs, <stem>_tex and <stem>_csv: the names
-    render_tables.py writes to (both take the tables from analysis.tables)."""
+    render_tables.py writes to (both take the tables from analysis.report_plan)."""
     out = {}
     for stem in table_stems(config):
         out[f"{stem}_tex"] = P.report(f"{stem}.tex")

@@ -39,7 +39,7 @@ rule tables:
         runtime=15,
     params:
         # what the tables depend on (a change reruns the rule); the script reads them from
-        # the config through analysis.tables.report_tables, as table_outputs does
+        # the config through analysis.report_plan.report_tables, as table_outputs does
         suites=SUITES,
         algorithms=config["algorithms"],
         ablations=ABLATIONS,
