@@ -4,6 +4,11 @@
     COMADICE_MAMUJOCO_OBS=local python benchmarks/compare_formulations.py --out /tmp/local \
         --cells Hopper_3x1:expert,Hopper_3x1:medium-replay --methods BC,OMIGA,AlberDICE,ComaDICE-authors
 
+The same episodes in both MaMuJoCo observation layouts (issue 9's before / after): run the
+local command first, copy its ``behaviour/`` folder into the second --out, then run without
+the variable: the datasets are played by the local-observation policy and written with the
+authors' observation rebuilt from the recorded states (``behaviour/mappo_datasets.py``).
+
 Makes paper-generator datasets (a MAPPO run per task, as the `paper` and `mini` profiles do)
 for Hopper 3x1 expert / medium / medium-replay and SMACv2 protoss_5_vs_5 medium, then trains
 BC and ComaDICE in each formulation (authors, paper, sound) on every cell for several seeds
