@@ -119,16 +119,31 @@ class MaMuJoCoVectorEnv:
         reward = np.zeros(self.num_envs, np.float32)
         term = np.zeros(self.num_envs, bool)
         trunc = np.zeros(self.num_envs, bool)
+        authors = self.task.obs_layout == "authors"
+        stepped, states = [], []  # the float64 states: the observation is computed from them
         for i, env in enumerate(self.envs):
             if self.done[i]:
                 continue
             act = {a: actions[i, j] for j, a in enumerate(self.agents)}
-            obs, r, te, tr, _ = env.step(act)
-            reward[i] = r[self.agents[0]]
-            term[i] = bool(te[self.agents[0]])
-            trunc[i] = bool(tr[self.agents[0]]) and not term[i]
-            self._store(i, obs, env)
+            if authors:
+                # The authors' observation needs only the MuJoCo state, which the single-agent
+                # env returns; stepping it directly skips gymnasium-robotics' per-agent
+                # observation builder (most of a step's cost) and gives the same state,
+                # reward and flags as ``env.step`` (tests/test_mamujoco_backend.py).
+                state, r, te, tr, _ = env.single_agent_env.step(env.map_local_actions_to_global_action(act))
+                self.state[i] = state
+                stepped.append(i)
+                states.append(state)
+            else:
+                obs, rs, tes, trs, _ = env.step(act)
+                r, te, tr = rs[self.agents[0]], tes[self.agents[0]], trs[self.agents[0]]
+                self._store(i, obs, env)
+            reward[i] = r
+            term[i] = bool(te)
+            trunc[i] = bool(tr) and not term[i]
             self.done[i] = term[i] or trunc[i]
+        if stepped:  # one batched standardisation for every env stepped
+            self.obs[stepped] = authors_observation(np.stack(states), self.n_agents)
         return reward, term, trunc, np.zeros(self.num_envs, bool)
 
     def reset_done(self, done: np.ndarray):

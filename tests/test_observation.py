@@ -161,3 +161,39 @@ def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypat
     assert json.loads((out / "metrics.json").read_text())["status"] == "ok"
     with pytest.raises(DatasetError, match="set the config key simulators.mamujoco_obs: local"):
         train(dataclasses.replace(seen[0], simulators={}), tmp_path / "default", log=lambda s: None)
+
+
+def test_the_authors_layout_fast_step_matches_the_multi_agent_step():
+    """The authors' layout steps MuJoCo directly (no per-agent observation builder): the
+    observations, states, rewards and flags must equal those of gymnasium-robotics' own step."""
+
+    class ThroughParallelEnv(MaMuJoCoVectorEnv):   # the general path, used by the local layout
+        def step(self, actions):
+            actions = np.clip(np.asarray(actions, np.float32), -1.0, 1.0)
+            out = [np.zeros(self.num_envs, np.float32), np.zeros(self.num_envs, bool), np.zeros(self.num_envs, bool)]
+            for i, env in enumerate(self.envs):
+                if self.done[i]:
+                    continue
+                _, r, te, tr, _ = env.step({a: actions[i, j] for j, a in enumerate(self.agents)})
+                a0 = self.agents[0]
+                out[0][i], out[1][i], out[2][i] = r[a0], te[a0], tr[a0] and not te[a0]
+                self.state[i] = env.state()
+                self.obs[i] = authors_observation(env.state(), self.n_agents)
+                self.done[i] = out[1][i] or out[2][i]
+            return (*out, np.zeros(self.num_envs, bool))
+
+    task = get_task("Hopper_3x1")
+    assert task.obs_layout == "authors"
+    weights = np.random.default_rng(0).normal(size=(task.obs_dim, 1)) * 0.3
+    traces = []
+    for cls in (ThroughParallelEnv, MaMuJoCoVectorEnv):
+        venv, trace = cls(task, 4, seed=5), []
+        venv.reset()
+        for _ in range(60):   # long enough for episodes to end and restart
+            obs, state, _ = venv.observe()
+            r, term, trunc, _ = venv.step(np.tanh(obs @ weights) * 0.2)
+            trace.append([obs.tobytes(), state.tobytes(), r.tobytes(), term.tobytes(), trunc.tobytes()])
+            venv.reset_done(venv.done)
+        traces.append(trace)
+    assert any(t[3] != np.zeros(4, bool).tobytes() for t in traces[0])   # some episode ended
+    assert traces[0] == traces[1]
