@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 CORES ?= 2
 
-.PHONY: install smoke mini paper test lint benchmark clean
+.PHONY: install smoke mini reference paper test lint benchmark clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,12 @@ smoke: install
 mini: install
 	$(PY) -m analysis.config_checks config/mini.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/mini.yaml
+
+# the committed reference results (reports/reference/, RESULTS.md): about two hours on 2 CPU cores
+reference: install
+	$(PY) -m analysis.config_checks config/reference.yaml
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/reference.yaml
+	$(PY) -m analysis.reference_results
 
 # the paper's grid (config/config.yaml) on this machine: GPUs when torch sees them (device: auto).
 # For conda-managed environments or a cluster see README ("The paper's grid").
