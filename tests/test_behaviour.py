@@ -134,7 +134,7 @@ def test_configured_mappo_sizes_are_mappo_config_fields_with_todays_defaults():
     assert MAPPOConfig(**defaults["smax"]) == MAPPOConfig()  # SMAX runs: MAPPOConfig's own defaults
     assert MAPPOConfig(**defaults["mamujoco"]) == MAPPOConfig(num_envs=16, rollout_steps=128, eval_episodes=8,
                                                               epochs=10)
-    for name in ("config.yaml", "mini.yaml", "smoke.yaml"):
+    for name in ("config.yaml", "mini.yaml", "reference.yaml", "smoke.yaml"):
         datasets = yaml.safe_load((root / "config" / name).read_text())["datasets"]
         assert datasets["mappo"] == defaults and datasets["seed"] == 0, name
 

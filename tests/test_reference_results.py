@@ -1,0 +1,96 @@
+"""The committed reference results (reports/reference/, issue 13) cannot drift from the code
+that renders them: the tables, the statistics and RESULTS.md regenerated from the committed
+scores.csv (and the committed dataset statistics and provenance) are the committed files."""
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from analysis import reference_results as rr
+from analysis.grid import runs
+from analysis.report_plan import report_algorithms
+from analysis.tables import (
+    COMPARISON,
+    render_comparison,
+    render_statistics,
+    render_table,
+    report_tables,
+    statistics_table,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "reports" / "reference"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return yaml.safe_load((ROOT / "config" / "reference.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def scores():
+    return pd.read_csv(REPORT / "scores.csv")
+
+
+def test_the_committed_scores_hold_every_run_of_the_profile(config, scores):
+    final = scores[scores["is_final"]]
+    ids = {f"{r.suite}/{r.task}/{r.quality}/{r.algorithm}/{r.variant}/seed{r.seed}" for r in final.itertuples()}
+    assert ids == {r.id for r in runs(config)}
+    assert len(final) == len(ids)                                  # one last evaluation per run
+    assert (final["n_updates"] == config["train"]["n_updates"]).all()
+    assert (final["final_eval_episodes"] == config["train"]["final_eval_episodes"]).all()
+
+
+def test_the_committed_tables_regenerate_from_the_committed_scores(config, scores, tmp_path):
+    names = []
+    for table in report_tables(config):
+        render_table(scores, table, tmp_path / f"{table.stem}.tex", tmp_path / f"{table.stem}.csv")
+        names += [f"{table.stem}.tex", f"{table.stem}.csv"]
+    render_comparison(scores, list(config["suites"]), report_algorithms(config), tmp_path / f"{COMPARISON}.tex",
+                      tmp_path / f"{COMPARISON}.csv")
+    stats = statistics_table(scores, list(config["suites"]), config["algorithms"])
+    stats.to_csv(tmp_path / "statistics.csv", index=False)
+    render_statistics(stats, tmp_path / "statistics.tex")
+    names += [f"{COMPARISON}.tex", f"{COMPARISON}.csv", "statistics.csv", "statistics.tex"]
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (REPORT / name).read_bytes(), f"{name} differs from the committed one"
+
+
+def test_results_md_regenerates_from_the_committed_files(config):
+    assert rr.render_results(REPORT, config) == (REPORT / "RESULTS.md").read_text()
+
+
+def test_the_readme_links_the_results_on_its_first_screen():
+    first_screen = (ROOT / "README.md").read_text().splitlines()[:30]
+    assert any("reports/reference/RESULTS.md" in line for line in first_screen)
+
+
+def test_stage_wall_times_from_a_snakemake_log():
+    log = "\n".join([
+        "[Sun Nov 29 17:30:00 2026]", "localrule mappo_behaviour:", "    jobid: 3",
+        "[Sun Nov 29 17:30:01 2026]", "localrule smax_dataset:", "    jobid: 4",
+        "[Sun Nov 29 17:40:00 2026]", "Finished jobid: 3 (Rule: mappo_behaviour)",
+        "[Sun Nov 29 17:41:00 2026]", "Finished jobid: 4 (Rule: smax_dataset)",
+        "[Sun Nov 29 17:41:00 2026]", "localrule train:", "    jobid: 5",
+        "[Sun Nov 29 17:41:00 2026]", "localrule train:", "    jobid: 6",
+        "[Sun Nov 29 17:51:00 2026]", "Finished jobid: 5 (Rule: train)",
+        "Error in rule train:",
+        "[Sun Nov 29 17:52:00 2026]", "localrule tables:", "    jobid: 7",
+        "[Sun Nov 29 17:52:30 2026]", "Finished jobid: 7 (Rule: tables)",
+    ])
+    stages = {s["stage"]: s for s in rr.stage_wall_times(rr.job_times(log))}
+    assert stages["datasets"]["wall_s"] == 660 and stages["datasets"]["job_s"] == 600 + 659
+    assert stages["training"]["wall_s"] == 600 and stages["training"]["unfinished_jobs"] == 1
+    assert stages["report"]["wall_s"] == 30
+    assert stages["total"]["wall_s"] == 22 * 60 + 30 and stages["total"]["jobs"] == 4
+
+
+def test_rank_and_kendall_tau():
+    ours = {"BC": 10.0, "OMIGA": 30.0, "ComaDICE": 20.0}
+    assert rr.rank_of(ours, "ComaDICE") == 2 and rr.best_of(ours) == "OMIGA"
+    assert rr.kendall_tau(ours, {"BC": 1.0, "OMIGA": 3.0, "ComaDICE": 2.0}) == pytest.approx(1.0)
+    assert rr.kendall_tau(ours, {"BC": 3.0, "OMIGA": 1.0, "ComaDICE": 2.0}) == pytest.approx(-1.0)
+    assert math.isnan(rr.kendall_tau({"BC": 0.0, "OMIGA": 0.0, "ComaDICE": 0.0}, ours))   # constant side
+    assert rr.best_of({"BC": 0.0, "ComaDICE": 0.0}) == "tie of 2"
