@@ -6,14 +6,18 @@ Batch 128, hidden 256 (paper defaults), synthetic data of the task's dimensions,
 harness's fast path (batches by index from on-device tensors); BC is the reference.
 """
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from algorithms import available_algorithms, make
-from algorithms.base import LearnerSpec
-from benchmarks.bench_updates import synthetic_dataset
-from harness.data import TensorData
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ as a package, run as a script
+
+from algorithms import available_algorithms, make  # noqa: E402
+from algorithms.base import LearnerSpec  # noqa: E402
+from benchmarks.bench_updates import synthetic_dataset  # noqa: E402
+from harness.data import TensorData  # noqa: E402
 
 
 def main():
