@@ -60,6 +60,16 @@ def _row_keys(df: pd.DataFrame) -> list:
     return sorted(keys, key=lambda k: row_key(*k))
 
 
+def _tex_label(label: str) -> str:
+    """A column label as LaTeX: one with math (``soft-$\\chi^2$``) is LaTeX already."""
+    return label if "$" in label else latex_escape(label)
+
+
+def _cell_name(task: str, quality: str, label: str) -> str:
+    """``task/quality/column`` as LaTeX, for the captions' notes (escaped once)."""
+    return f"{latex_escape(task)}/{latex_escape(quality)}/{_tex_label(label)}"
+
+
 def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decimals: int = 1,
                 rows: list = None) -> tuple:
     """(tidy frame of every cell, template context).  ``metric`` None: each suite's own."""
@@ -85,7 +95,7 @@ def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decim
         for col in columns:
             if col in diverged_runs:
                 k, n = diverged_runs[col]
-                diverged.append(f"{task}/{quality}/{col.label} ({k} of {n} seeds)")
+                diverged.append(f"{_cell_name(task, quality, col.label)} ({k} of {n} seeds)")
                 texts.append(f"div.\\ {k}/{n}")
                 records.append({"suite": suite, "task": task, "quality": quality, "column": col.label,
                                 "algorithm": col.algorithm, "variant": col.variant, "metric": m,
@@ -100,7 +110,7 @@ def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decim
                 continue
             mean, std, n = stats[col]
             if n != len(seeds):
-                unbalanced.append(f"{task}/{quality}/{col.label} ({n} of {len(seeds)} seeds)")
+                unbalanced.append(f"{_cell_name(task, quality, col.label)} ({n} of {len(seeds)} seeds)")
             texts.append(tex_number(mean, decimals, std, bold=round(mean, decimals) == best))
             records.append({"suite": suite, "task": task, "quality": quality, "column": col.label,
                             "algorithm": col.algorithm, "variant": col.variant, "metric": m,
@@ -112,7 +122,7 @@ def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decim
             groups.append({"key": (suite, task), "task": display, "rows": [{"quality": latex_escape(quality),
                                                                            "cells": texts}]})
     ctx = {"groups": groups, "missing": missing, "unbalanced": unbalanced, "diverged": diverged, "seeds": seeds,
-           "header": [c.label if "$" in c.label else latex_escape(c.label) for c in columns]}
+           "header": [_tex_label(c.label) for c in columns]}
     return pd.DataFrame(records), ctx
 
 
@@ -153,9 +163,9 @@ def caption(scores: pd.DataFrame, suites, ctx: dict, title: str, metric: str = N
         parts.append(f"{ctx['missing']} cell(s) missing (--).")
     if ctx.get("diverged"):
         parts.append(f"{len(ctx['diverged'])} cell(s) diverged (div. k/n: k of n seeds left sane bounds and "
-                     "were stopped; no number is shown): " + latex_escape("; ".join(ctx["diverged"])) + ".")
+                     "were stopped; no number is shown): " + "; ".join(ctx["diverged"]) + ".")
     if ctx["unbalanced"]:
-        parts.append("Unbalanced cells: " + latex_escape("; ".join(ctx["unbalanced"])) + ".")
+        parts.append("Unbalanced cells: " + "; ".join(ctx["unbalanced"]) + ".")
     parts.append("Best mean per row in bold.")
     return " ".join(parts)
 

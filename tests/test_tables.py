@@ -94,6 +94,22 @@ def test_a_diverged_seed_makes_its_cell_diverged_never_a_number(tmp_path):
     assert "\\textbf{50.0" in tex  # the best of the remaining cells is bold
 
 
+def test_a_caption_names_a_math_labelled_column_once_escaped(tmp_path):
+    """An unbalanced cell of an ablation column whose label is math (soft-$\\chi^2$) is named in
+    the caption as the header shows it, not escaped a second time."""
+    from analysis.report_plan import Column
+
+    scores = fixed_scores()
+    scores = scores[~((scores.quality == "good") & (scores.algorithm == "ComaDICE") & (scores.seed == 1))]
+    out = tmp_path / "t.tex"
+    render(scores, ["smacv1"], [Column("BC", "BC"), Column("soft-$\\chi^2$", "ComaDICE")], out,
+           title="SMACv1", label="tab:x")
+    tex = out.read_text()
+    assert "5m\\_vs\\_6m/good/soft-$\\chi^2$ (1 of 2 seeds)" in tex
+    assert "textbackslash" not in tex
+    syntax_check(out)
+
+
 def test_numbers_have_one_format():
     assert tex_number(70.0, 1, 10.0) == "70.0 $\\pm$ 10.0"
     assert tex_number(0.125, 2, bold=True) == "\\textbf{0.12}"
