@@ -160,9 +160,12 @@ def newest_training_log(run_dir: Path) -> Path:
 
 
 def provenance(config: dict, run_dir: Path, log: Path) -> dict:
-    jobs = job_times(log.read_text())
-    return {"profile": config["profile"], "config": "config/reference.yaml",
-            "command": f"snakemake all_tables --cores 2 --keep-going --configfile config/{config['profile']}.yaml",
+    text = log.read_text()
+    jobs = job_times(text)
+    cores = re.search(r"^Provided cores: (\d+)", text, re.M)
+    return {"profile": config["profile"], "config": f"config/{config['profile']}.yaml",
+            "command": f"snakemake all_tables --cores {cores.group(1) if cores else '?'} --keep-going "
+                       f"--configfile config/{config['profile']}.yaml",
             "commit": _git(run_dir, "rev-parse", "HEAD"),
             "commit_dirty": bool(_git(run_dir, "status", "--porcelain", "--untracked-files=no")),
             "machine": _machine(), "software": _versions(),
@@ -449,7 +452,8 @@ def render_results(report_dir, config: dict) -> str:
             f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB memory, no GPU; {m['os']}; "
             f"Python {m['python']}.",
             "- Software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items() if v) + ".", "",
-            "Wall time per stage (from the Snakemake log; job time is the jobs' summed time, one core each):", ""]
+            "Wall time per stage (from the Snakemake log; job time is the jobs' summed time, one core each). The "
+            "stages overlap: Snakemake starts a cell's training runs as soon as its dataset exists.", ""]
     rows = [[s["stage"], s["jobs"], s["unfinished_jobs"], s["start"].replace("T", " "), _duration(s["wall_s"]),
              _duration(s["job_s"])] for s in prov["stages"]]
     out += [_md_table(["stage", "jobs", "unfinished", "started", "wall time", "job time"], rows), ""]
