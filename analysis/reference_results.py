@@ -159,15 +159,26 @@ def newest_training_log(run_dir: Path) -> Path:
     raise FileNotFoundError(f"no Snakemake log with training jobs under {run_dir}/.snakemake/log")
 
 
-def provenance(config: dict, run_dir: Path, log: Path) -> dict:
+def provenance(config: dict, run_dir: Path, log: Path, scores: pd.DataFrame = None) -> dict:
+    """``commit``: the commit the training runs executed (their metrics.json ``code_version``,
+    via scores.csv ``code_commit``; the checkout's HEAD when the scores do not say);
+    ``report_commit``: the checkout's HEAD now, whose code rendered the tables and this page."""
     text = log.read_text()
     jobs = job_times(text)
+    head = _git(run_dir, "rev-parse", "HEAD")
+    run_commit, run_dirty = None, bool(_git(run_dir, "status", "--porcelain", "--untracked-files=no"))
+    if scores is not None and "code_commit" in scores:
+        commits = sorted(scores["code_commit"].dropna().unique())
+        if len(commits) > 1:
+            raise ValueError(f"the runs executed {len(commits)} commits ({', '.join(commits)}): not one run")
+        run_commit = commits[0] if commits else None
+        run_dirty = bool(scores["code_dirty"].fillna(False).astype(bool).any())
     cores = re.search(r"^Provided cores: (\d+)", text, re.M)
     return {"profile": config["profile"], "config": f"config/{config['profile']}.yaml",
             "command": f"snakemake all_tables --cores {cores.group(1) if cores else '?'} --keep-going "
                        f"--configfile config/{config['profile']}.yaml",
-            "commit": _git(run_dir, "rev-parse", "HEAD"),
-            "commit_dirty": bool(_git(run_dir, "status", "--porcelain", "--untracked-files=no")),
+            "commit": run_commit or head, "commit_dirty": run_dirty,
+            "report_commit": head,
             "machine": _machine(), "software": _versions(),
             "snakemake_log": log.name, "stages": stage_wall_times(jobs)}
 
@@ -447,8 +458,10 @@ def render_results(report_dir, config: dict) -> str:
             for s, t, q in dict.fromkeys(zip(datasets["suite"], datasets["task"], datasets["quality"]))]
     out += ["", "## Provenance", ""]
     m = prov["machine"]
-    out += [f"- Commit `{prov['commit']}`" + (" (with uncommitted changes)" if prov["commit_dirty"] else "")
-            + f"; command `{prov['command']}`.",
+    out += [f"- The training runs executed commit `{prov['commit']}`"
+            + (" with uncommitted changes" if prov["commit_dirty"] else "")
+            + f"; command `{prov['command']}`. The tables, figures and this page were rendered from their "
+            f"scores by commit `{prov['report_commit']}` (the same scores.csv; `tests/test_reference_results.py`).",
             f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB memory, no GPU; {m['os']}; "
             f"Python {m['python']}.",
             "- Software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items() if v) + ".", "",
@@ -467,7 +480,7 @@ def collect(config: dict, run_dir: Path, log: Path = None) -> Path:
     src = run_dir / paths.scores
     if src.resolve() != (report_dir / "scores.csv").resolve():
         shutil.copyfile(src, report_dir / "scores.csv")
-    prov = provenance(config, run_dir, log or newest_training_log(run_dir))
+    prov = provenance(config, run_dir, log or newest_training_log(run_dir), pd.read_csv(report_dir / "scores.csv"))
     atomic_write_text(report_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
     atomic_write_text(report_dir / "RESULTS.md", render_results(report_dir, config))
     return report_dir / "RESULTS.md"
