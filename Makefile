@@ -27,7 +27,7 @@ mini: install
 	$(PY) -m analysis.config_checks config/mini.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/mini.yaml
 
-# the committed reference results (reports/reference/, RESULTS.md): about two hours on 2 CPU cores
+# the committed reference results (reports/reference/, RESULTS.md): 2 h 24 min on 2 CPU cores
 reference: install
 	$(PY) -m analysis.config_checks config/reference.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/reference.yaml

@@ -96,6 +96,21 @@ def job_times(log_text: str) -> pd.DataFrame:
     return df
 
 
+def busy_seconds(starts, ends) -> float:
+    """Length of the union of the intervals [start, end): the time at least one of them ran."""
+    total, cur_start, cur_end = 0.0, None, None
+    for a, b in sorted(zip(starts, ends)):
+        if cur_end is None or a > cur_end:
+            if cur_end is not None:
+                total += (cur_end - cur_start).total_seconds()
+            cur_start, cur_end = a, b
+        else:
+            cur_end = max(cur_end, b)
+    if cur_end is not None:
+        total += (cur_end - cur_start).total_seconds()
+    return total
+
+
 def stage_wall_times(jobs: pd.DataFrame) -> list:
     """Per stage: wall time (first start to last end), the jobs' summed time (core time at one
     thread per job) and the job count; then the whole run."""
@@ -109,10 +124,12 @@ def stage_wall_times(jobs: pd.DataFrame) -> list:
         out.append({"stage": stage, "jobs": int(len(g)), "unfinished_jobs": unfinished,
                     "start": g["start"].min().isoformat(), "end": g["end"].max().isoformat(),
                     "wall_s": (g["end"].max() - g["start"].min()).total_seconds(),
+                    "busy_s": busy_seconds(g["start"], g["end"]),
                     "job_s": float((g["end"] - g["start"]).dt.total_seconds().sum())})
     out.append({"stage": "total", "jobs": int(len(done)), "unfinished_jobs": int(jobs["unfinished"].sum()),
                 "start": done["start"].min().isoformat(), "end": done["end"].max().isoformat(),
                 "wall_s": (done["end"].max() - done["start"].min()).total_seconds(),
+                "busy_s": busy_seconds(done["start"], done["end"]),
                 "job_s": float((done["end"] - done["start"]).dt.total_seconds().sum())})
     return out
 
@@ -465,11 +482,13 @@ def render_results(report_dir, config: dict) -> str:
             f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB memory, no GPU; {m['os']}; "
             f"Python {m['python']}.",
             "- Software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items() if v) + ".", "",
-            "Wall time per stage (from the Snakemake log; job time is the jobs' summed time, one core each). The "
-            "stages overlap: Snakemake starts a cell's training runs as soon as its dataset exists.", ""]
+            "Wall time per stage, from the Snakemake log. The stages overlap: Snakemake starts a cell's "
+            "training runs as soon as its dataset exists and interleaves the other datasets' jobs, so a stage's "
+            "span (its first start to its last end) is longer than the time its jobs were running (busy: the "
+            "union of its jobs' intervals); job time is the jobs' summed time, one core each.", ""]
     rows = [[s["stage"], s["jobs"], s["unfinished_jobs"], s["start"].replace("T", " "), _duration(s["wall_s"]),
-             _duration(s["job_s"])] for s in prov["stages"]]
-    out += [_md_table(["stage", "jobs", "unfinished", "started", "wall time", "job time"], rows), ""]
+             _duration(s["busy_s"]), _duration(s["job_s"])] for s in prov["stages"]]
+    out += [_md_table(["stage", "jobs", "unfinished", "started", "span", "busy", "job time"], rows), ""]
     return "\n".join(out)
 
 

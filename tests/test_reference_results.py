@@ -82,9 +82,11 @@ def test_stage_wall_times_from_a_snakemake_log():
     ])
     stages = {s["stage"]: s for s in rr.stage_wall_times(rr.job_times(log))}
     assert stages["datasets"]["wall_s"] == 660 and stages["datasets"]["job_s"] == 600 + 659
+    assert stages["datasets"]["busy_s"] == 660
     assert stages["training"]["wall_s"] == 600 and stages["training"]["unfinished_jobs"] == 1
     assert stages["report"]["wall_s"] == 30
     assert stages["total"]["wall_s"] == 22 * 60 + 30 and stages["total"]["jobs"] == 4
+    assert stages["total"]["busy_s"] == 21 * 60 + 30                    # 17:51-17:52 nothing ran
 
 
 def test_rank_and_kendall_tau():
