@@ -53,5 +53,5 @@ benchmark: install
 	$(PY) benchmarks/bench_updates.py
 
 clean:
-	# every profile's results/<profile>/, reports/<profile>/ and logs/<profile>/
-	rm -rf $(filter-out results/.gitkeep,$(wildcard results/*)) $(filter-out reports/templates/,$(wildcard reports/*/)) logs .snakemake
+	# every profile's results/<profile>/, reports/<profile>/ and logs/<profile>/ (not the committed reports/reference/)
+	rm -rf $(filter-out results/.gitkeep,$(wildcard results/*)) $(filter-out reports/templates/ reports/reference/,$(wildcard reports/*/)) logs .snakemake
