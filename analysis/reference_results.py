@@ -40,6 +40,7 @@ from scipy import stats as sps
 from analysis.grid import training_length, variant_for
 from analysis.paths import paths_for
 from analysis.report_plan import algorithm_columns, report_algorithms
+from analysis.tables import _rank as _table_rank
 from analysis.tables import build_table, paper_reference
 from tasks.files import atomic_write_text
 from tasks.registry import get_task
@@ -208,10 +209,9 @@ def _means(table: pd.DataFrame, suite, task, quality) -> dict:
 
 
 def rank_of(means: dict, algo: str):
-    """1-based rank of ``algo`` (ties share the best rank), None without a mean."""
-    if algo not in means:
-        return None
-    return 1 + sum(v > means[algo] for v in means.values())
+    """1-based rank of ``algo`` (ties share the best rank), None without a mean: the paper-vs-ours
+    table's rank (``analysis/tables.py``), one definition for both."""
+    return _table_rank(means, algo)
 
 
 def best_of(means: dict):
