@@ -10,6 +10,8 @@
   (``[ComaDICE, comadice]`` or ``[Hopper_3x1, "Hopper 3x1"]`` would make every row twice);
   variant names are path-safe, not ``default``, and not those of the ablation variants.
 - ``fail_run_problems``: every ``fail_runs`` entry names a run of the grid.
+- ``behaviour_problems``: the paper generator's SMAX MAPPO settings fit together (a BPTT chunk
+  that divides the rollout, minibatches that divide its sequences, at least one update per run).
 
 Snakemake reads ``--configfile`` itself, before the Snakefile runs, and reports a YAML syntax
 error without file or line; ``python -m analysis.config_checks FILE...`` runs every check on the
@@ -263,6 +265,31 @@ def name_problems(config: dict, ablation_names=()) -> list:
                        "(the same directory on a case-insensitive file system)")
         seen[vname.lower()] = vname
     return out
+
+
+def behaviour_problems(config: dict) -> list:
+    """The SMAX behaviour runs' settings (``datasets.mappo.smax``) checked as the learner checks them
+    (``behaviour.smax_mappo_config``, no JAX needed), for every SMAX task of the grid."""
+    from analysis.grid import task_cells
+    from analysis.pipeline import smax_env_steps
+    from behaviour.smax_mappo_config import SMAXMAPPOConfig
+    from tasks.suites import get_suite
+
+    d = config.get("datasets") or {}
+    if d.get("generator", "smoke") != "paper":
+        return []
+    smax = dict(((d.get("mappo") or {}).get("smax")) or {})
+    per_task = smax.pop("task_env_steps", None) or {}
+    smax.pop("env_steps", None)
+    tasks = {t for s, t, _ in task_cells(config) if get_suite(s).dataset_kind == "smac"}
+    problems = [f"datasets.mappo.smax.task_env_steps: {t!r} is not a SMAC task of this config"
+                for t in per_task if t not in tasks]
+    for task in sorted(tasks):
+        try:
+            SMAXMAPPOConfig(**smax).validate(smax_env_steps(config, task))
+        except (TypeError, ValueError) as exc:
+            problems.append(f"datasets.mappo.smax ({task}): {exc}")
+    return problems
 
 
 def fail_run_problems(config: dict, run_ids) -> list:

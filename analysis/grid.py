@@ -78,7 +78,7 @@ def check_config(config: dict) -> None:
                     check_quality(task, q)
                 except ValueError as exc:
                     problems.append(str(exc))
-    from analysis.config_checks import fail_run_problems, hyperparameters_for, name_problems
+    from analysis.config_checks import behaviour_problems, fail_run_problems, hyperparameters_for, name_problems
 
     hps = config.get("hyperparameters") or {}
     for name in list(config["algorithms"]) + list(hps):
@@ -120,6 +120,8 @@ def check_config(config: dict) -> None:
         problems += name_problems(config, ablation_variants(config))
     if not problems:
         problems += fail_run_problems(config, [r.id for r in runs(config)])
+    if not problems:
+        problems += behaviour_problems(config)
     if problems:
         raise ValueError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems), key=problems.index)))
 

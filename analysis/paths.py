@@ -3,12 +3,13 @@ take their paths from.  Each profile (the config's ``profile`` key: smoke, mini,
 has its own tree, so running one profile never touches another's datasets, runs or tables::
 
     results/<profile>/datasets/{suite}/{task}/{quality}.h5
-    results/<profile>/behaviour/{suite}/{task}/mappo.pkl, mappo_curve.csv   (SMAX MAPPO runs)
-    results/<profile>/behaviour/{suite}/{task}/run.pkl                        (MaMuJoCo ARS / MAPPO)
+    results/<profile>/behaviour/{suite}/{task}/mappo_run.npz, mappo_curve.csv   (SMAX MAPPO runs)
+    results/<profile>/behaviour/{suite}/{task}/run.pkl, curve.csv             (MaMuJoCo ARS / MAPPO)
     results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/
         config.yaml  curve.csv  checkpoint.pt  metrics.json  tb/ (TensorBoard events)
     results/<profile>/scores.csv
     reports/<profile>/<table, figure or check>
+    reports/<profile>/behaviour/{suite}/{task}.png                              (behaviour learning curves)
     logs/<profile>/{datasets,behaviour,train,report}/...log
 
 A method called without arguments returns the Snakemake pattern (``{suite}`` etc. left as
@@ -49,7 +50,7 @@ class Paths:
         return f"{self.results}/datasets/{suite}/{task}/{quality}.h5"
 
     def mappo_run(self, suite="{suite}", task="{task}") -> str:
-        return f"{self.results}/behaviour/{suite}/{task}/mappo.pkl"
+        return f"{self.results}/behaviour/{suite}/{task}/mappo_run.npz"
 
     def mappo_curve(self, suite="{suite}", task="{task}") -> str:
         return f"{self.results}/behaviour/{suite}/{task}/mappo_curve.csv"
@@ -57,6 +58,10 @@ class Paths:
     def d4rl_behaviour(self, suite="{suite}", task="{task}") -> str:
         """The ARS / MAPPO run whose checkpoints and replay make a D4RL-style suite's datasets."""
         return f"{self.results}/behaviour/{suite}/{task}/run.pkl"
+
+    def d4rl_curve(self, suite="{suite}", task="{task}") -> str:
+        """That run's learning curve: one row per evaluation (iteration, env_steps, return_mean, ...)."""
+        return f"{self.results}/behaviour/{suite}/{task}/curve.csv"
 
     # runs ----------------------------------------------------------------------------
     def run_dir(self, run_id: str = RUN_ID) -> str:
@@ -75,6 +80,10 @@ class Paths:
     # reports and logs ----------------------------------------------------------------
     def report(self, name: str) -> str:
         return f"{self.reports}/{name}"
+
+    def behaviour_figure(self, suite="{suite}", task="{task}") -> str:
+        """The behaviour learning-curve figure of a task."""
+        return self.report(f"behaviour/{suite}/{task}.png")
 
     def log(self, *parts: str) -> str:
         """``log("train", RUN_ID)`` -> ``logs/<profile>/train/<run id>.log``."""

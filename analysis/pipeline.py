@@ -115,11 +115,22 @@ def train_mem_mb(suite: str, task: str) -> int:
     return 8_000 if _on_mujoco(suite) or "10_vs" in task else 4_000
 
 
-def behaviour_runtime(config: dict, suite: str) -> int:
+def smax_env_steps(config: dict, task: str = None) -> int:
+    """Env steps of a SMAX MAPPO behaviour run of ``task``: ``datasets.mappo.smax.task_env_steps[task]``,
+    else ``datasets.mappo.smax.env_steps``, else the profile-wide ``datasets.mappo_env_steps``."""
+    d = config["datasets"]
+    smax = (d.get("mappo") or {}).get("smax", {})
+    per_task = smax.get("task_env_steps") or {}
+    if task is not None and task in per_task:
+        return int(per_task[task])
+    return int(smax.get("env_steps", d.get("mappo_env_steps", 1_000_000)))
+
+
+def behaviour_runtime(config: dict, suite: str, task: str = None) -> int:
     """Minutes for a behaviour run: MAPPO env steps (MaMuJoCo twice as slow), or ARS."""
     d = config["datasets"]
     if d.get("generator", "smoke") == "paper":
-        steps = d.get("mappo_env_steps", 1_000_000)
+        steps = smax_env_steps(config, task) if not _on_mujoco(suite) else d.get("mappo_env_steps", 1_000_000)
         return _minutes(steps / MAPPO_STEPS_PER_MIN * 60 * (2 if _on_mujoco(suite) else 1), floor=30)
     return _minutes(d["ars_iterations"] * 30, floor=30)   # ARS: about 30 s per iteration
 

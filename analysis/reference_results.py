@@ -37,6 +37,7 @@ import pandas as pd
 import yaml
 from scipy import stats as sps
 
+from analysis.dataset_stats import PUBLISHED_SMAC_MAX_RETURN, SMAC_MAX_RETURN, with_published
 from analysis.grid import training_length, variant_for
 from analysis.paths import paths_for
 from analysis.report_plan import algorithm_columns, report_algorithms
@@ -56,7 +57,7 @@ PAPER_BEST_COUNTS = {"smacv1": (11, 12), "smacv2": (14, 15)}
 #: Snakemake rules by pipeline stage (workflow/rules/*.smk); any other rule is a dataset rule
 TRAINING_RULES = {"train"}
 REPORT_RULES = {"aggregate", "tables", "figure_alpha", "learning_curves", "statistics", "dataset_stats",
-                "latex_check", "all_tables"}
+                "behaviour_curves", "latex_check", "all_tables"}
 
 
 # -- provenance: the commit, the machine and the wall time per stage ---------------------------
@@ -299,6 +300,11 @@ def _num(v, decimals=1, std=None) -> str:
     return s + (f" ± {std:.{decimals}f}" if std is not None and not math.isnan(std) else "")
 
 
+def _kilo(v) -> str:
+    """A published dataset's size as the authors' notebook prints it (``138.7K``); – for none."""
+    return "–" if v is None or v != v else f"{v / 1000:.1f}K"
+
+
 def _rank(r, n=None) -> str:
     if r is None or (isinstance(r, float) and math.isnan(r)):
         return "–"
@@ -419,13 +425,26 @@ def render_results(report_dir, config: dict) -> str:
             f"Made by the paper generator: a MAPPO learning run per task of {config['datasets']['mappo_env_steps']:,} "
             f"environment steps (the paper's data came from runs of 10M steps, Sec. 6.1), its checkpoints "
             "between the first and the best return giving the qualities (`datasets.smac_quality_fractions`; "
-            "MaMuJoCo: D4RL's expert / medium / medium-replay). Behaviour return and win rate per dataset:", ""]
+            "MaMuJoCo: D4RL's expert / medium / medium-replay). Behaviour return and win rate per dataset, "
+            "beside the published dataset the paper trained on (`analysis/data/published_datasets.csv`, from the "
+            "authors' `analyze.ipynb`: SMACv1 MADT's data via OMIGA, SMACv2 the authors' MAPPO run of 10M steps, "
+            "MaMuJoCo OMIGA's HAPPO data; sizes as the notebook prints them, K = thousand). SMAX's reward is "
+            f"normalised (a won episode returns at most {SMAC_MAX_RETURN['smax']:.1f}), SMAC's runs from 0 to "
+            f"{PUBLISHED_SMAC_MAX_RETURN:g}: *of max* is each SMAC return as a fraction of its scale's maximum, "
+            "and *ours / published* compares those fractions for SMAC, the returns themselves for MaMuJoCo "
+            "(MuJoCo v5 robots here, v2 there: comparable in kind). No win rate is published; – where nothing is "
+            "published (or nothing applies).", ""]
     rows = []
-    for r in datasets.itertuples():
+    for r in with_published(datasets).itertuples():
+        d = 2 if get_suite(r.suite).dataset_kind == "smac" else 1
         rows.append([get_task(r.task, r.suite).display, r.quality, r.trajectories, f"{int(r.samples):,}",
-                     _num(r.return_mean, 1, r.return_std), _num(r.win_rate_pct, 1)])
-    out += [_md_table(["task", "quality", "trajectories", "samples", "behaviour return", "behaviour win rate (%)"],
-                      rows), ""]
+                     _num(r.return_mean, d, r.return_std), _num(r.return_of_max, 2), _num(r.win_rate_pct, 1),
+                     _kilo(r.published_trajectories), _kilo(r.published_transitions),
+                     _num(r.published_return_mean, 1, r.published_return_std), _num(r.published_return_of_max, 2),
+                     _num(r.ours_vs_published_pct, 0)])
+    out += [_md_table(["task", "quality", "trajectories", "samples", "behaviour return", "of max",
+                       "behaviour win rate (%)", "published trajectories", "published transitions",
+                       "published return", "of max", "ours / published (%)"], rows), ""]
     out += ["## Training length", "",
             "The authors train for epochs of |D| / batch updates (vietbt/ComaDICE `run.py`; `config/config.yaml` "
             "`train.epochs`). This profile's updates against theirs on the same data:", ""]
@@ -501,6 +520,8 @@ def collect(config: dict, run_dir: Path, log: Path = None) -> Path:
         shutil.copyfile(src, report_dir / "scores.csv")
     prov = provenance(config, run_dir, log or newest_training_log(run_dir), pd.read_csv(report_dir / "scores.csv"))
     atomic_write_text(report_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
+    # the config the run executed, beside its results: config/reference.yaml may later size another run
+    atomic_write_text(report_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     atomic_write_text(report_dir / "RESULTS.md", render_results(report_dir, config))
     return report_dir / "RESULTS.md"
 

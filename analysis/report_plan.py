@@ -83,3 +83,20 @@ def report_tables(config: dict) -> list:
 def table_stems(config: dict) -> list:
     """The stem of every table file of the report (a .tex and a .csv each): the tables rule's outputs."""
     return [t.stem for t in report_tables(config)] + [COMPARISON]
+
+
+# -- the behaviour learning-curve figures ------------------------------------------------------
+
+def behaviour_curve_tasks(config: dict) -> list:
+    """One behaviour learning-curve figure per task of the config: ``(suite, task, source)``,
+    the source of its curve ``"mappo"`` (a SMAX MAPPO run's mappo_curve.csv, generator paper),
+    ``"d4rl"`` (a MaMuJoCo ARS / MAPPO run's curve.csv) or None (no learning run: the smoke
+    generator's SMAX data come from a heuristic; the figure says so)."""
+    from analysis.grid import task_cells
+
+    generator = config["datasets"].get("generator", "smoke")
+    out = []
+    for suite, task in dict.fromkeys((s, t) for s, t, _ in task_cells(config)):
+        kind = get_suite(suite).dataset_kind
+        out.append((suite, task, "d4rl" if kind == "d4rl" else "mappo" if generator == "paper" else None))
+    return out

@@ -51,6 +51,54 @@ def make_smax_env(task: TaskSpec):
     return make_env(task)
 
 
+class SMAXFunctions:
+    """One SMAX env of a task as pure, jit/vmap-able functions, for learners compiled in JAX
+    (``behaviour.smax_mappo``); ``SMAXVectorEnv`` wraps the same logic for host-side loops.
+
+    ``reset(key) -> (state, (obs [N, O], world_state [S], avail [N, A]))`` and
+    ``step(key, state, actions [N]) -> (state, (obs, world_state, avail), reward, terminated,
+    truncated, won)``: the step's observations are the ones SMAX's ``step_env`` computes (not
+    recomputed), the reward is the team's (SMAX gives every ally the same), won / terminated /
+    truncated as ``SMAXVectorEnv.step``."""
+
+    def __init__(self, task: TaskSpec):
+        self.task = task
+        self.env = make_smax_env(task)
+        self.agents = list(self.env.agents)
+        self.n_agents = len(self.agents)
+        self.n_allies = self.env.num_allies
+
+    def _arrays(self, obs, state):
+        avail = self.env.get_avail_actions(state)
+        return (jnp.stack([obs[a] for a in self.agents]), obs["world_state"],
+                jnp.stack([avail[a] for a in self.agents]).astype(bool))
+
+    def reset(self, key):
+        obs, state = self.env.reset(key)
+        state = _strong(state)
+        return state, self._arrays(obs, state)
+
+    def outcome(self, state, done):
+        """(terminated, truncated, won) of a step that ended with ``state`` and ``done``: a
+        battle is decided when every enemy or every ally is dead; undecided at the limit = cut."""
+        alive = state.state.unit_alive
+        allies_alive = jnp.any(alive[: self.n_allies])
+        enemies_dead = jnp.all(~alive[self.n_allies:])
+        decided = enemies_dead | ~allies_alive
+        return done & decided, done & ~decided, enemies_dead & allies_alive
+
+    def step(self, key, state, actions):
+        act = {a: actions[i] for i, a in enumerate(self.agents)}
+        obs, state, rewards, dones, _ = self.env.step_env(key, state, act)
+        term, trunc, won = self.outcome(state, dones["__all__"])
+        return state, self._arrays(obs, state), rewards[self.agents[0]], term, trunc, won
+
+
+def smax_functions(task: TaskSpec) -> SMAXFunctions:
+    """The pure reset / step functions of ``task``'s SMAX env (``SMAXFunctions``)."""
+    return SMAXFunctions(task)
+
+
 class SMAXVectorEnv:
     """``num_envs`` SMAX episodes stepped together.
 
@@ -80,16 +128,14 @@ class SMAXVectorEnv:
             s = env.get_world_state(state)
             return o, s, m
 
+        fns = SMAXFunctions.__new__(SMAXFunctions)  # the outcome rule, on this env
+        fns.n_allies = self.n_allies
+
         def _step(key, state, actions):
             act = {a: actions[i] for i, a in enumerate(self.agents)}
             _, new_state, rewards, dones, _ = env.step_env(key, state, act)
-            alive = new_state.state.unit_alive
-            allies_alive = jnp.any(alive[: self.n_allies])
-            enemies_dead = jnp.all(~alive[self.n_allies:])
-            won = enemies_dead & allies_alive
-            decided = enemies_dead | ~allies_alive
-            done = dones["__all__"]
-            return new_state, rewards[self.agents[0]], done & decided, done & ~decided, won
+            term, trunc, won = fns.outcome(new_state, dones["__all__"])
+            return new_state, rewards[self.agents[0]], term, trunc, won
 
         def _reset_where(key, state, done):
             fresh = _reset(key)

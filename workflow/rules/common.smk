@@ -5,6 +5,7 @@ from analysis.config_checks import check_config_files, check_config_types
 from analysis.pipeline import (
     apply_cli_overrides,
     behaviour_runtime,
+    smax_env_steps,
     dataset_runtime,
     result_settings,
     train_mem_mb,
@@ -23,7 +24,7 @@ check_config_types(config)
 validate(config, "../schemas/config.schema.yaml")
 
 from analysis.grid import check_config, runs, task_cells, training_length
-from analysis.report_plan import table_stems
+from analysis.report_plan import behaviour_curve_tasks, table_stems
 from harness.provenance import code_version
 from tasks.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
 
@@ -45,6 +46,11 @@ GPU = 1 if uses_gpu(config) else 0
 # the config alone, so that a login node and a GPU node agree on the environment)
 TRAIN_ENV = "../envs/comadice-cuda.yaml" if GPU else "../envs/comadice.yaml"
 ABLATIONS = config.get("ablations") or {}
+# the published datasets' statistics (analysis/data/README.md): the dataset-statistics table's
+# published columns and the behaviour figures' reference lines
+PUBLISHED_DATASETS = os.path.join(ROOT, "analysis", "data", "published_datasets.csv")
+# per task: (suite, task, the source of its behaviour learning curve or None)
+BEHAVIOUR_CURVES = behaviour_curve_tasks(config)
 FINAL_EVAL = config["train"].get("final_eval_episodes", 0) > 0
 
 
@@ -81,6 +87,18 @@ def curve_outputs():
     return [P.report(f"curves/{s}/{t}/{q}.png") for s, t, q in CELLS]
 
 
+def behaviour_curve_file(suite, task, source):
+    """The learning curve of a task's behaviour run; None where its data come from no learning run."""
+    if source is None:
+        return None
+    return (P.mappo_curve if source == "mappo" else P.d4rl_curve)(suite, task)
+
+
+def behaviour_curve_outputs():
+    """One behaviour learning-curve figure per task (analysis.report_plan.behaviour_curve_tasks)."""
+    return [P.behaviour_figure(s, t) for s, t, _ in BEHAVIOUR_CURVES]
+
+
 def report_targets():
     out = list(rules.tables.output) + [
         P.report("statistics.tex"),
@@ -88,6 +106,7 @@ def report_targets():
         P.report("latex_check.txt"),
     ]
     out += curve_outputs()
+    out += behaviour_curve_outputs()
     if ABLATIONS.get("alpha"):
         out += [P.report("figure1_alpha.pdf"), P.report("figure1_alpha.png")]
     return out

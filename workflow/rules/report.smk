@@ -119,7 +119,8 @@ rule statistics:
 
 rule dataset_stats:
     input:
-        [P.dataset(s, t, q) for s, t, q in CELLS],
+        datasets=[P.dataset(s, t, q) for s, t, q in CELLS],
+        published=PUBLISHED_DATASETS,
     output:
         tex=report(
             P.report("dataset_statistics.tex"),
@@ -136,6 +137,35 @@ rule dataset_stats:
         runtime=30,
     script:
         "../scripts/dataset_stats.py"
+
+
+rule behaviour_curves:
+    input:
+        curves=[
+            f
+            for f in (behaviour_curve_file(*c) for c in BEHAVIOUR_CURVES)
+            if f is not None
+        ],
+        published=PUBLISHED_DATASETS,
+    output:
+        [
+            report(f, caption="../report/behaviour_curves.rst", category="Behaviour")
+            for f in behaviour_curve_outputs()
+        ],
+    log:
+        P.log("report", "behaviour_curves"),
+    conda:
+        "../envs/comadice.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        # per figure (in the outputs' order): suite, task and its curve file ("" for none)
+        tasks=[
+            [s, t, behaviour_curve_file(s, t, k) or ""] for s, t, k in BEHAVIOUR_CURVES
+        ],
+    script:
+        "../scripts/plot_behaviour_curves.py"
 
 
 rule latex_check:

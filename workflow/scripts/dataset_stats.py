@@ -1,10 +1,11 @@
-"""Snakemake script: the dataset-statistics table (LaTeX and CSV)."""
-from analysis.dataset_stats import dataset_table, render_dataset_table
+"""Snakemake script: the dataset-statistics table (LaTeX and CSV), each dataset beside the
+published one (input ``published``: analysis/data/published_datasets.csv)."""
+from analysis.dataset_stats import dataset_table, published_datasets, render_dataset_table
 from analysis.logs import log_to
 from tasks.files import atomic_path
 
 with log_to(snakemake.log[0]):  # noqa: F821
-    df = dataset_table(snakemake.input)  # noqa: F821
+    df = dataset_table(snakemake.input.datasets, published_datasets(snakemake.input.published))  # noqa: F821
     with atomic_path(snakemake.output.csv) as tmp:  # noqa: F821
         df.to_csv(tmp, index=False)
     render_dataset_table(df, snakemake.output.tex)  # noqa: F821

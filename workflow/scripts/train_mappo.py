@@ -1,29 +1,31 @@
-"""Snakemake script: the MAPPO behaviour learner of one SMAX task, sized by ``datasets.mappo.smax``
-and seeded by ``datasets.seed``; checkpoints, curve, replay sample.
+"""Snakemake script: the MAPPO behaviour learner of one SMAX task (``behaviour.smax_mappo``, JAX),
+sized by ``datasets.mappo.smax`` and seeded by ``datasets.seed``; checkpoints, curve and the
+replay sample go to one ``.npz`` (arrays and a JSON header, no pickle).
 
-Resumable: the run's state is saved every ``behaviour.mappo.RESUME_EVERY`` iterations beside the
-output (``mappo.pkl.resume``, not a declared output, so a failed job leaves it), and a rerun
+Resumable: the run's state is saved at every curve point beside the output
+(``mappo_run.npz.resume``, not a declared output, so a failed job leaves it), and a rerun
 continues from it to the same result."""
-import pickle
-
 import pandas as pd
 
 from analysis.logs import log_to
-from behaviour.mappo import MAPPOConfig, train_mappo
+from behaviour.smax_mappo import SMAXMAPPOConfig, save_run, train_smax_mappo
 from tasks.files import atomic_path
 from tasks.registry import get_task
 from tasks.resume import discard_resume, resume_path
 
-w, p = snakemake.wildcards, snakemake.params  # noqa: F821
-with log_to(snakemake.log[0]):  # noqa: F821
-    task = get_task(w.task, w.suite, simulators=snakemake.config.get("simulators"))  # noqa: F821
-    run = train_mappo(task, p.env_steps, MAPPOConfig(**p.mappo), seed=p.seed, record_episodes=p.record,
-                      log=lambda s: print(s, flush=True), resume_file=resume_path(snakemake.output.run),  # noqa: F821
-                      keep_resume=True)
-    with atomic_path(snakemake.output.curve) as tmp:  # noqa: F821
+w, p = snakemake.wildcards, snakemake.params
+with log_to(snakemake.log[0]):
+    task = get_task(w.task, w.suite, simulators=snakemake.config.get("simulators"))
+    if task.backend != "smax":
+        raise NotImplementedError(
+            f"{task.id}: paper-grade behaviour runs are built for SMAX (behaviour/smax_mappo.py); on "
+            f"the {task.backend} backend import the published datasets instead (README, 'Importing')")
+    settings = {k: v for k, v in p.mappo.items() if k not in ("env_steps", "task_env_steps")}
+    run = train_smax_mappo(task, p.env_steps, SMAXMAPPOConfig(**settings), seed=p.seed, record_episodes=p.record,
+                           log=lambda s: print(s, flush=True), resume_file=resume_path(snakemake.output.run),
+                           keep_resume=True)
+    with atomic_path(snakemake.output.curve) as tmp:
         pd.DataFrame(run["curve"]).to_csv(tmp, index=False)
-    with atomic_path(snakemake.output.run) as tmp:  # noqa: F821
-        with open(tmp, "wb") as f:
-            pickle.dump(run, f)
-    discard_resume(resume_path(snakemake.output.run))  # noqa: F821 - only once the output is on disk
-    print(f"{run['env_steps']} env steps in {run['wall_s']:.0f} s")
+    save_run(run, snakemake.output.run)
+    discard_resume(resume_path(snakemake.output.run))  # only once the output is on disk
+    print(f"{run['env_steps']} env steps in {run['wall_s']:.0f} s ({run['env_steps'] / run['wall_s']:.0f} env steps/s)")

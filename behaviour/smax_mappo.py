@@ -1,0 +1,491 @@
+"""MAPPO behaviour learner for SMAX, compiled end to end in JAX (recurrent actor and critic).
+
+The paper's SMAC datasets were made with MAPPO (Yu et al. 2022; SMACv1 via MADT, SMACv2 by the
+authors, paper Sec. 6.1).  On SMAX the field's own MAPPO is JaxMARL's
+(``baselines/MAPPO/mappo_rnn_smax.py``, after PureJaxRL): envs vmapped, each rollout a
+``lax.scan`` of policy + simulator steps, the PPO epochs and minibatches ``lax.scan`` too, the
+whole update one compiled program.  This learner follows that pattern and its settings:
+
+- actor pi(a_i | tau_i): Dense(128)-ReLU -> GRU(128) -> Dense(128)-ReLU -> logits (orthogonal
+  init, gain 0.01 on the output), unavailable actions masked; parameters shared by the agents;
+- centralised critic V(s, id_i): the same torso on SMAX's world state plus the agent's one-hot
+  id (JaxMARL's ``SMAXWorldStateWrapper`` with ``OBS_WITH_AGENT_ID``);
+- hidden states reset where an episode starts; episodes restart where they end (auto-reset), a
+  time-limit cut treated as terminal in GAE as JaxMARL's baseline does;
+- PPO: clip 0.2, GAE(0.99, 0.95), 4 epochs x 4 minibatches of whole actor sequences, value
+  loss clipped, global grad-norm clip 0.25, Adam (eps 1e-5) with the learning rate 2e-3
+  annealed linearly to 0, 64 envs x 128 steps per update, entropy 0 -- the settings of
+  JaxMARL's final SMAX MAPPO sweep (``baselines/MAPPO/config/smax_mappo_final_sweep.yaml``:
+  LR 0.002, CLIP_EPS 0.2, ENT_COEF 0.0, NUM_ENVS 64, NUM_STEPS 128, UPDATE_EPOCHS 4,
+  NUM_MINIBATCHES 4, MAX_GRAD_NORM 0.25, VF_COEF 0.5, ANNEAL_LR), which covers 5m_vs_6m and
+  smacv2_5_units among its maps.  The earlier PyTorch MLP learner (``behaviour.mappo``) never
+  won on 5m_vs_6m in 2M steps; JaxMARL's recurrent baselines do (46 % after 2M for IPPO).
+
+Only the run's bookkeeping is on the host, between *chunks* of updates (``n_points`` of them):
+evaluation of the current policy, its checkpoint (actor parameters), the trajectories recorded
+for SMACv2's "1000 trajectories across the learning run", the learning curve and the resume
+state.  Nothing is exchanged with the host per step.
+
+SMACv2's replay sample: at every chunk boundary ``record_per_point`` whole episodes are played
+from fresh resets by the current (stochastic) training policy, so the recorded pool samples the
+policy uniformly across the run; the dataset draws its trajectories from that pool
+(``behaviour.smax_datasets``).  These episodes are not training steps and are not counted in
+``env_steps``.
+
+A run is saved with :func:`save_run` as one ``.npz`` of arrays and a JSON header, read back
+with ``allow_pickle=False`` (:func:`load_run`): no file can execute code when a dataset rule
+reads it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from behaviour.smax_mappo_config import SMAXMAPPOConfig
+from tasks.smax_backend import jax, jnp, smax_functions  # JAX set up (platform, cache) by the backend
+from tasks.spec import TaskSpec
+
+# -- networks ------------------------------------------------------------------------------------
+
+def _networks(action_dim: int, hidden: int):
+    import flax.linen as nn
+    from flax.linen.initializers import constant, orthogonal
+
+    class Torso(nn.Module):
+        """Dense-ReLU -> GRU cell -> Dense-ReLU, one step; the hidden state is zeroed where
+        ``reset`` (an episode starts at this input)."""
+
+        @nn.compact
+        def __call__(self, h, x, reset):
+            h = jnp.where(reset[:, None], jnp.zeros_like(h), h)
+            x = nn.relu(nn.Dense(hidden, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(x))
+            h, y = nn.GRUCell(features=hidden)(h, x)
+            y = nn.relu(nn.Dense(hidden, kernel_init=orthogonal(2.0), bias_init=constant(0.0))(y))
+            return h, y
+
+    class Actor(nn.Module):
+        @nn.compact
+        def __call__(self, h, obs, reset, avail):
+            h, y = Torso()(h, obs, reset)
+            logits = nn.Dense(action_dim, kernel_init=orthogonal(0.01), bias_init=constant(0.0))(y)
+            return h, jnp.where(avail, logits, -1e10)
+
+    class Critic(nn.Module):
+        """Feed-forward on the world state: the state is the whole battle, so the critic needs no
+        memory, and without one it runs on a whole rollout at once (one matmul, not T small ones)."""
+
+        @nn.compact
+        def __call__(self, state):
+            x = nn.relu(nn.Dense(hidden, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(state))
+            x = nn.relu(nn.Dense(hidden, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(x))
+            return nn.Dense(1, kernel_init=orthogonal(1.0), bias_init=constant(0.0))(x)[..., 0]
+
+    return Actor(), Critic()
+
+
+def _log_prob(logits, a):
+    return jnp.take_along_axis(jax.nn.log_softmax(logits), a[:, None], axis=-1)[:, 0]
+
+
+def _entropy(logits):
+    logp = jax.nn.log_softmax(logits)
+    return -jnp.sum(jnp.where(logits > -1e9, jnp.exp(logp) * logp, 0.0), axis=-1)
+
+
+class SMAXMAPPO:
+    """The compiled pieces of one (task, config): ``init``, ``train_chunk`` (``k`` PPO updates
+    as one program), ``rollout`` (whole episodes from fresh resets, for evaluation, datasets and
+    the replay sample)."""
+
+    def __init__(self, task: TaskSpec, cfg: SMAXMAPPOConfig, total_updates: int):
+        import optax
+
+        self.task, self.cfg, self.total_updates = task, cfg, total_updates
+        self.env = smax_functions(task)
+        N, E, H = self.env.n_agents, cfg.num_envs, cfg.hidden
+        self.N, self.E = N, E
+        self.actor, self.critic = _networks(task.action_dim, H)
+        steps_per_update = cfg.epochs * cfg.minibatches
+
+        def schedule(count):
+            frac = 1.0 - (count // steps_per_update) / total_updates
+            return cfg.lr * frac if cfg.anneal_lr else cfg.lr
+
+        self.tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adam(schedule, eps=1e-5))
+        self.eye = jnp.eye(N)
+        self.train_chunk = jax.jit(self._train_chunk, static_argnums=1)
+        self.rollout = jax.jit(self._rollout, static_argnums=(2, 3))
+
+    # -- state -----------------------------------------------------------------------------------
+    def critic_input(self, state):
+        """[..., S] world states -> [..., N, S + N]: the state and each agent's one-hot id."""
+        lead = state.shape[:-1]
+        s = jnp.broadcast_to(state[..., None, :], lead + (self.N, state.shape[-1]))
+        return jnp.concatenate([s, jnp.broadcast_to(self.eye, lead + (self.N, self.N))], axis=-1)
+
+    def actor_input(self, obs):
+        """[..., N, O] observations -> the actor's input: with ``agent_id``, each agent's one-hot id appended."""
+        if not self.cfg.agent_id:
+            return obs
+        lead = obs.shape[:-2]
+        return jnp.concatenate([obs, jnp.broadcast_to(self.eye, lead + (self.N, self.N)).astype(obs.dtype)], axis=-1)
+
+    def init(self, key):
+        """The runner: parameters, optimiser states, envs, recurrent states, episode counters."""
+        E, N, H = self.E, self.N, self.cfg.hidden
+        k_a, k_c, k_env, key = jax.random.split(key, 4)
+        B = E * N
+        h0 = jnp.zeros((B, H))
+        obs_width = self.task.obs_dim + (N if self.cfg.agent_id else 0)
+        actor_params = self.actor.init(k_a, h0, jnp.zeros((B, obs_width)), jnp.zeros(B, bool),
+                                       jnp.ones((B, self.task.action_dim), bool))
+        critic_params = self.critic.init(k_c, jnp.zeros((B, self.task.state_dim + N)))
+        env_state, (obs, state, avail) = jax.vmap(self.env.reset)(jax.random.split(k_env, E))
+        return {"actor": actor_params, "critic": critic_params,
+                "actor_opt": self.tx.init(actor_params), "critic_opt": self.tx.init(critic_params),
+                "env": env_state, "obs": obs, "state": state, "avail": avail,
+                "start": jnp.ones(B, bool), "h_actor": h0,
+                "ep_return": jnp.zeros(E), "key": key}
+
+    # -- one update ------------------------------------------------------------------------------
+    def _env_step(self, runner, _):
+        E, N = self.E, self.N
+        key, k_act, k_step, k_reset = jax.random.split(runner["key"], 4)
+        obs = self.actor_input(runner["obs"]).reshape(E * N, -1)
+        avail = runner["avail"].reshape(E * N, -1)
+        h_a, logits = self.actor.apply(runner["actor"], runner["h_actor"], obs, runner["start"], avail)
+        action = jax.random.categorical(k_act, logits)
+        logp = _log_prob(logits, action)
+        env_state, (o2, s2, m2), reward, term, trunc, won = jax.vmap(self.env.step)(
+            jax.random.split(k_step, E), runner["env"], action.reshape(E, N))
+        done = term | trunc
+        fresh, (o0, s0, m0) = jax.vmap(self.env.reset)(jax.random.split(k_reset, E))
+        pick = lambda a, b: jax.tree_util.tree_map(  # noqa: E731 - fresh episode where done
+            lambda x, y: jnp.where(done.reshape((E,) + (1,) * (x.ndim - 1)), x, y), a, b)
+        ep_return = runner["ep_return"] + reward
+        transition = {"obs": obs, "h": runner["h_actor"], "state": runner["state"], "avail": avail,
+                      "start": runner["start"], "action": action, "logp": logp,
+                      "reward": jnp.repeat(reward, N), "done": jnp.repeat(done, N),
+                      "ep_done": done, "ep_won": won & done, "ep_return": jnp.where(done, ep_return, 0.0)}
+        runner = {**runner, "env": pick(fresh, env_state), "obs": pick(o0, o2), "state": pick(s0, s2),
+                  "avail": pick(m0, m2), "start": jnp.repeat(done, N), "h_actor": h_a,
+                  "ep_return": jnp.where(done, 0.0, ep_return), "key": key}
+        return runner, transition
+
+    def _update(self, runner, _):
+        import optax
+
+        cfg, E, N, T = self.cfg, self.E, self.N, self.cfg.rollout_steps
+        runner, traj = jax.lax.scan(self._env_step, runner, None, T)
+        # the critic on the whole rollout at once: V(s_t, id_i) for t = 0..T (T: bootstrap)
+        cin = self.critic_input(jnp.concatenate([traj.pop("state"), runner["state"][None]])).reshape(T + 1, E * N, -1)
+        values = self.critic.apply(runner["critic"], cin)
+        traj["cin"], traj["value"], last_value = cin[:T], values[:T], values[T]
+
+        def gae_step(carry, tr):  # GAE (Schulman et al. 2016), backwards in time
+            gae, next_value = carry
+            nonterminal = 1.0 - tr["done"]
+            delta = tr["reward"] + cfg.gamma * next_value * nonterminal - tr["value"]
+            gae = delta + cfg.gamma * cfg.gae_lambda * nonterminal * gae
+            return (gae, tr["value"]), gae
+
+        _, adv = jax.lax.scan(gae_step, (jnp.zeros_like(last_value), last_value),
+                              {k: traj[k] for k in ("done", "reward", "value")}, reverse=True)
+        targets = adv + traj["value"]
+
+        def actor_loss(actor_params, h_a, mb, mb_adv):
+            def step(ha, x):
+                return self.actor.apply(actor_params, ha, x["obs"], x["start"], x["avail"])
+
+            _, logits = jax.lax.scan(step, h_a, {k: mb[k] for k in ("obs", "start", "avail")})
+            logits = logits.reshape(-1, logits.shape[-1])
+            logp = _log_prob(logits, mb["action"].reshape(-1)).reshape(mb["action"].shape)
+            ratio = jnp.exp(logp - mb["logp"])
+            a = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+            # PPO's clipped surrogate: -E[min(r A, clip(r, 1-eps, 1+eps) A)], minus the entropy bonus
+            pg = -jnp.minimum(ratio * a, jnp.clip(ratio, 1 - cfg.clip, 1 + cfg.clip) * a).mean()
+            return pg - cfg.entropy * _entropy(logits).mean()
+
+        def critic_loss(critic_params, mb, mb_targets):
+            value = self.critic.apply(critic_params, mb["cin"])
+            # clipped value loss: 0.5 * max((V - R)^2, (V_old + clip(V - V_old, -eps, eps) - R)^2)
+            v_clip = mb["value"] + jnp.clip(value - mb["value"], -cfg.clip, cfg.clip)
+            return cfg.value_coef * 0.5 * jnp.maximum((value - mb_targets) ** 2, (v_clip - mb_targets) ** 2).mean()
+
+        # sequences of chunk_length steps, each starting from the hidden state the rollout had there:
+        # [T, B, ...] -> [C, (T / C) * B, ...]
+        C = cfg.chunk_length
+        chunked = lambda x: x.reshape((T // C, C) + x.shape[1:]).swapaxes(0, 1).reshape(  # noqa: E731
+            (C, (T // C) * x.shape[1]) + x.shape[2:])
+        seq_keys = ("obs", "cin", "avail", "start", "action", "logp", "value")
+        seqs = {k: chunked(traj[k]) for k in seq_keys}
+        h_start = traj["h"][::C].reshape((T // C) * E * N, -1)
+        adv_c, targets_c = chunked(adv), chunked(targets)
+
+        def epoch(carry, _):
+            state, key = carry
+            key, k = jax.random.split(key)
+            perm = jax.random.permutation(k, (T // C) * E * N).reshape(cfg.minibatches, -1)
+
+            def minibatch(state, idx):
+                mb = {k: seqs[k][:, idx] for k in seq_keys}
+                ga = jax.grad(actor_loss)(state["actor"], h_start[idx], mb, adv_c[:, idx])
+                gc = jax.grad(critic_loss)(state["critic"], mb, targets_c[:, idx])
+                ua, actor_opt = self.tx.update(ga, state["actor_opt"], state["actor"])
+                uc, critic_opt = self.tx.update(gc, state["critic_opt"], state["critic"])
+                return {"actor": optax.apply_updates(state["actor"], ua),
+                        "critic": optax.apply_updates(state["critic"], uc),
+                        "actor_opt": actor_opt, "critic_opt": critic_opt}, None
+
+            state, _ = jax.lax.scan(minibatch, state, perm)
+            return (state, key), None
+
+        learn = {k: runner[k] for k in ("actor", "critic", "actor_opt", "critic_opt")}
+        key, k_epochs = jax.random.split(runner["key"])
+        (learn, _), _ = jax.lax.scan(epoch, (learn, k_epochs), None, cfg.epochs)
+        runner = {**runner, **learn, "key": key}
+        stats = jnp.stack([traj["ep_done"].sum(), traj["ep_won"].sum(), traj["ep_return"].sum()])
+        return runner, stats
+
+    def _train_chunk(self, runner, n_updates: int):
+        """``n_updates`` PPO updates; returns the runner and (episodes ended, won, return sum)."""
+        runner, stats = jax.lax.scan(self._update, runner, None, n_updates)
+        return runner, stats.sum(0)
+
+    # -- whole episodes --------------------------------------------------------------------------
+    def _rollout(self, actor_params, key, n_envs: int, record: bool):
+        """``n_envs`` episodes from fresh resets, played to their end by the stochastic policy.
+        Returns per-episode return, won, terminated and length; with ``record``, also the
+        per-step obs / state / avail ([L+2, n, ...]: before every step and after the last),
+        actions and rewards ([L+1, n, ...]) -- steps after an episode's end are frozen."""
+        N, L = self.N, self.task.episode_limit + 1
+        k_reset, key = jax.random.split(key)
+        env_state, (obs, state, avail) = jax.vmap(self.env.reset)(jax.random.split(k_reset, n_envs))
+        carry = {"env": env_state, "obs": obs, "state": state, "avail": avail,
+                 "h": jnp.zeros((n_envs * N, self.cfg.hidden)), "active": jnp.ones(n_envs, bool),
+                 "ret": jnp.zeros(n_envs), "won": jnp.zeros(n_envs, bool), "term": jnp.zeros(n_envs, bool),
+                 "length": jnp.zeros(n_envs, jnp.int32), "key": key, "first": jnp.ones(n_envs * N, bool)}
+
+        def step(c, _):
+            key, k_act, k_step = jax.random.split(c["key"], 3)
+            obs = self.actor_input(c["obs"]).reshape(n_envs * N, -1)
+            h, logits = self.actor.apply(actor_params, c["h"], obs, c["first"], c["avail"].reshape(n_envs * N, -1))
+            action = jax.random.categorical(k_act, logits).reshape(n_envs, N)
+            env_state, (o2, s2, m2), r, term, trunc, won = jax.vmap(self.env.step)(
+                jax.random.split(k_step, n_envs), c["env"], action)
+            act = c["active"]
+            keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731 - finished episodes stay frozen
+                lambda x, y: jnp.where(act.reshape((n_envs,) + (1,) * (x.ndim - 1)), x, y), new, old)
+            out = {"obs": c["obs"], "state": c["state"], "avail": c["avail"], "action": action,
+                   "reward": r * act} if record else {}
+            c = {**c, "env": keep(env_state, c["env"]), "obs": keep(o2, c["obs"]), "state": keep(s2, c["state"]),
+                 "avail": keep(m2, c["avail"]), "h": h, "active": act & ~(term | trunc), "ret": c["ret"] + r * act,
+                 "won": c["won"] | (won & act), "term": c["term"] | (term & act), "length": c["length"] + act,
+                 "key": key, "first": jnp.zeros_like(c["first"])}
+            return c, out
+
+        c, traj = jax.lax.scan(step, carry, None, L)
+        result = {"returns": c["ret"], "wins": c["won"], "terminated": c["term"], "lengths": c["length"],
+                  "unfinished": c["active"]}
+        if record:
+            for k in ("obs", "state", "avail"):
+                traj[k] = jnp.concatenate([traj[k], c[k][None]], axis=0)
+            result.update(traj)
+        return result
+
+
+def episodes_from_rollout(out: dict, **extra) -> list:
+    """Cut a recorded :meth:`SMAXMAPPO.rollout` into episode dicts (``tasks.dataset.from_episodes``'s
+    form): obs [L+1, N, O], state [L+1, S], avail [L+1, N, A], actions [L, N], reward [L],
+    ``terminated``, ``win`` and ``extra``.  Episodes that never ended are dropped."""
+    out = {k: np.asarray(v) for k, v in out.items()}
+    episodes = []
+    for i in range(out["returns"].shape[0]):
+        L = int(out["lengths"][i])
+        if L == 0 or out["unfinished"][i]:
+            continue
+        episodes.append({"obs": out["obs"][: L + 1, i], "state": out["state"][: L + 1, i],
+                         "avail": out["avail"][: L + 1, i], "actions": out["action"][:L, i].astype(np.int64),
+                         "reward": out["reward"][:L, i].astype(np.float32),
+                         "terminated": bool(out["terminated"][i]), "win": bool(out["wins"][i]), **extra})
+    return episodes
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+def _to_numpy(tree):
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
+
+
+def _from_numpy(template, leaves):
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), [jnp.asarray(x) for x in leaves])
+
+
+def run_sizes(env_steps: int, cfg: SMAXMAPPOConfig):
+    """(updates per chunk, chunks): ``n_points`` chunks of equal length covering ``env_steps``
+    (rounded down to whole updates, at least one update per chunk)."""
+    updates = max(1, env_steps // (cfg.num_envs * cfg.rollout_steps))
+    points = min(cfg.n_points, updates)
+    return updates // points, points
+
+
+def train_smax_mappo(task: TaskSpec, env_steps: int, cfg: SMAXMAPPOConfig = None, seed: int = 0,
+                     record_episodes: int = 0, log=print, resume_file=None, keep_resume: bool = False) -> dict:
+    """Train MAPPO on a SMAX task for ``env_steps`` environment steps.
+
+    Returns the run: ``checkpoints`` (one per chunk boundary, the first before any update: actor
+    parameters as numpy leaves, evaluated ``win_rate`` / ``return_mean``), ``curve`` (the same
+    points with the training episodes' win rate and return), and with ``record_episodes=K`` a pool
+    of about K episodes played by the training policy across the run (``record_per_point`` per
+    chunk boundary after the first).  With ``resume_file`` the whole state is saved there at every
+    chunk boundary (``tasks.resume``, code-free) and a rerun continues from it to the same result
+    (JAX on the CPU is deterministic; up to the wall-clock fields)."""
+    cfg = cfg or SMAXMAPPOConfig()
+    cfg.validate(env_steps)
+    per_chunk, n_chunks = run_sizes(env_steps, cfg)
+    learner = SMAXMAPPO(task, cfg, per_chunk * n_chunks)
+    steps_per_update = cfg.num_envs * cfg.rollout_steps
+    record_per_point = math.ceil(record_episodes / n_chunks) if record_episodes > 0 else 0
+    runner = learner.init(jax.random.PRNGKey(seed))
+    eval_key = jax.random.PRNGKey(seed + 1)
+    record_key = jax.random.PRNGKey(seed + 2)
+    checkpoints, curve, episodes = [], [], []
+    start, t0 = 0, time.perf_counter()
+    fingerprint = {"kind": "smax_mappo_jax", "task": task.id, "env_steps": env_steps, "seed": seed,
+                   "record_episodes": record_episodes, **{f"cfg.{k}": v for k, v in asdict(cfg).items()}}
+    if resume_file is not None:
+        from tasks.resume import load_resume
+        saved = load_resume(resume_file, fingerprint, log)
+        if saved is not None:
+            runner = _from_numpy(runner, saved["runner"])
+            start, checkpoints = saved["chunk"], saved["checkpoints"]
+            curve, episodes = saved["curve"], saved["episodes"]
+            eval_key, record_key = jnp.asarray(saved["eval_key"]), jnp.asarray(saved["record_key"])
+            t0 -= saved["wall_s"]
+            log(f"[MAPPO-JAX {task.name}] resumed at chunk {start} of {n_chunks} from {resume_file}")
+
+    def point(chunk, train_stats):
+        nonlocal eval_key, record_key
+        eval_key, k = jax.random.split(eval_key)
+        res = learner.rollout(runner["actor"], k, cfg.eval_episodes, False)
+        wins, rets = np.asarray(res["wins"]), np.asarray(res["returns"])
+        it = chunk * per_chunk
+        ended, won, ret_sum = (float(x) for x in np.asarray(train_stats))
+        checkpoints.append({"iteration": it, "env_steps": it * steps_per_update, "win_rate": float(wins.mean()),
+                            "return_mean": float(rets.mean()), "returns": rets.astype(np.float32),
+                            "actor": _to_numpy(runner["actor"])})
+        curve.append({"iteration": it, "env_steps": it * steps_per_update, "wall_s": time.perf_counter() - t0,
+                      "win_rate": float(wins.mean()), "return_mean": float(rets.mean()),
+                      "train_episodes": int(ended), "train_win_rate": won / ended if ended else float("nan"),
+                      "train_return_mean": ret_sum / ended if ended else float("nan")})
+        if record_per_point and chunk > 0:
+            record_key, k = jax.random.split(record_key)
+            out = learner.rollout(runner["actor"], k, record_per_point, True)
+            episodes.extend(episodes_from_rollout(out, iteration=it))
+        log(f"[MAPPO-JAX {task.name}] update {it}/{per_chunk * n_chunks}, {it * steps_per_update} env steps, "
+            f"{time.perf_counter() - t0:.0f} s: eval win rate {wins.mean():.3f}, return {rets.mean():.3f}; "
+            f"training episodes {int(ended)}, won {won / max(ended, 1):.3f}")
+
+    if start == 0:
+        point(0, np.zeros(3))
+    for chunk in range(start + 1, n_chunks + 1):
+        runner, stats = learner.train_chunk(runner, per_chunk)
+        point(chunk, stats)
+        if resume_file is not None and chunk < n_chunks:
+            from tasks.resume import save_resume
+            save_resume(resume_file, fingerprint, {
+                "chunk": chunk, "runner": _to_numpy(runner), "checkpoints": checkpoints, "curve": curve,
+                "episodes": episodes, "eval_key": np.asarray(eval_key), "record_key": np.asarray(record_key),
+                "wall_s": time.perf_counter() - t0})
+    if resume_file is not None and not keep_resume:
+        from tasks.resume import discard_resume
+        discard_resume(resume_file)
+    total = per_chunk * n_chunks * steps_per_update
+    return {"kind": "smax_mappo_jax", "task": task.name, "task_id": task.id, "config": asdict(cfg), "seed": seed,
+            "checkpoints": checkpoints, "curve": curve, "episodes": episodes, "env_steps": total,
+            "updates": per_chunk * n_chunks, "record_per_point": record_per_point,
+            "wall_s": time.perf_counter() - t0}
+
+
+def actor_policy(task: TaskSpec, run: dict, checkpoint: dict) -> tuple:
+    """(learner, actor parameters) of one checkpoint of a run, for playing episodes."""
+    cfg = SMAXMAPPOConfig(**run["config"])
+    learner = SMAXMAPPO(task, cfg, max(1, run.get("updates", 1)))
+    template = learner.init(jax.random.PRNGKey(0))["actor"]
+    return learner, _from_numpy(template, checkpoint["actor"])
+
+
+def play_checkpoint(task: TaskSpec, run: dict, checkpoint: dict, n_episodes: int, seed: int, batch: int = 128,
+                    keep=None, max_batches: int = 200) -> tuple:
+    """Episodes of one checkpoint's stochastic policy, played ``batch`` at a time from fresh resets;
+    with ``keep(episode) -> bool`` only those kept count, until ``n_episodes`` are kept or
+    ``max_batches`` batches were played.  Returns (episodes, number played)."""
+    learner, params = actor_policy(task, run, checkpoint)
+    key = jax.random.PRNGKey(seed)
+    kept, played = [], 0
+    for _ in range(max_batches):
+        key, k = jax.random.split(key)
+        out = learner.rollout(params, k, batch, True)
+        eps = episodes_from_rollout(out)
+        played += len(eps)
+        kept.extend(e for e in eps if keep is None or keep(e))
+        if len(kept) >= n_episodes:
+            break
+    return kept[:n_episodes], played
+
+
+# -- the run on disk: arrays and a JSON header, never a pickle -----------------------------------
+
+_EPISODE_ARRAYS = ("obs", "state", "avail", "actions", "reward")
+
+
+def save_run(run: dict, path) -> None:
+    """Write ``run`` as an ``.npz``: checkpoints' parameters and the recorded episodes as arrays,
+    everything else in a JSON header (``header``)."""
+    arrays, header = {}, {k: v for k, v in run.items() if k not in ("checkpoints", "episodes")}
+    header["checkpoints"] = []
+    for i, ck in enumerate(run["checkpoints"]):
+        header["checkpoints"].append({k: v for k, v in ck.items() if k not in ("actor", "returns")}
+                                     | {"n_leaves": len(ck["actor"])})
+        arrays[f"ck{i}_returns"] = np.asarray(ck["returns"])
+        for j, leaf in enumerate(ck["actor"]):
+            arrays[f"ck{i}_leaf{j}"] = leaf
+    eps = run["episodes"]
+    header["episodes"] = [{"terminated": e["terminated"], "win": e["win"], "iteration": e.get("iteration", 0),
+                           "length": int(len(e["reward"]))} for e in eps]
+    for k in _EPISODE_ARRAYS:
+        if eps:  # steps of all episodes end to end (obs-like arrays carry one more row per episode)
+            arrays[f"ep_{k}"] = np.concatenate([e[k] for e in eps], axis=0)
+    arrays["header"] = np.frombuffer(json.dumps(header, allow_nan=True).encode(), np.uint8)
+    from tasks.files import atomic_path
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def load_run(path) -> dict:
+    """Read a run written by :func:`save_run` (``allow_pickle=False``: nothing in the file runs)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            header = json.loads(bytes(z["header"]).decode())
+            checkpoints = []
+            for i, ck in enumerate(header.pop("checkpoints")):
+                n = ck.pop("n_leaves")
+                checkpoints.append({**ck, "returns": z[f"ck{i}_returns"],
+                                    "actor": [z[f"ck{i}_leaf{j}"] for j in range(n)]})
+            meta = header.pop("episodes")
+            arrays = {k: z[f"ep_{k}"] for k in _EPISODE_ARRAYS if f"ep_{k}" in z.files}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a SMAX MAPPO run file ({type(exc).__name__}: {exc})") from exc
+    episodes, step, row = [], 0, 0
+    for m in meta:
+        L = m.pop("length")
+        episodes.append({**m, "actions": arrays["actions"][step: step + L], "reward": arrays["reward"][step: step + L],
+                         **{k: arrays[k][row: row + L + 1] for k in ("obs", "state", "avail")}})
+        step, row = step + L, row + L + 1
+    return {**header, "checkpoints": checkpoints, "episodes": episodes}
+
