@@ -130,7 +130,9 @@ def behaviour_runtime(config: dict, suite: str, task: str = None) -> int:
     """Minutes for a behaviour run: MAPPO env steps (MaMuJoCo twice as slow), or ARS."""
     d = config["datasets"]
     if d.get("generator", "smoke") == "paper":
-        steps = smax_env_steps(config, task) if not _on_mujoco(suite) else d.get("mappo_env_steps", 1_000_000)
+        mamujoco = (d.get("mappo") or {}).get("mamujoco") or {}
+        steps = (smax_env_steps(config, task) if not _on_mujoco(suite)
+                 else mamujoco.get("env_steps", d.get("mappo_env_steps", 1_000_000)))
         return _minutes(steps / MAPPO_STEPS_PER_MIN * 60 * (2 if _on_mujoco(suite) else 1), floor=30)
     return _minutes(d["ars_iterations"] * 30, floor=30)   # ARS: about 30 s per iteration
 

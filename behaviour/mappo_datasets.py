@@ -1,8 +1,5 @@
 """Paper-grade datasets from MAPPO behaviour runs (``behaviour.mappo.train_mappo``).
 
-- SMACv1: episodes of the run's checkpoint of that quality (``behaviour.qualities.pick_checkpoint``).
-- SMACv2 (medium): trajectories drawn uniformly from those recorded across the whole learning
-  run (paper Sec. 6.1: 1000 trajectories).
 - MaMuJoCo: D4RL-style levels (``behaviour.qualities.d4rl_episodes``) with the best checkpoint
   as the expert, in the observation layout the task is configured with.
 
@@ -13,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from behaviour.episodes import episode_arrays, play_episodes
-from behaviour.qualities import MEDIUM_FRACTION, SMAC_QUALITY_FRACTIONS, d4rl_episodes, dataset_meta, pick_checkpoint
+from behaviour.qualities import MEDIUM_FRACTION, d4rl_episodes, dataset_meta
 from tasks.dataset import OfflineDataset, from_episodes
 from tasks.registry import TaskSpec, check_quality, with_obs_layout
-from tasks.suites import get_suite
 
 
 def run_obs_layout(task: TaskSpec, run: dict) -> str:
@@ -46,41 +42,6 @@ def in_task_layout(task: TaskSpec, episodes: list, acted_on: str) -> list:
     return [{**e, "obs": authors_observation(np.asarray(e["state"]), task.n_agents)} for e in episodes]
 
 
-def smac_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
-                    fractions: dict = None) -> OfflineDataset:
-    """SMACv1: episodes of the checkpoint of that quality; SMACv2 (medium): trajectories
-    drawn uniformly from the whole learning run (paper Sec. 6.1: 1000 trajectories)."""
-    import torch
-
-    from behaviour.mappo import MAPPOAgent
-
-    check_quality(task, quality)
-    if get_suite(task.suite).replay_sample:
-        pool = run["episodes"]
-        if not pool:
-            raise ValueError(f"the MAPPO run of {task.id} recorded no episodes")
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.choice(len(pool), size=min(n_episodes, len(pool)), replace=False))
-        episodes = [pool[i] for i in idx]
-        prov = {"behaviour": "mappo-learning-run", "episodes": len(episodes), "run_env_steps": run["env_steps"],
-                "win_rate": float(np.mean([e["win"] for e in episodes]))}
-    else:
-        from tasks.smax_backend import SMAXVectorEnv
-
-        ck = pick_checkpoint(run["checkpoints"], quality, fractions)
-        agent = MAPPOAgent(task, run["config"]["hidden"])
-        agent.load_state_dict(ck["state_dict"])
-        torch.manual_seed(seed)
-        venv = SMAXVectorEnv(task, min(64, n_episodes), seed + 31)
-        episodes = play_episodes(task, venv, agent.act, n_episodes)
-        wins = [e["win"] for e in episodes]
-        prov = {"behaviour": "mappo-checkpoint", "checkpoint_iteration": ck["iteration"],
-                "checkpoint_env_steps": ck["env_steps"], "checkpoint_win_rate": ck["win_rate"],
-                "checkpoint_return": ck["return_mean"], "episodes": n_episodes, "win_rate": float(np.mean(wins)),
-                "quality_fractions": fractions or SMAC_QUALITY_FRACTIONS}
-    return from_episodes(episodes, dataset_meta(task, quality, {**prov, "seed": seed}, grade="paper"))
-
-
 def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
                         medium_fraction: float = MEDIUM_FRACTION) -> OfflineDataset:
     """D4RL-style MaMuJoCo qualities from a MAPPO run: expert = the best checkpoint, medium =
@@ -101,7 +62,7 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     play_task = with_obs_layout(task, acted_on)
 
     def play(ck, n):
-        agent = MAPPOAgent(play_task, run["config"]["hidden"])
+        agent = MAPPOAgent.from_config(play_task, run["config"])
         agent.load_state_dict(ck["state_dict"])
         return play_episodes(play_task, MaMuJoCoVectorEnv(play_task, n, seed + 17), agent.act, n)
 

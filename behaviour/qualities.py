@@ -1,8 +1,6 @@
 """Quality levels of datasets from the checkpoints of a behaviour learning run.
 
-- SMACv1 (poor / medium / good, MADT's datasets, Meng et al. 2023): the checkpoint whose
-  evaluated return sits at a fraction of the way from the run's first to its best return
-  (``pick_checkpoint``, ``SMAC_QUALITY_FRACTIONS``).
+- SMACv1 (poor / medium / good, MADT's return bands): ``behaviour.smax_datasets``.
 - MaMuJoCo (D4RL-style, as the OMIGA datasets): expert = the expert checkpoint, medium = the
   learnt checkpoint whose return is closest to ``MEDIUM_FRACTION`` of the expert's,
   medium-replay = the run's training episodes up to the medium checkpoint, medium-expert =
@@ -16,14 +14,10 @@ from __future__ import annotations
 from tasks.registry import TaskSpec
 from tasks.simulators import backend_version
 
-#: where SMACv1's poor / medium / good checkpoints sit between the run's first and best
-#: evaluated return (MADT's datasets come from MAPPO policies of poor, medium and good win
-#: rate; returns order the checkpoints where win rates are all zero, as on the hard maps
-#: early in training)
-SMAC_QUALITY_FRACTIONS = {"poor": 0.2, "medium": 0.5, "good": 1.0}
 #: MaMuJoCo's medium checkpoint: the one whose evaluation return is closest to this fraction
-#: of the expert's (D4RL's medium policies reach about a third of expert return)
-MEDIUM_FRACTION = 0.4
+#: of the expert's (D4RL's medium policies reach about a third of expert return; the published
+#: OMIGA Hopper 3x1 data: medium 724 / expert 2452 = 0.30, issue 19)
+MEDIUM_FRACTION = 0.3
 
 
 def dataset_meta(task: TaskSpec, quality: str, provenance: dict, grade: str) -> dict:
@@ -33,16 +27,6 @@ def dataset_meta(task: TaskSpec, quality: str, provenance: dict, grade: str) -> 
             "backend_version": backend_version(task), "action_type": task.action_type,
             "n_agents": task.n_agents, "approximation": task.approximation,
             "obs_layout": task.obs_layout, "grade": grade, "provenance": provenance}
-
-
-def pick_checkpoint(checkpoints: list, quality: str, fractions: dict = None) -> dict:
-    """SMACv1: the checkpoint whose ``return_mean`` is closest to ``fractions[quality]`` of the
-    way from the first checkpoint's return to the best one's."""
-    fractions = fractions or SMAC_QUALITY_FRACTIONS
-    score = lambda c: c["return_mean"]
-    first, best = score(checkpoints[0]), max(score(c) for c in checkpoints)
-    target = first + fractions[quality] * (best - first)
-    return min(checkpoints, key=lambda c: abs(score(c) - target))
 
 
 def d4rl_episodes(quality: str, n_episodes: int, checkpoints: list, expert: dict, score, play, replay,

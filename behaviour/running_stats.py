@@ -2,8 +2,11 @@
 
 One class for both behaviour learners: ARS normalises the global state it acts on by the
 states it has visited (a vector per sample), MAPPO scales MaMuJoCo rewards by the running
-variance of the discounted return (a scalar per sample).  Samples are folded in one at a
-time, in the order given, so a run and its resumed continuation see the same numbers.
+variance of the discounted return (a scalar per sample).  A batch of samples is folded in at
+once with Chan, Golub and LeVeque's pairwise combination (the batch's own count, mean and m2
+merged with the running ones; equal to folding the samples in one by one, Welford's update, up
+to rounding), so a run and its resumed continuation, given the same batches, see the same
+numbers.
 """
 from __future__ import annotations
 
@@ -20,11 +23,25 @@ class RunningMeanVar:
 
     def update(self, samples) -> None:
         """Fold in ``samples``: one sample of ``shape`` or a batch of them (leading axes)."""
+        x = np.reshape(np.asarray(samples, np.float64), (-1,) + self.shape)
+        k = x.shape[0]
+        if k == 0:
+            return
+        mean_b = x.mean(0)
+        m2_b = np.square(x - mean_b).sum(0)
+        n = self.n + k
+        d = mean_b - self.mean
+        self.mean = np.asarray(self.mean + d * (k / n)).reshape(self.shape)
+        self.m2 = np.asarray(self.m2 + m2_b + np.square(d) * (self.n * k / n)).reshape(self.shape)
+        self.n = n
+
+    def update_sequential(self, samples) -> None:
+        """Welford's one-sample-at-a-time update (the reference :meth:`update` is tested against)."""
         for x in np.reshape(samples, (-1,) + self.shape):
             self.n += 1
             d = x - self.mean
-            self.mean += d / self.n
-            self.m2 += d * (x - self.mean)
+            self.mean = self.mean + d / self.n
+            self.m2 = self.m2 + d * (x - self.mean)
 
     def var(self, ddof: int = 0):
         """``m2 / (n - ddof)``; 1 until two samples have been seen."""

@@ -118,7 +118,7 @@ class SMAXMAPPO:
         self.tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adam(schedule, eps=1e-5))
         self.eye = jnp.eye(N)
         self.train_chunk = jax.jit(self._train_chunk, static_argnums=1)
-        self.rollout = jax.jit(self._rollout, static_argnums=(2, 3))
+        self.rollout = jax.jit(self._rollout, static_argnums=(2, 3, 4))
 
     # -- state -----------------------------------------------------------------------------------
     def critic_input(self, state):
@@ -257,8 +257,9 @@ class SMAXMAPPO:
         return runner, stats.sum(0)
 
     # -- whole episodes --------------------------------------------------------------------------
-    def _rollout(self, actor_params, key, n_envs: int, record: bool):
-        """``n_envs`` episodes from fresh resets, played to their end by the stochastic policy.
+    def _rollout(self, actor_params, key, n_envs: int, record: bool, greedy: bool = False):
+        """``n_envs`` episodes from fresh resets, played to their end by the stochastic policy (``greedy``:
+        its most probable action).
         Returns per-episode return, won, terminated and length; with ``record``, also the
         per-step obs / state / avail ([L+2, n, ...]: before every step and after the last),
         actions and rewards ([L+1, n, ...]) -- steps after an episode's end are frozen."""
@@ -274,7 +275,7 @@ class SMAXMAPPO:
             key, k_act, k_step = jax.random.split(c["key"], 3)
             obs = self.actor_input(c["obs"]).reshape(n_envs * N, -1)
             h, logits = self.actor.apply(actor_params, c["h"], obs, c["first"], c["avail"].reshape(n_envs * N, -1))
-            action = jax.random.categorical(k_act, logits).reshape(n_envs, N)
+            action = (jnp.argmax(logits, -1) if greedy else jax.random.categorical(k_act, logits)).reshape(n_envs, N)
             env_state, (o2, s2, m2), r, term, trunc, won = jax.vmap(self.env.step)(
                 jax.random.split(k_step, n_envs), c["env"], action)
             act = c["active"]

@@ -53,20 +53,25 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     import torch
     torch.set_num_threads(1)
     from tasks.registry import get_task
-    path = out / "behaviour" / f"{task_name}.pkl"
+    path = out / "behaviour" / f"{task_name}.{'pkl' if suite == 'mamujoco' else 'npz'}"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name, suite)
-    from behaviour.mappo import MAPPOConfig, train_mappo
+    from behaviour.mappo import mamujoco_config, train_mappo
     t0 = time.time()
     if suite == "mamujoco":  # as workflow/scripts/train_behaviour.py
-        run = train_mappo(task, env_steps, MAPPOConfig(**mappo_sizes(suite)), seed=0, record_episodes=-1,
+        run = train_mappo(task, env_steps, mamujoco_config(mappo_sizes(suite)), seed=0, record_episodes=-1,
                           log=lambda s: None)
         run["kind"] = "mappo"
     else:  # as workflow/scripts/train_mappo.py (SMACv2: a replay sample of the whole run)
-        run = train_mappo(task, env_steps, MAPPOConfig(**mappo_sizes(suite)), seed=0, record_episodes=500,
-                          log=lambda s: None)
+        from behaviour.smax_mappo import SMAXMAPPOConfig, save_run, train_smax_mappo
+        sizes = {k: v for k, v in mappo_sizes(suite).items() if k not in ("env_steps", "task_env_steps")}
+        run = train_smax_mappo(task, env_steps, SMAXMAPPOConfig(**sizes), seed=0, record_episodes=500,
+                               log=lambda s: None)
+        save_run(run, path)
+        print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
+        return path
     with open(path, "wb") as f:
         pickle.dump(run, f)
     print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
@@ -74,16 +79,21 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
 
 
 def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
-    from behaviour.mappo_datasets import mamujoco_from_mappo, smac_from_mappo
+    from behaviour.mappo_datasets import mamujoco_from_mappo
+    from behaviour.smax_datasets import smax_from_run
+    from behaviour.smax_mappo import load_run
     from tasks.dataset import write_dataset
     from tasks.registry import get_task
     path = out / "datasets" / suite / task_name / f"{quality}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(out / "behaviour" / f"{task_name}.pkl", "rb") as f:
-            run = pickle.load(f)
         task = get_task(task_name, suite)
-        make = mamujoco_from_mappo if suite == "mamujoco" else smac_from_mappo
+        if suite == "mamujoco":
+            with open(out / "behaviour" / f"{task_name}.pkl", "rb") as f:
+                run = pickle.load(f)
+        else:
+            run = load_run(out / "behaviour" / f"{task_name}.npz")
+        make = mamujoco_from_mappo if suite == "mamujoco" else smax_from_run
         ds = make(task, quality, run, 50 if suite == "mamujoco" else 500, seed=0)
         write_dataset(ds, path)
         print(f"dataset {task_name} {quality}: {ds.n_episodes} episodes, {ds.n_transitions} steps, "

@@ -7,7 +7,12 @@ decimal, with the paper's Table 3.
 
 MaMuJoCo has no vector env: ``MaMuJoCoVectorEnv`` steps ``num_envs`` copies in a loop
 and batches their arrays.  The 1000-step time limit is a truncation (bootstrap), never a
-termination.
+termination.  In the authors' layout on Hopper and HalfCheetah (v5) the copies' MuJoCo models
+are stepped directly (``mj_step`` with the env's frame skip, as gymnasium's ``MujocoEnv`` does)
+and the reward, termination and observation are computed for the whole batch at once, with the
+env's own weights and ranges (:class:`_DirectPhysics`); tests/test_observation.py and
+tests/test_mappo_rollouts.py check it bit for bit against gymnasium-robotics' and gymnasium's own
+steps, time limits included.  Other scenarios go through gymnasium per copy.
 
 Observations follow the task's ``obs_layout`` (``tasks/spec.py``; ``get_task(..., obs_layout=...)``,
 in the workflow the config's ``simulators.mamujoco_obs``):
@@ -73,6 +78,106 @@ def gymnasium_robotics_version() -> str:
     return f"gymnasium-robotics {version('gymnasium-robotics')}, mujoco {version('mujoco')}"
 
 
+class _DirectPhysics:
+    """The single-agent step of a gymnasium v5 Hopper or HalfCheetah (``step`` of
+    ``gymnasium/envs/mujoco/hopper_v5.py`` / ``half_cheetah_v5.py``), for a batch of copies: each
+    copy's MuJoCo data is stepped by ``mj_step(nstep=frame_skip)`` + ``mj_rnePostConstraint`` (as
+    ``MujocoEnv._step_mujoco_simulation``) and its TimeLimit counter advanced; the reward
+    (forward velocity, healthy bonus, control cost), the termination (Hopper's health ranges) and
+    the observation (``_get_obs``) are then computed in float64 for the batch, in the order
+    gymnasium computes them, so every number is the same.  Weights and ranges are the env's own
+    attributes.  ``None`` (see :meth:`of`) for any other environment or option."""
+
+    SCENARIOS = ("hopper_v5", "half_cheetah_v5")
+
+    @classmethod
+    def of(cls, envs, n_action: int):
+        u = envs[0].single_agent_env.unwrapped
+        kind = type(u).__module__.rsplit(".", 1)[-1]
+        if kind not in cls.SCENARIOS or not u._exclude_current_positions_from_observation:
+            return None
+        limits = [_time_limit_wrapper(e) for e in envs]
+        if any(w is None for w in limits) or envs[0].agent_obsk is None:
+            return None
+        return cls(envs, limits, kind, n_action)
+
+    def __init__(self, envs, limits, kind, n_action):
+        import mujoco
+
+        self.mj_step, self.mj_post = mujoco.mj_step, mujoco.mj_rnePostConstraint
+        self.units = [e.single_agent_env.unwrapped for e in envs]
+        self.limits = limits
+        u = self.units[0]
+        self.hopper = kind == "hopper_v5"
+        self.frame_skip, self.dt = u.frame_skip, u.dt
+        self.w_forward, self.w_ctrl = u._forward_reward_weight, u._ctrl_cost_weight
+        if self.hopper:
+            self.healthy_reward, self.terminate = u._healthy_reward, u._terminate_when_unhealthy
+            self.state_range, self.z_range = u._healthy_state_range, u._healthy_z_range
+            self.angle_range = u._healthy_angle_range
+        # global action index g <- flat agent action index (agent j, its k-th actuator: j * A + k),
+        # as map_local_actions_to_global_action places them
+        nu = u.model.nu
+        self.source = np.full(nu, -1)
+        for j, partition in enumerate(envs[0].agent_action_partitions):
+            for k, part in enumerate(partition):
+                self.source[part.act_ids] = j * n_action + k
+        assert (self.source >= 0).all(), "an actuator no agent controls"
+        E = len(envs)
+        self.qpos = np.zeros((E, u.model.nq))
+        self.qvel = np.zeros((E, u.model.nv))
+        # each copy's model, data and the numpy views of its ctrl / qpos / qvel (MjData's buffers stay
+        # where they are for the data's life; fetching a view costs more than the rest of the loop)
+        self.copies = [(x.model, x.data, x.data.ctrl, x.data.qpos, x.data.qvel) for x in self.units]
+
+    def step(self, actions: np.ndarray, live: np.ndarray):
+        """``actions [E, N, A]`` (clipped float32) of the envs ``live`` (indices): their float64
+        states (``_get_obs``), rewards, terminations and TimeLimit truncations."""
+        E = actions.shape[0]
+        glob = actions.reshape(E, -1)[live][:, self.source].astype(np.float64)
+        x_before = np.empty(len(live))
+        trunc = np.zeros(len(live), bool)
+        qpos, qvel = self.qpos, self.qvel
+        mj_step, mj_post, fs, copies, limits = self.mj_step, self.mj_post, self.frame_skip, self.copies, self.limits
+        for n, i in enumerate(live.tolist()):
+            m, d, ctrl, qp, qv = copies[i]
+            x_before[n] = qp[0]
+            ctrl[:] = glob[n]
+            mj_step(m, d, nstep=fs)
+            mj_post(m, d)
+            qpos[n] = qp
+            qvel[n] = qv
+            w = limits[i]
+            w._elapsed_steps += 1
+            trunc[n] = w._elapsed_steps >= w._max_episode_steps
+        k = len(live)
+        qp, qv = qpos[:k], qvel[:k]
+        x_velocity = (qp[:, 0] - x_before) / self.dt
+        forward = self.w_forward * x_velocity
+        ctrl_cost = self.w_ctrl * np.sum(np.square(glob), axis=-1)
+        if self.hopper:
+            z, angle = qp[:, 1], qp[:, 2]
+            vec = np.concatenate([qp, qv], axis=1)[:, 2:]
+            healthy = (np.all((self.state_range[0] < vec) & (vec < self.state_range[1]), axis=1)
+                       & (self.z_range[0] < z) & (z < self.z_range[1])
+                       & (self.angle_range[0] < angle) & (angle < self.angle_range[1]))
+            reward = (forward + healthy * self.healthy_reward) - ctrl_cost
+            term = ~healthy if self.terminate else np.zeros(k, bool)
+            state = np.concatenate([qp[:, 1:], np.clip(qv, -10, 10)], axis=1)
+        else:
+            reward = forward - ctrl_cost
+            term = np.zeros(k, bool)
+            state = np.concatenate([qp[:, 1:], qv], axis=1)
+        return state, reward, term, trunc
+
+
+def _time_limit_wrapper(env):
+    w = env.single_agent_env
+    while w is not None and not hasattr(w, "_elapsed_steps"):
+        w = getattr(w, "env", None)
+    return w
+
+
 class MaMuJoCoVectorEnv:
     """``num_envs`` MaMuJoCo episodes stepped in lockstep.
 
@@ -92,6 +197,17 @@ class MaMuJoCoVectorEnv:
         self.obs = np.zeros((num_envs, self.n_agents, task.obs_dim), np.float32)
         self.state = np.zeros((num_envs, task.state_dim), np.float32)
         self.done = np.zeros(num_envs, bool)
+        # the authors' layout needs only the MuJoCo state: step the physics directly where we can
+        self.direct = _DirectPhysics.of(self.envs, task.action_dim) if task.obs_layout == "authors" else None
+
+    def _reset_env(self, i: int, seed: int) -> None:
+        env = self.envs[i]
+        if self.direct is not None:  # the parallel env's reset is this plus its per-agent observations
+            env.single_agent_env.reset(seed=seed)
+            self._store(i, None, env)
+        else:
+            obs, _ = env.reset(seed=seed)
+            self._store(i, obs, env)
 
     def _store(self, i, obs_dict, env):
         self.state[i] = env.state()
@@ -104,9 +220,8 @@ class MaMuJoCoVectorEnv:
             self.obs[i, j, o.shape[0]:] = 0.0
 
     def reset(self):
-        for i, env in enumerate(self.envs):
-            obs, _ = env.reset(seed=self.seed * 100_003 + self._episode * self.num_envs + i)
-            self._store(i, obs, env)
+        for i in range(self.num_envs):
+            self._reset_env(i, self.seed * 100_003 + self._episode * self.num_envs + i)
         self._episode += 1
         self.done[:] = False
         return self.observe()
@@ -119,6 +234,15 @@ class MaMuJoCoVectorEnv:
         reward = np.zeros(self.num_envs, np.float32)
         term = np.zeros(self.num_envs, bool)
         trunc = np.zeros(self.num_envs, bool)
+        if self.direct is not None:
+            live = np.flatnonzero(~self.done)
+            if len(live):
+                states, r, te, tr = self.direct.step(actions, live)
+                self.state[live] = states
+                self.obs[live] = authors_observation(states, self.n_agents)
+                reward[live], term[live], trunc[live] = r, te, tr & ~te
+                self.done[live] = term[live] | trunc[live]
+            return reward, term, trunc, np.zeros(self.num_envs, bool)
         authors = self.task.obs_layout == "authors"
         stepped, states = [], []  # the float64 states: the observation is computed from them
         for i, env in enumerate(self.envs):
@@ -149,8 +273,7 @@ class MaMuJoCoVectorEnv:
     def reset_done(self, done: np.ndarray):
         """Start a new episode in the envs where ``done`` (for online learners' rollouts)."""
         for i in np.flatnonzero(done):
-            obs, _ = self.envs[i].reset(seed=int(self.seed * 100_003 + 7919 * self._episode + i))
-            self._store(i, obs, self.envs[i])
+            self._reset_env(i, int(self.seed * 100_003 + 7919 * self._episode + i))
             self.done[i] = False
         self._episode += 1
 

@@ -1,6 +1,7 @@
 # Behaviour data -> one HDF5 dataset per (suite, task, quality), under results/<profile>/.
 # datasets.generator: "smoke" (SMAX heuristic + random actions; ARS on MaMuJoCo) or
-# "paper" (a MAPPO learning run per task: SMAX checkpoints / replay; MaMuJoCo D4RL-style levels).
+# "paper" (a MAPPO learning run per task: SMACv1 return bands of its checkpoints' episodes, SMACv2
+# its replay sample; MaMuJoCo D4RL-style levels).
 # datasets.seed seeds every behaviour run and dataset rollout; datasets.mappo sizes the MAPPO runs.
 
 
@@ -44,9 +45,9 @@ else:
         threads: 1
         resources:
             mem_mb=8000,
-            runtime=lambda w: behaviour_runtime(config, w.suite),
+            runtime=lambda w: behaviour_runtime(config, w.suite, w.task),
         params:
-            env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
+            env_steps=lambda w: smax_env_steps(config, w.task),
             record=smax_record,
             seed=config["datasets"]["seed"],
             mappo=config["datasets"]["mappo"]["smax"],
@@ -69,7 +70,6 @@ else:
             runtime=lambda w: dataset_runtime(config, w.suite),
         params:
             episodes=config["datasets"]["smax_episodes"],
-            fractions=config["datasets"].get("smac_quality_fractions"),
             seed=config["datasets"]["seed"],
         script:
             "../scripts/make_smax_dataset.py"
@@ -77,7 +77,8 @@ else:
 
 rule d4rl_behaviour:
     output:
-        P.d4rl_behaviour(),
+        run=P.d4rl_behaviour(),
+        curve=P.d4rl_curve(),
     log:
         P.log("behaviour", "{suite}/{task}"),
     wildcard_constraints:
@@ -91,7 +92,9 @@ rule d4rl_behaviour:
     params:
         generator=GENERATOR,
         iterations=config["datasets"]["ars_iterations"],
-        env_steps=config["datasets"].get("mappo_env_steps", 1_000_000),
+        # datasets.mappo.mamujoco.env_steps, else the profile-wide datasets.mappo_env_steps
+        env_steps=(config["datasets"].get("mappo") or {}).get("mamujoco", {}).get(
+            "env_steps", config["datasets"].get("mappo_env_steps", 1_000_000)),
         seed=config["datasets"]["seed"],
         mappo=config["datasets"]["mappo"]["mamujoco"] if GENERATOR == "paper" else {},
     script:
