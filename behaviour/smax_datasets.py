@@ -14,8 +14,9 @@ MAPPO episodes divided by *return band* on SMAC's 0-20 scale: poor < 10, medium 
   lost battle returns its damage fraction d < 1, a won one 2.0.
 - Taking kills in proportion to damage, a lost SMAC return R is the damage fraction
   ``R / R_lost``; a SMAC threshold above ``R_lost`` can only be passed by a win, which on SMAX is
-  a return >= 1.  ``smax_band`` maps each band so; for 5m_vs_6m: poor = lost with d < 0.80,
-  medium = lost with d >= 0.80, good = won.
+  a return of 2 (``SMAX_WIN_RETURN``: 1.5 separates wins from draws, which return 1).
+  ``smax_band`` maps each band so; for 5m_vs_6m: poor = lost with d < 0.80, medium = lost (or
+  drawn) with d >= 0.80, good = won.
 
 Episodes are played by the run's checkpoints (stochastic policies, as MADT's MAPPO data) and
 kept when their return is in the quality's band; the checkpoints are tried in order of the
@@ -42,9 +43,10 @@ SMAC_DEATH_VALUE, SMAC_WIN_VALUE, SMAC_SCALE = 10.0, 200.0, 20.0
 #: the SMACv1 maps' enemies: (count, health + shield of each) -- SC2 unit stats as SMAC reads
 #: them: marine 45, zergling 35, zealot 100 + 50 shield
 SMAC_ENEMIES = {"5m_vs_6m": (6, 45.0), "2c_vs_64zg": (64, 35.0), "6h_vs_8z": (8, 150.0), "corridor": (24, 35.0)}
-#: the return SMAX pays a won battle at least (damage 1 + won_battle_bonus 1 is 2.0; every
-#: lost battle returns less than 1)
-SMAX_WIN_RETURN = 1.0
+#: the SMAX return that only a won battle passes: a win pays damage 1 + won_battle_bonus 1 = 2.0,
+#: a lost battle less than 1, a draw (both sides dead at once) exactly 1 -- on SMAC a draw returns
+#: the lost-battle maximum, so it belongs below this threshold too
+SMAX_WIN_RETURN = 1.5
 
 
 def smac_lost_return_max(task_name: str) -> float:

@@ -124,7 +124,7 @@ def test_madt_bands_on_smax_scale():
     lo_med, hi_med = smax_band("5m_vs_6m", "medium")
     lo_good, hi_good = smax_band("5m_vs_6m", "good")
     assert lo_poor == 0 and hi_poor == pytest.approx(10 / 12.4528, rel=1e-4) == lo_med
-    assert hi_med == SMAX_WIN_RETURN == lo_good and math.isinf(hi_good)  # 15 > 12.45: only a win passes
+    assert hi_med == SMAX_WIN_RETURN == lo_good == 1.5 and math.isinf(hi_good)  # 15 > 12.45: only a win passes
     # the published levels fall in their bands (8.5, 11.0, 20.0 on SMAC's scale)
     assert 8.5 / 12.4528 < hi_poor and lo_med < 11.0 / 12.4528 < hi_med
 

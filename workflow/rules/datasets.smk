@@ -93,8 +93,9 @@ rule d4rl_behaviour:
         generator=GENERATOR,
         iterations=config["datasets"]["ars_iterations"],
         # datasets.mappo.mamujoco.env_steps, else the profile-wide datasets.mappo_env_steps
-        env_steps=(config["datasets"].get("mappo") or {}).get("mamujoco", {}).get(
-            "env_steps", config["datasets"].get("mappo_env_steps", 1_000_000)),
+        env_steps=(config["datasets"].get("mappo") or {})
+        .get("mamujoco", {})
+        .get("env_steps", config["datasets"].get("mappo_env_steps", 1_000_000)),
         seed=config["datasets"]["seed"],
         mappo=config["datasets"]["mappo"]["mamujoco"] if GENERATOR == "paper" else {},
     script:
