@@ -51,6 +51,17 @@ def make_smax_env(task: TaskSpec):
     return make_env(task)
 
 
+def battle_outcome(state, done, n_allies: int):
+    """(terminated, truncated, won) of a step that ended with ``state`` and ``done``: a battle is
+    decided when every enemy or every ally is dead; undecided at the limit = cut; won = every enemy
+    dead and an ally alive."""
+    alive = state.state.unit_alive
+    allies_alive = jnp.any(alive[:n_allies])
+    enemies_dead = jnp.all(~alive[n_allies:])
+    decided = enemies_dead | ~allies_alive
+    return done & decided, done & ~decided, enemies_dead & allies_alive
+
+
 class SMAXFunctions:
     """One SMAX env of a task as pure, jit/vmap-able functions, for learners compiled in JAX
     (``behaviour.smax_mappo``); ``SMAXVectorEnv`` wraps the same logic for host-side loops.
@@ -78,19 +89,10 @@ class SMAXFunctions:
         state = _strong(state)
         return state, self._arrays(obs, state)
 
-    def outcome(self, state, done):
-        """(terminated, truncated, won) of a step that ended with ``state`` and ``done``: a
-        battle is decided when every enemy or every ally is dead; undecided at the limit = cut."""
-        alive = state.state.unit_alive
-        allies_alive = jnp.any(alive[: self.n_allies])
-        enemies_dead = jnp.all(~alive[self.n_allies:])
-        decided = enemies_dead | ~allies_alive
-        return done & decided, done & ~decided, enemies_dead & allies_alive
-
     def step(self, key, state, actions):
         act = {a: actions[i] for i, a in enumerate(self.agents)}
         obs, state, rewards, dones, _ = self.env.step_env(key, state, act)
-        term, trunc, won = self.outcome(state, dones["__all__"])
+        term, trunc, won = battle_outcome(state, dones["__all__"], self.n_allies)
         return state, self._arrays(obs, state), rewards[self.agents[0]], term, trunc, won
 
 
@@ -128,13 +130,10 @@ class SMAXVectorEnv:
             s = env.get_world_state(state)
             return o, s, m
 
-        fns = SMAXFunctions.__new__(SMAXFunctions)  # the outcome rule, on this env
-        fns.n_allies = self.n_allies
-
         def _step(key, state, actions):
             act = {a: actions[i] for i, a in enumerate(self.agents)}
             _, new_state, rewards, dones, _ = env.step_env(key, state, act)
-            term, trunc, won = fns.outcome(new_state, dones["__all__"])
+            term, trunc, won = battle_outcome(new_state, dones["__all__"], self.n_allies)
             return new_state, rewards[self.agents[0]], term, trunc, won
 
         def _reset_where(key, state, done):
