@@ -1,4 +1,4 @@
-"""The committed reference results (issue 13): ``reports/reference/RESULTS.md``.
+"""The committed reference results (issues 13, 22): ``reports/reference/RESULTS.md``.
 
     python -m analysis.reference_results [--config config/reference.yaml] [--run-dir .]
 
@@ -11,14 +11,17 @@ After ``snakemake all_tables --configfile config/reference.yaml`` (``make refere
    software versions and the wall time of each stage, read from the run's Snakemake log
    (``--log``; default: the newest log under ``<run-dir>/.snakemake/log`` that ran training
    jobs);
-3. renders ``RESULTS.md`` from those committed files alone (``render_results``), so that
+3. renders ``RESULTS.md`` from those committed files alone (``results_context`` computes every
+   value, ``reports/templates/RESULTS.md.j2`` holds the prose), so that
    ``tests/test_reference_results.py`` can regenerate it and the tables and find them equal.
 
-RESULTS.md sets the main tables beside the paper's numbers (Tables 1-2; the paper's Table 3,
-MaMuJoCo, is not in our copy of the paper), ComaDICE's rank per row here and in the paper,
-Kendall's tau-b between our and the paper's order of the algorithms per row, Figure 1's alpha
-sweep, the datasets, the training length against the authors', the statistics table and the
-provenance.  Every number in it is read from the files beside it.
+RESULTS.md sets the main tables beside the paper's numbers (Tables 1-2, and for MaMuJoCo the
+numbers behind Table 3 from the authors' notebook, ``analysis/data/paper_table3_mamujoco.csv``),
+ComaDICE's rank per row here and in the paper, Kendall's tau-b between our and the paper's
+order of the methods both have, per row and its mean, Figure 1's alpha sweep per suite and per
+cell beside the notebook's (``paper_ablations.csv``), the datasets beside the published ones,
+the training length against the authors', the statistics table and the provenance.  Every
+number in it is read from the files beside it.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 import yaml
 from scipy import stats as sps
@@ -41,8 +45,9 @@ from analysis.dataset_stats import PUBLISHED_SMAC_MAX_RETURN, SMAC_MAX_RETURN, w
 from analysis.grid import training_length, variant_for
 from analysis.paths import paths_for
 from analysis.report_plan import algorithm_columns, report_algorithms
+from analysis.tables import PAPER_DATA, build_table, paper_reference
 from analysis.tables import _rank as _table_rank
-from analysis.tables import build_table, paper_reference
+from behaviour.qualities import MEDIUM_FRACTION
 from tasks.files import atomic_write_text
 from tasks.registry import get_task
 from tasks.suites import get_metric, get_suite
@@ -51,6 +56,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the paper's grid: its ``train.epochs`` are the authors' training lengths (vietbt/ComaDICE run.py)
 AUTHORS_CONFIG = ROOT / "config" / "config.yaml"
 FOCUS = "ComaDICE"
+#: RESULTS.md's template (beside the LaTeX tables' templates)
+TEMPLATES = ROOT / "reports" / "templates"
+#: the notebook's default f-divergence: its alpha sweep is at soft-chi^2 (paper Sec. 6.4)
+NOTEBOOK_DEFAULT_F = "soft_chisquare"
 #: the paper's counts of rows where ComaDICE is best (Table 1: 11 of 12, Table 2: 14 of 15; issue 13)
 PAPER_BEST_COUNTS = {"smacv1": (11, 12), "smacv2": (14, 15)}
 
@@ -237,7 +246,8 @@ def kendall_tau(ours: dict, paper: dict) -> float:
 
 def comparison_rows(scores: pd.DataFrame, config: dict, reference: pd.DataFrame = None) -> pd.DataFrame:
     """Per row of the main tables: ComaDICE's rank here (last evaluation, the paper's statistic,
-    and the 320-episode final evaluation) and in the paper, the best algorithm of each, and
+    among all methods and among the paper's row's methods; and on the final evaluation) and in
+    the paper, the best algorithm of each, and
     Kendall's tau-b between the two orders of the algorithms."""
     ref = paper_reference() if reference is None else reference
     algos = report_algorithms(config)
@@ -252,9 +262,12 @@ def comparison_rows(scores: pd.DataFrame, config: dict, reference: pd.DataFrame 
         f, _ = build_table(scores, [suite], cols, metric=final_metric, rows=[(suite, task, quality)])
         fo = _means(f, suite, task, quality)
         p = {a: m for a, m in _means(ref, suite, task, quality).items() if a in algos}
+        # the paper's row may lack methods (Table 3: no OptDICE, AlberDICE): rank among those it has too
+        common = {a: v for a, v in o.items() if a in p}
         rows.append({"suite": suite, "task": task, "quality": quality,
                      "ours_comadice": o.get(FOCUS, math.nan), "paper_comadice": p.get(FOCUS, math.nan),
                      "ours_rank": rank_of(o, FOCUS), "ours_final_rank": rank_of(fo, FOCUS),
+                     "ours_common_rank": rank_of(common, FOCUS) if p else None, "n_common": len(common) or None,
                      "paper_rank": rank_of(p, FOCUS), "n_algorithms": len(o),
                      "ours_best": best_of(o), "paper_best": best_of(p),
                      "kendall_tau": kendall_tau(o, p) if p else math.nan})
@@ -274,6 +287,46 @@ def alpha_summary(scores: pd.DataFrame, config: dict) -> pd.DataFrame:
     return out.rename(columns={"count": "seeds"}).sort_values(["suite", "alpha"], kind="stable")
 
 
+def paper_ablations() -> pd.DataFrame:
+    """The authors' notebook's ComaDICE against alpha (soft-chi^2), per cell (analysis/data)."""
+    df = pd.read_csv(PAPER_DATA / "paper_ablations.csv")
+    return df[df["f_divergence"] == NOTEBOOK_DEFAULT_F].reset_index(drop=True)
+
+
+def alpha_cells(scores: pd.DataFrame, config: dict, notebook: pd.DataFrame = None) -> pd.DataFrame:
+    """Per cell of the alpha sweep and alpha: ComaDICE's last evaluation here (mean, ddof-0 std
+    over seeds, as the tables) beside the authors' notebook's (``paper_ablations.csv``)."""
+    nb = paper_ablations() if notebook is None else notebook
+    abl = config.get("ablations") or {}
+    final = scores[scores["is_final"] & (scores["algorithm"] == FOCUS)]
+    rows = []
+    for suite in abl.get("suites", []):
+        metric = get_suite(suite).metric
+        spec = config["suites"].get(suite) or {}
+        for task in spec.get("tasks", []):
+            for quality in spec.get("qualities", []):
+                for alpha in abl.get("alpha", []):
+                    g = final[(final["suite"] == suite) & (final["task"] == task) & (final["quality"] == quality)
+                              & (final["variant"] == variant_for(config, "alpha", alpha))]
+                    p = nb[(nb["suite"] == suite) & (nb["task"] == task) & (nb["quality"] == quality)
+                           & (nb["alpha"].astype(float) == float(alpha))]
+                    ok = g[g["status"] == "ok"][metric]
+                    rows.append({"suite": suite, "task": task, "quality": quality, "alpha": float(alpha),
+                                 "mean": float(ok.mean()) if len(ok) else math.nan,
+                                 "std": float(ok.std(ddof=0)) if len(ok) else math.nan,
+                                 "seeds": int(len(ok)), "diverged": int((g["status"] == "diverged").sum()),
+                                 "paper_mean": float(p["mean"].iloc[0]) if len(p) else math.nan,
+                                 "paper_std": float(p["std"].iloc[0]) if len(p) else math.nan})
+    return pd.DataFrame(rows, columns=["suite", "task", "quality", "alpha", "mean", "std", "seeds", "diverged",
+                                       "paper_mean", "paper_std"])
+
+
+def _peak(values: dict):
+    """The alpha of the largest mean (None without any)."""
+    values = {a: v for a, v in values.items() if v == v}
+    return max(values, key=values.get) if values else None
+
+
 def training_lengths(config: dict, datasets: pd.DataFrame) -> pd.DataFrame:
     """Per cell: the updates of this profile against the authors' (their epochs x |D| // batch,
     harness/train.py, with the epochs of config/config.yaml)."""
@@ -291,7 +344,7 @@ def training_lengths(config: dict, datasets: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# -- RESULTS.md -----------------------------------------------------------------------------------
+# -- RESULTS.md: numbers formatted here, the prose in reports/templates/RESULTS.md.j2 -------------
 
 def _num(v, decimals=1, std=None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -322,46 +375,12 @@ def _duration(seconds: float) -> str:
     return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
 
 
-def render_results(report_dir, config: dict) -> str:
-    """RESULTS.md's text from the committed files of ``report_dir`` alone."""
-    report_dir = Path(report_dir)
-    scores = pd.read_csv(report_dir / "scores.csv")
-    datasets = pd.read_csv(report_dir / "dataset_statistics.csv")
-    prov = json.loads((report_dir / "provenance.json").read_text())
-    statistics = pd.read_csv(report_dir / "statistics.csv")
-    ref = paper_reference()
-    algos = report_algorithms(config)
-    suites = list(config["suites"])
-    ours, _ = build_table(scores, suites, algorithm_columns(algos))
-    comp = comparison_rows(scores, config, ref)
-    alpha = alpha_summary(scores, config)
-    lengths = training_lengths(config, datasets)
-    stages = {s["stage"]: s for s in prov["stages"]}
-    final = scores[scores["is_final"]]
-    n_runs = int(len(final))
-    n_diverged = int((final["status"] == "diverged").sum())
-    train = config["train"]
-    seeds = sorted(final["seed"].unique())
+def _markdown_environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
 
-    out = ["# Reference results", ""]
-    total = stages["total"]
-    out += [f"The `{config['profile']}` profile (`config/{config['profile']}.yaml`, `make reference`): "
-            f"{sum(len(s['tasks']) * len(s['qualities']) for s in config['suites'].values())} cells, "
-            f"{len(algos)} algorithms, {len(seeds)} seeds and Figure 1's alpha sweep; {n_runs} training runs "
-            f"({n_diverged} diverged), run end to end (datasets included) in {_duration(total['wall_s'])} on "
-            f"{prov['machine']['cores']} CPU cores ({prov['machine']['cpu']}), at commit `{prov['commit'][:12]}`.",
-            "",
-            "Every number on this page is read from the files beside it (`scores.csv`, "
-            "`dataset_statistics.csv`, `statistics.csv`, `provenance.json`) by `analysis/reference_results.py`; "
-            "`tests/test_reference_results.py` regenerates this page and the tables from them and requires "
-            "identical files. SMAC numbers are win rates (%), MaMuJoCo numbers returns; mean ± std "
-            f"(ddof 0, as the tables) over seeds of the last of {train['n_evals']} evaluations of "
-            f"{train['eval_episodes']} episodes (the paper's statistic), unless said otherwise.", ""]
 
-    # the main table beside the paper
-    out += ["## The main table beside the paper", "",
-            "Each cell: ours / the paper's (Tables 1-2; the paper's Table 3, MaMuJoCo, is not in our copy of "
-            "the paper, so those rows have no paper numbers). **Bold**: the row's best here.", ""]
+def _main_table(ours: pd.DataFrame, ref: pd.DataFrame, algos: list) -> str:
     rows = []
     for suite, task, quality in dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])):
         o = ours[(ours["suite"] == suite) & (ours["task"] == task) & (ours["quality"] == quality)]
@@ -377,63 +396,64 @@ def render_results(report_dir, config: dict) -> str:
                 txt = f"**{txt}**"
             cells.append(txt + (f" / {_num(p[a])}" if a in p else ""))
         rows.append([get_task(task, suite).display, quality, *cells])
-    out += [_md_table(["task", "quality", *algos], rows), ""]
+    return _md_table(["task", "quality", *algos], rows)
 
-    # ranks and agreement
-    out += ["## ComaDICE's rank and the rank agreement", "",
-            "Rank of ComaDICE among the algorithms of the row (1 = best; ties share the best rank), here on "
-            f"the paper's statistic and on the {train['final_eval_episodes']}-episode final evaluation, and in the "
-            "paper. "
-            "A rank shared by every algorithm (all 0.0) is a tie, not a win. Kendall's tau-b "
-            "compares our order of the algorithms with the paper's (1: same order, 0: unrelated, -1: "
-            "reversed; – where either side is constant, e.g. all 0.0).", ""]
-    rows = [[get_task(r.task, r.suite).display, r.quality, _rank(r.ours_rank, r.n_algorithms),
-             _rank(r.ours_final_rank), _rank(r.paper_rank), r.ours_best if isinstance(r.ours_best, str) else "–",
-             r.paper_best if isinstance(r.paper_best, str) else "–",
-             _num(r.kendall_tau, 2)] for r in comp.itertuples()]
-    out += [_md_table(["task", "quality", "ComaDICE rank (ours)", "(ours, final eval)", "(paper)",
-                       "best (ours)", "best (paper)", "Kendall tau"], rows), ""]
+
+def _rank_summary(comp: pd.DataFrame) -> dict:
     with_paper = comp.dropna(subset=["paper_comadice"])
     taus = with_paper["kendall_tau"].dropna()
-    best_ours = int((comp["ours_best"] == FOCUS).sum())           # best alone, not tied
-    best_ours_p = int((with_paper["ours_best"] == FOCUS).sum())
-    best_paper = int((with_paper["paper_best"] == FOCUS).sum())
-    tied = int(comp["ours_best"].astype(str).str.startswith("tie").sum())
-    out += [f"- ComaDICE is best (alone) in {best_ours} of {len(comp)} rows here "
-            f"({best_ours_p} of the {len(with_paper)} rows the paper has; the paper: {best_paper} of those "
-            f"{len(with_paper)}, and " + ", ".join(f"{b} of {n} in Table {1 if s == 'smacv1' else 2}"
-                                                 for s, (b, n) in PAPER_BEST_COUNTS.items()) + " overall)"
-            + (f"; {tied} row(s) here are ties at the top." if tied else "."),
-            f"- Kendall's tau-b over the {len(taus)} rows with a defined value: mean {_num(taus.mean(), 2)}"
-            + (f" (per row from {_num(taus.min(), 2)} to {_num(taus.max(), 2)})." if len(taus) else "."), ""]
+    by_suite = []
+    for suite, g in with_paper.groupby("suite", sort=False):
+        t = g["kendall_tau"].dropna()
+        by_suite.append(f"{get_suite(suite).title} {_num(t.mean(), 2)} over {len(t)}")
+    return {"rows": len(comp), "rows_with_paper": len(with_paper),
+            "best_ours": int((comp["ours_best"] == FOCUS).sum()),            # best alone, not tied
+            "best_ours_with_paper": int((with_paper["ours_best"] == FOCUS).sum()),
+            "best_paper": int((with_paper["paper_best"] == FOCUS).sum()),
+            "best_both": int(((with_paper["ours_best"] == FOCUS) & (with_paper["paper_best"] == FOCUS)).sum()),
+            "best_rows_ours": ", ".join(f"{get_task(r.task, r.suite).display} {r.quality}"
+                                        for r in comp.itertuples() if r.ours_best == FOCUS) or "none",
+            "tied": int(comp["ours_best"].astype(str).str.startswith("tie").sum()),
+            "paper_counts": ", ".join(f"{b} of {n} in Table {1 if s == 'smacv1' else 2}"
+                                      for s, (b, n) in PAPER_BEST_COUNTS.items()),
+            "n_taus": len(taus), "tau_mean": _num(taus.mean(), 2),
+            "tau_min": _num(taus.min(), 2) if len(taus) else "–", "tau_max": _num(taus.max(), 2) if len(taus) else "–",
+            "tau_by_suite": "; ".join(by_suite)}
 
-    # Figure 1
-    if len(alpha):
-        out += ["## Figure 1: ComaDICE against alpha", "", "![Figure 1](figure1_alpha.png)", "",
-                "Mean over seeds of the mean over the suite's cells of the last evaluation; ± std over seeds.", ""]
-        header = ["suite", *[f"alpha {a:g}" for a in sorted(alpha["alpha"].unique())], "peak"]
-        rows = []
-        for suite, g in alpha.groupby("suite", sort=False):
-            d = 1 if get_metric(get_suite(suite).metric).scale else 0
-            peak = g.loc[g["mean"].idxmax(), "alpha"]
-            rows.append([get_suite(suite).title, *[_num(m, d, s) for m, s in zip(g["mean"], g["std"])],
-                         f"alpha = {peak:g}"])
-        out += [_md_table(header, rows), "", "The paper (Sec. 6.4, Figure 1): performance peaks near alpha = 10.", ""]
 
-    # datasets and training length
-    out += ["## Datasets", "",
-            f"Made by the paper generator: a MAPPO learning run per task of {config['datasets']['mappo_env_steps']:,} "
-            f"environment steps (the paper's data came from runs of 10M steps, Sec. 6.1), its checkpoints "
-            "between the first and the best return giving the qualities (`datasets.smac_quality_fractions`; "
-            "MaMuJoCo: D4RL's expert / medium / medium-replay). Behaviour return and win rate per dataset, "
-            "beside the published dataset the paper trained on (`analysis/data/published_datasets.csv`, from the "
-            "authors' `analyze.ipynb`: SMACv1 MADT's data via OMIGA, SMACv2 the authors' MAPPO run of 10M steps, "
-            "MaMuJoCo OMIGA's HAPPO data; sizes as the notebook prints them, K = thousand). SMAX's reward is "
-            f"normalised (a won episode returns at most {SMAC_MAX_RETURN['smax']:.1f}), SMAC's runs from 0 to "
-            f"{PUBLISHED_SMAC_MAX_RETURN:g}: *of max* is each SMAC return as a fraction of its scale's maximum, "
-            "and *ours / published* compares those fractions for SMAC, the returns themselves for MaMuJoCo "
-            "(MuJoCo v5 robots here, v2 there: comparable in kind). No win rate is published; – where nothing is "
-            "published (or nothing applies).", ""]
+def _alpha_tables(alpha: pd.DataFrame, cells: pd.DataFrame, config: dict) -> dict:
+    """Figure 1 per suite (ours; the notebook's mean over the same cells) and per cell."""
+    alphas = sorted({float(a) for a in (config.get("ablations") or {}).get("alpha", [])})
+    suite_rows, cell_rows, peaks = [], [], []
+    for suite, g in cells.groupby("suite", sort=False):
+        d = 1 if get_metric(get_suite(suite).metric).scale else 0
+        a = alpha[alpha["suite"] == suite].set_index("alpha")
+        nb = g.groupby("alpha")["paper_mean"].mean()
+        ours_by = {x: float(a.loc[x, "mean"]) if x in a.index else math.nan for x in alphas}
+        suite_rows.append([get_suite(suite).title + " (ours)",
+                           *[_num(ours_by[x], d, float(a.loc[x, "std"]) if x in a.index else None) for x in alphas],
+                           f"alpha = {_peak(ours_by):g}" if _peak(ours_by) is not None else "–"])
+        nb_by = {x: float(nb.get(x, math.nan)) for x in alphas}
+        suite_rows.append([get_suite(suite).title + " (notebook, same cells)", *[_num(nb_by[x], d) for x in alphas],
+                           f"alpha = {_peak(nb_by):g}" if _peak(nb_by) is not None else "–"])
+        for (task, quality), c in g.groupby(["task", "quality"], sort=False):
+            c = c.set_index("alpha")
+            o = {x: c.loc[x, "mean"] for x in alphas if x in c.index}
+            p = {x: c.loc[x, "paper_mean"] for x in alphas if x in c.index}
+            po, pp = _peak(o), _peak(p)
+            peaks.append((po, pp))
+            cell_rows.append([get_task(task, suite).display, quality,
+                              *[_num(c.loc[x, "mean"], d, c.loc[x, "std"]) + " / " + _num(c.loc[x, "paper_mean"], d)
+                                if x in c.index else "–" for x in alphas],
+                              f"{po:g}" if po is not None else "–", f"{pp:g}" if pp is not None else "–"])
+    header = [f"alpha {x:g}" for x in alphas]
+    return {"suite_table": _md_table(["suite", *header, "peak"], suite_rows) if suite_rows else "",
+            "cell_table": _md_table(["task", "quality", *header, "peak (ours)", "peak (notebook)"], cell_rows)
+            if cell_rows else "",
+            "same_peak": sum(1 for po, pp in peaks if po is not None and po == pp), "cells": len(peaks)}
+
+
+def _dataset_table(datasets: pd.DataFrame) -> str:
     rows = []
     for r in with_published(datasets).itertuples():
         d = 2 if get_suite(r.suite).dataset_kind == "smac" else 1
@@ -442,73 +462,99 @@ def render_results(report_dir, config: dict) -> str:
                      _kilo(r.published_trajectories), _kilo(r.published_transitions),
                      _num(r.published_return_mean, 1, r.published_return_std), _num(r.published_return_of_max, 2),
                      _num(r.ours_vs_published_pct, 0)])
-    out += [_md_table(["task", "quality", "trajectories", "samples", "behaviour return", "of max",
-                       "behaviour win rate (%)", "published trajectories", "published transitions",
-                       "published return", "of max", "ours / published (%)"], rows), ""]
-    out += ["## Training length", "",
-            "The authors train for epochs of |D| / batch updates (vietbt/ComaDICE `run.py`; `config/config.yaml` "
-            "`train.epochs`). This profile's updates against theirs on the same data:", ""]
-    rows = [[get_task(r.task, r.suite).display, r.quality, f"{r.samples:,}", f"{r.updates:,}",
-             f"{r.authors_epochs:g} epochs = {r.authors_updates:,}", f"{100 * r.fraction:.0f}%"]
-            for r in lengths.itertuples()]
-    out += [_md_table(["task", "quality", "samples", "updates here", "authors' updates", "fraction"], rows), ""]
+    return _md_table(["task", "quality", "trajectories", "samples", "behaviour return", "of max",
+                      "behaviour win rate (%)", "published trajectories", "published transitions",
+                      "published return", "of max", "ours / published (%)"], rows)
 
-    # statistics
-    out += ["## Statistics beyond mean ± std", "",
-            "Interquartile mean (IQM) of normalised scores (win rate / 100; MaMuJoCo returns min-max normalised "
-            "per cell) with stratified-bootstrap 95% intervals over cells and seeds, and the probability that "
-            "ComaDICE beats each algorithm (`statistics.csv`, `statistics.tex`; analysis/stats.py):", ""]
-    rows = []
+
+def _behaviour_budgets(config: dict) -> str:
+    """The behaviour runs' env steps per task, as the profile sets them (analysis/pipeline.py)."""
+    from analysis.pipeline import smax_env_steps
+    parts = []
+    for suite, spec in config["suites"].items():
+        for task in spec["tasks"]:
+            if get_suite(suite).dataset_kind == "smac":
+                steps = smax_env_steps(config, task)
+            else:
+                steps = ((config["datasets"].get("mappo") or {}).get("mamujoco") or {}).get(
+                    "env_steps", config["datasets"].get("mappo_env_steps", 1_000_000))
+            parts.append(f"{get_task(task, suite).display} {steps / 1e6:g}M")
+    return ", ".join(parts)
+
+
+def results_context(report_dir, config: dict) -> dict:
+    """Everything RESULTS.md shows, read from the committed files of ``report_dir`` alone."""
+    report_dir = Path(report_dir)
+    scores = pd.read_csv(report_dir / "scores.csv")
+    datasets = pd.read_csv(report_dir / "dataset_statistics.csv")
+    prov = json.loads((report_dir / "provenance.json").read_text())
+    statistics = pd.read_csv(report_dir / "statistics.csv")
+    ref = paper_reference()
+    algos = report_algorithms(config)
+    suites = list(config["suites"])
+    ours, _ = build_table(scores, suites, algorithm_columns(algos))
+    comp = comparison_rows(scores, config, ref)
+    lengths = training_lengths(config, datasets)
+    stages = {s["stage"]: s for s in prov["stages"]}
+    final = scores[scores["is_final"]]
+    train = config["train"]
+    paper_algos = {s: sorted(set(ref[ref["suite"] == s]["algorithm"]) & set(algos), key=algos.index)
+                   for s in suites}
+
+    rank_rows = [[get_task(r.task, r.suite).display, r.quality, _rank(r.ours_rank, r.n_algorithms),
+                  _rank(r.ours_common_rank, r.n_common), _rank(r.ours_final_rank), _rank(r.paper_rank, r.n_common),
+                  r.ours_best if isinstance(r.ours_best, str) else "–",
+                  r.paper_best if isinstance(r.paper_best, str) else "–", _num(r.kendall_tau, 2)]
+                 for r in comp.itertuples()]
+    stat_rows = []
     for r in statistics.itertuples():
         p = getattr(r, "p_comadice_better_probability", math.nan)
-        rows.append([get_suite(r.suite).title, r.algorithm, int(r.n_runs),
-                     f"{r.iqm:.2f} [{r.iqm_low:.2f}, {r.iqm_high:.2f}]",
-                     "–" if r.algorithm == FOCUS or p != p else
-                     f"{p:.2f} [{r.p_comadice_better_low:.2f}, {r.p_comadice_better_high:.2f}]"])
-    out += [_md_table(["suite", "algorithm", "runs", "IQM [95% CI]", "P(ComaDICE > X) [95% CI]"], rows), ""]
-
-    # where and why
-    frac = lengths["fraction"]
+        stat_rows.append([get_suite(r.suite).title, r.algorithm, int(r.n_runs),
+                          f"{r.iqm:.2f} [{r.iqm_low:.2f}, {r.iqm_high:.2f}]",
+                          "–" if r.algorithm == FOCUS or p != p else
+                          f"{p:.2f} [{r.p_comadice_better_low:.2f}, {r.p_comadice_better_high:.2f}]"])
     smac = [s for s in suites if get_suite(s).dataset_kind == "smac"]
-    backends = sorted(final[final["suite"].isin(smac)]["backend"].dropna().unique())
-    out += ["## Where and why the numbers differ from the paper's", "",
-            (f"- **Simulator.** SMACv1 and SMACv2 run on {', '.join(backends)}"
-             + (": JaxMARL's SMAX, an approximation of StarCraft II (other unit statistics, no terrain, a "
-                "heuristic enemy AI), not the game the paper used. Win rates, and which algorithm wins, are not "
-                "expected to carry over number for number." if backends == ["smax"] else ".")),
-            f"- **Data.** Our datasets come from short MAPPO runs ({config['datasets']['mappo_env_steps']:,} steps "
-            "against the paper's 10M), so their behaviour policies are weaker and their spread of qualities "
-            "narrower (table above); on a cell where the behaviour policy never wins, every method scores near 0 "
-            "and the order of the algorithms is noise.",
-            f"- **Budget.** Every run trains {int(train['n_updates']):,} updates "
-            f"({100 * frac.min():.0f}%-{100 * frac.max():.0f}% of the authors' length, table above) and is "
-            f"evaluated {train['n_evals']} times (the paper: 100); the paper's statistic is the last "
-            "evaluation, so ours are earlier in training and noisier.",
-            f"- **Seeds.** {len(seeds)} seeds per cell against the paper's 5.",
-            "- **MaMuJoCo.** The paper's Table 3 is not in our copy of the paper, so the Hopper rows have no "
-            "paper numbers and are left out of the rank agreement.", ""]
-
-    # learning curves and files
-    out += ["## Learning curves", ""]
-    out += [f"- [{get_task(t, s).display} {q}](curves/{s}/{t}/{q}.png)"
-            for s, t, q in dict.fromkeys(zip(datasets["suite"], datasets["task"], datasets["quality"]))]
-    out += ["", "## Provenance", ""]
     m = prov["machine"]
-    out += [f"- The training runs executed commit `{prov['commit']}`"
-            + (" with uncommitted changes" if prov["commit_dirty"] else "")
-            + f"; command `{prov['command']}`. The tables, figures and this page were rendered from their "
-            f"scores by commit `{prov['report_commit']}` (the same scores.csv; `tests/test_reference_results.py`).",
-            f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB memory, no GPU; {m['os']}; "
-            f"Python {m['python']}.",
-            "- Software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items() if v) + ".", "",
-            "Wall time per stage, from the Snakemake log. The stages overlap: Snakemake starts a cell's "
-            "training runs as soon as its dataset exists and interleaves the other datasets' jobs, so a stage's "
-            "span (its first start to its last end) is longer than the time its jobs were running (busy: the "
-            "union of its jobs' intervals); job time is the jobs' summed time, one core each.", ""]
-    rows = [[s["stage"], s["jobs"], s["unfinished_jobs"], s["start"].replace("T", " "), _duration(s["wall_s"]),
-             _duration(s["busy_s"]), _duration(s["job_s"])] for s in prov["stages"]]
-    out += [_md_table(["stage", "jobs", "unfinished", "started", "span", "busy", "job time"], rows), ""]
-    return "\n".join(out)
+    frac = lengths["fraction"]
+    return {
+        "profile": config["profile"],
+        "cells": sum(len(s["tasks"]) * len(s["qualities"]) for s in config["suites"].values()),
+        "algorithms": algos, "n_seeds": len(final["seed"].unique()), "n_runs": int(len(final)),
+        "n_diverged": int((final["status"] == "diverged").sum()),
+        "total_time": _duration(stages["total"]["wall_s"]), "machine": m, "prov": prov,
+        "train": train, "paper_algorithms": {get_suite(s).title: ", ".join(a) for s, a in paper_algos.items()},
+        "missing_from_table3": ", ".join(a for a in algos if a not in paper_algos.get("mamujoco", algos)),
+        "main_table": _main_table(ours, ref, algos),
+        "rank_table": _md_table(["task", "quality", "ComaDICE rank (ours, all)", "(ours, the paper's methods)",
+                                 "(ours, final eval)", "(paper)", "best (ours)", "best (paper)", "Kendall tau"],
+                                rank_rows),
+        "ranks": _rank_summary(comp),
+        "alpha": _alpha_tables(alpha_summary(scores, config), alpha_cells(scores, config), config),
+        "behaviour_budgets": _behaviour_budgets(config), "medium_fraction": f"{MEDIUM_FRACTION:g}",
+        "smax_max_return": f"{SMAC_MAX_RETURN['smax']:.1f}", "published_smac_max": f"{PUBLISHED_SMAC_MAX_RETURN:g}",
+        "dataset_table": _dataset_table(datasets),
+        "length_table": _md_table(
+            ["task", "quality", "samples", "updates here", "authors' updates", "fraction"],
+            [[get_task(r.task, r.suite).display, r.quality, f"{r.samples:,}", f"{r.updates:,}",
+              f"{r.authors_epochs:g} epochs = {r.authors_updates:,}", f"{100 * r.fraction:.0f}%"]
+             for r in lengths.itertuples()]),
+        "fraction_range": f"{100 * frac.min():.0f}%-{100 * frac.max():.0f}%",
+        "statistics_table": _md_table(["suite", "algorithm", "runs", "IQM [95% CI]", "P(ComaDICE > X) [95% CI]"],
+                                      stat_rows),
+        "smac_backends": sorted(final[final["suite"].isin(smac)]["backend"].dropna().unique()),
+        "curves": [(f"{get_task(t, s).display} {q}", f"curves/{s}/{t}/{q}.png")
+                   for s, t, q in dict.fromkeys(zip(datasets["suite"], datasets["task"], datasets["quality"]))],
+        "software": ", ".join(f"{k} {v}" for k, v in prov["software"].items() if v),
+        "stage_table": _md_table(["stage", "jobs", "unfinished", "started", "span", "busy", "job time"],
+                                 [[s["stage"], s["jobs"], s["unfinished_jobs"], s["start"].replace("T", " "),
+                                   _duration(s["wall_s"]), _duration(s["busy_s"]), _duration(s["job_s"])]
+                                  for s in prov["stages"]]),
+    }
+
+
+def render_results(report_dir, config: dict) -> str:
+    """RESULTS.md's text from the committed files of ``report_dir`` alone."""
+    return _markdown_environment().get_template("RESULTS.md.j2").render(**results_context(report_dir, config))
 
 
 def collect(config: dict, run_dir: Path, log: Path = None) -> Path:

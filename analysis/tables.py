@@ -214,7 +214,8 @@ def render_table(scores: pd.DataFrame, table: Table, out_tex, out_csv=None) -> s
 # -- the paper side by side ------------------------------------------------------------------
 
 def paper_reference() -> pd.DataFrame:
-    """The paper's Tables 1 and 2 (Table 3 is not in our copy of the paper: no rows)."""
+    """The paper's Tables 1 and 2, and the numbers behind Table 3 (the authors' notebook; no
+    OptDICE or AlberDICE rows): ``analysis/data/paper_table*.csv``."""
     return pd.concat([pd.read_csv(p) for p in sorted(PAPER_DATA.glob("paper_table*.csv"))], ignore_index=True)
 
 

@@ -113,3 +113,47 @@ def test_rank_and_kendall_tau():
     assert rr.kendall_tau(ours, {"BC": 3.0, "OMIGA": 1.0, "ComaDICE": 2.0}) == pytest.approx(-1.0)
     assert math.isnan(rr.kendall_tau({"BC": 0.0, "OMIGA": 0.0, "ComaDICE": 0.0}, ours))   # constant side
     assert rr.best_of({"BC": 0.0, "ComaDICE": 0.0}) == "tie of 2"
+
+
+def test_the_paper_reference_holds_table3_without_optdice_and_alberdice():
+    from analysis.tables import paper_reference
+
+    ref = paper_reference()
+    hopper = ref[(ref["suite"] == "mamujoco") & (ref["task"] == "Hopper_3x1")]
+    assert set(hopper["quality"]) == {"expert", "medium", "medium-replay", "medium-expert"}
+    assert set(hopper["algorithm"]) == {"BC", "BCQ", "CQL", "ICQ", "OMAR", "OMIGA", "ComaDICE"}
+    expert = hopper[hopper["quality"] == "expert"].set_index("algorithm")["mean"]
+    assert expert["ComaDICE"] == pytest.approx(2827.70)              # the notebook's cell 15
+
+
+def _alpha_scores(values: dict) -> pd.DataFrame:
+    """Last evaluations of ComaDICE on Hopper expert: {(variant, seed): return}."""
+    return pd.DataFrame([{"suite": "mamujoco", "task": "Hopper_3x1", "quality": "expert", "algorithm": "ComaDICE",
+                          "variant": v, "seed": s, "is_final": True, "status": "ok", "return_mean": r}
+                         for (v, s), r in values.items()])
+
+
+def test_alpha_cells_sit_beside_the_notebooks_and_find_the_peak():
+    config = {"suites": {"mamujoco": {"tasks": ["Hopper_3x1"], "qualities": ["expert"]}},
+              "algorithms": ["ComaDICE"], "seeds": [0, 1], "hyperparameters": {}, "variants": {},
+              "ablations": {"suites": ["mamujoco"], "alpha": [1, 10]}}
+    scores = _alpha_scores({("alpha1", 0): 100.0, ("alpha1", 1): 300.0, ("default", 0): 900.0,
+                            ("default", 1): 1100.0})
+    cells = rr.alpha_cells(scores, config)
+    one, ten = cells.iloc[0], cells.iloc[1]
+    assert (one.alpha, one["mean"], one["std"], one.seeds) == (1.0, 200.0, 100.0, 2)   # ddof 0, as the tables
+    assert ten["mean"] == 1000.0 and ten.paper_mean == pytest.approx(2827.70)         # alpha 10 = the default
+    assert one.paper_mean == pytest.approx(545.67)                                   # the notebook's cell 19
+    tables = rr._alpha_tables(rr.alpha_summary(scores, config), cells, config)
+    assert tables["same_peak"] == 1 and tables["cells"] == 1
+    assert "1000 ± 100 / 2828" in tables["cell_table"]
+
+
+def test_a_diverged_run_is_not_averaged_into_the_alpha_sweep():
+    config = {"suites": {"mamujoco": {"tasks": ["Hopper_3x1"], "qualities": ["expert"]}},
+              "algorithms": ["ComaDICE"], "seeds": [0, 1], "hyperparameters": {}, "variants": {},
+              "ablations": {"suites": ["mamujoco"], "alpha": [10]}}
+    scores = _alpha_scores({("default", 0): 900.0, ("default", 1): 1e9})
+    scores.loc[1, "status"] = "diverged"
+    cell = rr.alpha_cells(scores, config).iloc[0]
+    assert cell["mean"] == 900.0 and cell.seeds == 1 and cell.diverged == 1
