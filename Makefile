@@ -47,7 +47,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --lint
-	$(VENV)/bin/snakefmt --check workflow/
+	$(VENV)/bin/snakefmt --check Snakefile workflow/
 
 benchmark: install
 	$(PY) benchmarks/bench_updates.py

@@ -31,7 +31,7 @@ def test_fresh_host_venv_dry_runs_the_paper_grid(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     proc = subprocess.run([str(venv / "bin" / "snakemake"), "-n", "--quiet", "rules", "--cores", "1",
-                           "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(work),
+                           "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
                            "all_tables"], capture_output=True, text=True, env={**env, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     n_runs = len(runs(yaml.safe_load((REPO / "config" / "config.yaml").read_text())))

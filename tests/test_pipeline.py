@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEFILE = REPO / "workflow" / "Snakefile"
+SNAKEFILE = REPO / "Snakefile"
 sys.path.insert(0, str(REPO))
 from analysis.grid import runs, task_cells  # noqa: E402
 from analysis.paths import Paths  # noqa: E402

@@ -1,5 +1,6 @@
 # ComaDICE benchmark: datasets -> training runs -> tables.   snakemake --cores 8 all_tables
-# (run from the repository root: Snakemake finds workflow/Snakefile by itself)
+# The workflow's entry, at the repository root; its stages are workflow/rules/*.smk (one per
+# stage), their scripts workflow/scripts/, their conda environments workflow/envs/.
 import os
 import sys
 
@@ -7,8 +8,9 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 
-# the repository root (tasks/, algorithms/, behaviour/, harness/, analysis/) is importable whatever the working directory
-ROOT = os.path.dirname(workflow.basedir)
+# the repository root (this file's directory: tasks/, algorithms/, behaviour/, harness/, analysis/)
+# is importable whatever the working directory
+ROOT = workflow.basedir
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 # ... and in every job, also in a --use-conda environment, which holds only the dependencies
@@ -27,13 +29,13 @@ if not workflow.overwrite_configfiles:
     configfile: os.path.join(ROOT, "config", "config.yaml")
 
 
-include: "rules/common.smk"
-include: "rules/datasets.smk"
-include: "rules/train.smk"
-include: "rules/report.smk"
+include: "workflow/rules/common.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
 
 
-report: "report/workflow.rst"
+report: "workflow/report/workflow.rst"
 
 
 localrules:
