@@ -139,7 +139,7 @@ def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypat
     path = tmp_path / "expert.h5"
     write_dataset(from_episodes(_episodes(local, n=2, steps=6), meta), path)
 
-    # workflow/scripts/train.py fills the run's settings from the config
+    # workflow/scripts/train.py fills the run's settings from its rule's params (the device from the config)
     seen = []
     monkeypatch.setattr(harness.train, "train", lambda cfg, out, log: seen.append(cfg))
     config = {"train": {"device": "cpu"}, "simulators": {"smac_backend": "smax", "mamujoco_obs": "local"}}
@@ -147,7 +147,7 @@ def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypat
                                 suite="mamujoco", task="Hopper_3x1", quality="expert")
     snakemake = types.SimpleNamespace(
         params=types.SimpleNamespace(run=run, train={"batch_size": 4, "n_evals": 1, "eval_episodes": 1},
-                                     length={"n_updates": 2}, fail=False),
+                                     length={"n_updates": 2}, fail=False, simulators=config["simulators"]),
         input=types.SimpleNamespace(dataset=str(path)), output=types.SimpleNamespace(metrics=str(tmp_path / "m.json")),
         log=[str(tmp_path / "train.log")], config=config, threads=1)
     root = Path(__file__).resolve().parents[1]

@@ -23,8 +23,13 @@ check_config_files(getattr(workflow, "configfiles", None) or [])
 check_config_types(config)
 validate(config, "../schemas/config.schema.yaml")
 
-from analysis.grid import check_config, runs, task_cells, training_length
-from analysis.report_plan import behaviour_curve_tasks, table_stems
+from analysis.grid import check_config, runs, task_cells, training_length, variant_for
+from analysis.report_plan import (
+    behaviour_curve_tasks,
+    report_algorithms,
+    report_tables,
+    table_stems,
+)
 from harness.provenance import code_version
 from tasks.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
 
@@ -52,6 +57,9 @@ PUBLISHED_DATASETS = os.path.join(ROOT, "analysis", "data", "published_datasets.
 # per task: (suite, task, the source of its behaviour learning curve or None)
 BEHAVIOUR_CURVES = behaviour_curve_tasks(config)
 FINAL_EVAL = config["train"].get("final_eval_episodes", 0) > 0
+# the simulators the tasks run on (backend, observation layout): a param of every rule whose
+# script builds a task, so that scripts read their rule's params, never the whole config
+SIMULATORS = config.get("simulators") or {}
 
 
 def run_for(w):

@@ -27,6 +27,7 @@ if GENERATOR == "smoke":
         params:
             episodes=config["datasets"]["smax_episodes"],
             seed=config["datasets"]["seed"],
+            simulators=SIMULATORS,
         script:
             "../scripts/make_smax_dataset.py"
 
@@ -51,6 +52,7 @@ else:
             record=smax_record,
             seed=config["datasets"]["seed"],
             mappo=config["datasets"]["mappo"]["smax"],
+            simulators=SIMULATORS,
         script:
             "../scripts/train_mappo.py"
 
@@ -71,6 +73,7 @@ else:
         params:
             episodes=config["datasets"]["smax_episodes"],
             seed=config["datasets"]["seed"],
+            simulators=SIMULATORS,
         script:
             "../scripts/make_smax_dataset.py"
 
@@ -98,6 +101,7 @@ rule d4rl_behaviour:
         .get("env_steps", config["datasets"].get("mappo_env_steps", 1_000_000)),
         seed=config["datasets"]["seed"],
         mappo=config["datasets"]["mappo"]["mamujoco"] if GENERATOR == "paper" else {},
+        simulators=SIMULATORS,
     script:
         "../scripts/train_behaviour.py"
 
@@ -119,6 +123,7 @@ rule d4rl_dataset:
     params:
         episodes=config["datasets"]["mamujoco_episodes"],
         seed=config["datasets"]["seed"],
+        simulators=SIMULATORS,
     script:
         "../scripts/make_mamujoco_dataset.py"
 

@@ -38,12 +38,11 @@ rule tables:
         mem_mb=4000,
         runtime=15,
     params:
-        # what the tables depend on (a change reruns the rule); the script reads them from
-        # the config through analysis.report_plan.report_tables, as table_outputs does
-        suites=SUITES,
-        algorithms=config["algorithms"],
-        ablations=ABLATIONS,
-        final_eval=FINAL_EVAL,
+        # the tables (analysis.report_plan.report_tables, as table_outputs names them) and the
+        # paper side by side's suites and algorithms: a change reruns the rule
+        tables=report_tables(config),
+        comparison_suites=SUITES,
+        comparison_algorithms=report_algorithms(config),
     script:
         "../scripts/render_tables.py"
 
@@ -66,7 +65,11 @@ rule figure_alpha:
         mem_mb=4000,
         runtime=15,
     params:
-        ablations=ABLATIONS,
+        # alpha -> the variant whose runs hold it ("default" for ComaDICE's own alpha)
+        alpha_variants={
+            a: variant_for(config, "alpha", a) for a in ABLATIONS.get("alpha", [])
+        },
+        suites=ABLATIONS.get("suites", []),
     script:
         "../scripts/plot_alpha.py"
 
@@ -164,6 +167,7 @@ rule behaviour_curves:
         tasks=[
             [s, t, behaviour_curve_file(s, t, k) or ""] for s, t, k in BEHAVIOUR_CURVES
         ],
+        simulators=SIMULATORS,
     script:
         "../scripts/plot_behaviour_curves.py"
 

@@ -27,5 +27,6 @@ rule train:
         # checksum of the sources the run executes (harness/provenance.py): a change reruns it
         code=lambda w: code_version(w.algorithm)["sources_sha256"],
         fail=is_failing,
+        simulators=SIMULATORS,
     script:
         "../scripts/train.py"

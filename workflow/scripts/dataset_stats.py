@@ -4,9 +4,9 @@ from analysis.dataset_stats import dataset_table, published_datasets, render_dat
 from analysis.logs import log_to
 from tasks.files import atomic_path
 
-with log_to(snakemake.log[0]):  # noqa: F821
-    df = dataset_table(snakemake.input.datasets, published_datasets(snakemake.input.published))  # noqa: F821
-    with atomic_path(snakemake.output.csv) as tmp:  # noqa: F821
+with log_to(snakemake.log[0]):
+    df = dataset_table(snakemake.input.datasets, published_datasets(snakemake.input.published))
+    with atomic_path(snakemake.output.csv) as tmp:
         df.to_csv(tmp, index=False)
-    render_dataset_table(df, snakemake.output.tex)  # noqa: F821
+    render_dataset_table(df, snakemake.output.tex)
     print(df.to_string())

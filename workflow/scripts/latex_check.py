@@ -3,8 +3,8 @@ from analysis.latex import check_tables
 from analysis.logs import log_to
 from tasks.files import atomic_write_text
 
-with log_to(snakemake.log[0]):  # noqa: F821
-    tex_files = [f for f in snakemake.input if str(f).endswith(".tex")]  # noqa: F821
+with log_to(snakemake.log[0]):
+    tex_files = [f for f in snakemake.input if str(f).endswith(".tex")]
     summary = check_tables(tex_files)
-    atomic_write_text(snakemake.output[0], summary + "\n")  # noqa: F821
+    atomic_write_text(snakemake.output[0], summary + "\n")
     print(summary)

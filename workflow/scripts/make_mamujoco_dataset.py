@@ -7,13 +7,13 @@ from behaviour.mappo_datasets import mamujoco_from_mappo
 from tasks.dataset import write_dataset
 from tasks.registry import get_task
 
-w = snakemake.wildcards  # noqa: F821
-with log_to(snakemake.log[0]):  # noqa: F821
-    task = get_task(w.task, w.suite, simulators=snakemake.config.get("simulators"))  # noqa: F821
-    with open(snakemake.input[0], "rb") as f:  # noqa: F821
+w = snakemake.wildcards
+with log_to(snakemake.log[0]):
+    task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
+    with open(snakemake.input[0], "rb") as f:
         run = pickle.load(f)
     make = mamujoco_from_mappo if run.get("kind") == "mappo" else mamujoco_from_ars
-    ds = make(task, w.quality, run, snakemake.params.episodes, seed=snakemake.params.seed)  # noqa: F821
-    sha = write_dataset(ds, snakemake.output[0])  # noqa: F821
+    ds = make(task, w.quality, run, snakemake.params.episodes, seed=snakemake.params.seed)
+    sha = write_dataset(ds, snakemake.output[0])
     print(f"{task.id} {w.quality}: {ds.n_episodes} episodes, {ds.n_transitions} steps, "
           f"mean return {ds.episode_returns().mean():.1f}, provenance {ds.meta['provenance']}, sha256 {sha}")

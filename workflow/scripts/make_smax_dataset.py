@@ -7,7 +7,7 @@ from tasks.registry import get_task
 
 w = snakemake.wildcards
 with log_to(snakemake.log[0]):
-    task = get_task(w.task, w.suite, simulators=snakemake.config.get("simulators"))
+    task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
     if snakemake.input:
         from behaviour.smax_datasets import smax_from_run
         from behaviour.smax_mappo import load_run

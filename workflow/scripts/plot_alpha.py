@@ -2,17 +2,14 @@
 import pandas as pd
 
 from analysis.figures import alpha_frame, plot_alpha
-from analysis.grid import variant_for
 from analysis.logs import log_to
 
-p = snakemake.params  # noqa: F821
-with log_to(snakemake.log[0]):  # noqa: F821
-    scores = pd.read_csv(snakemake.input[0])  # noqa: F821
-    variants = {a: variant_for(snakemake.config,  # noqa: F821
-                              "alpha", a) for a in p.ablations["alpha"]}
-    frame = alpha_frame(scores, variants, p.ablations["suites"])
+p = snakemake.params
+with log_to(snakemake.log[0]):
+    scores = pd.read_csv(snakemake.input[0])
+    frame = alpha_frame(scores, dict(p.alpha_variants), list(p.suites))
     grades = ", ".join(sorted(scores["dataset_grade"].dropna().unique()))
-    plot_alpha(frame, snakemake.output.pdf, snakemake.output.png,  # noqa: F821
+    plot_alpha(frame, snakemake.output.pdf, snakemake.output.png,
                note=f"datasets: {grades}-grade; backend: "
                     + ", ".join(sorted(scores["backend"].dropna().unique())))
     print(frame.groupby(["suite", "alpha"])["value"].agg(["mean", "std", "count"]))

@@ -10,10 +10,10 @@ from analysis.logs import log_to
 from tasks.registry import get_task
 from tasks.suites import get_suite
 
-with log_to(snakemake.log[0]):  # noqa: F821
-    published = published_datasets(snakemake.input.published)  # noqa: F821
-    simulators = snakemake.config.get("simulators")  # noqa: F821
-    for (suite, task, curve_file), out in zip(snakemake.params.tasks, snakemake.output):  # noqa: F821
+with log_to(snakemake.log[0]):
+    published = published_datasets(snakemake.input.published)
+    simulators = snakemake.params.simulators
+    for (suite, task, curve_file), out in zip(snakemake.params.tasks, snakemake.output):
         spec = get_task(task, suite, simulators=simulators)
         curve = pd.read_csv(curve_file) if curve_file else None
         plot_behaviour_curve(curve, suite, task, published, out, backend=spec.backend,

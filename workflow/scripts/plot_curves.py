@@ -7,11 +7,11 @@ from analysis.config_checks import canonical_algorithm
 from analysis.figures import curve_frame, plot_learning_curve
 from analysis.logs import log_to
 
-p = snakemake.params  # noqa: F821
-with log_to(snakemake.log[0]):  # noqa: F821
-    scores = pd.read_csv(snakemake.input[0])  # noqa: F821
+p = snakemake.params
+with log_to(snakemake.log[0]):
+    scores = pd.read_csv(snakemake.input[0])
     algorithms = [canonical_algorithm(a) for a in p.algorithms]
-    for (suite, task, quality), out in zip(p.cells, snakemake.output):  # noqa: F821
+    for (suite, task, quality), out in zip(p.cells, snakemake.output):
         frame = curve_frame(scores, suite, task, quality)
         seeds = int(frame["count"].max()) if len(frame) else 0
         plot_learning_curve(frame, suite, f"{suite} {task} ({quality}), {seeds} seeds", out, algorithms)

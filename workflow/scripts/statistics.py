@@ -8,11 +8,11 @@ from analysis.logs import log_to
 from analysis.tables import render_statistics, statistics_table
 from tasks.files import atomic_path
 
-p = snakemake.params  # noqa: F821
-with log_to(snakemake.log[0]):  # noqa: F821
-    scores = pd.read_csv(snakemake.input[0])  # noqa: F821
+p = snakemake.params
+with log_to(snakemake.log[0]):
+    scores = pd.read_csv(snakemake.input[0])
     table = statistics_table(scores, p.suites, p.algorithms)
-    with atomic_path(snakemake.output.csv) as tmp:  # noqa: F821
+    with atomic_path(snakemake.output.csv) as tmp:
         table.to_csv(tmp, index=False)
-    render_statistics(table, snakemake.output.tex)  # noqa: F821
+    render_statistics(table, snakemake.output.tex)
     print(table.to_string())

@@ -9,32 +9,32 @@ from analysis.logs import log_to
 from tasks.files import atomic_path
 from tasks.registry import get_task
 
-p = snakemake.params  # noqa: F821
-with log_to(snakemake.log[0]):  # noqa: F821
-    task = get_task(snakemake.wildcards.task, snakemake.wildcards.suite, simulators=snakemake.config.get("simulators"))  # noqa: F821
+p = snakemake.params
+with log_to(snakemake.log[0]):
+    task = get_task(snakemake.wildcards.task, snakemake.wildcards.suite, simulators=snakemake.params.simulators)
     log = lambda s: print(s, flush=True)  # noqa: E731
     if p.generator == "paper":
         import torch
 
         from behaviour.mappo import mamujoco_config, train_mappo
-        torch.set_num_threads(max(1, snakemake.threads))  # noqa: F821 - the rule's threads (1), not every core
+        torch.set_num_threads(max(1, snakemake.threads))  # the rule's threads (1), not every core
         cfg = mamujoco_config(p.mappo)  # MaMuJoCo's MAPPO settings with the profile's fields over them
         from tasks.resume import resume_path
         # resumable as the SMAX runs: state saved every behaviour.mappo.RESUME_EVERY iterations beside the output
         run = train_mappo(task, p.env_steps, cfg, seed=p.seed, record_episodes=-1, log=log,
-                          resume_file=resume_path(snakemake.output.run), keep_resume=True)  # noqa: F821
+                          resume_file=resume_path(snakemake.output.run), keep_resume=True)
         run["kind"] = "mappo"
     else:
         from behaviour.ars import train_ars
         from tasks.resume import resume_path
         # resumable: a rerun after a crash continues from the last iteration saved beside the output
         run = train_ars(task, p.iterations, seed=p.seed, log=log,
-                        resume_file=resume_path(snakemake.output.run))  # noqa: F821
+                        resume_file=resume_path(snakemake.output.run))
         run["kind"] = "ars"
-    with atomic_path(snakemake.output.curve) as tmp:  # noqa: F821
+    with atomic_path(snakemake.output.curve) as tmp:
         run_curve(run).to_csv(tmp, index=False)
-    with atomic_path(snakemake.output.run) as tmp:  # noqa: F821
+    with atomic_path(snakemake.output.run) as tmp:
         with open(tmp, "wb") as f:
             pickle.dump(run, f)
     from tasks.resume import discard_resume, resume_path
-    discard_resume(resume_path(snakemake.output.run))  # noqa: F821 - only once the output is on disk
+    discard_resume(resume_path(snakemake.output.run))  # only once the output is on disk

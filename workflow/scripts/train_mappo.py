@@ -15,7 +15,7 @@ from tasks.resume import discard_resume, resume_path
 
 w, p = snakemake.wildcards, snakemake.params
 with log_to(snakemake.log[0]):
-    task = get_task(w.task, w.suite, simulators=snakemake.config.get("simulators"))
+    task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
     if task.backend != "smax":
         raise NotImplementedError(
             f"{task.id}: paper-grade behaviour runs are built for SMAX (behaviour/smax_mappo.py); on "
