@@ -27,6 +27,15 @@ from pathlib import Path
 
 import yaml
 
+from analysis.grid import (
+    ablation_variants,
+    canonical_algorithm,
+    hyperparameters_for,
+    runs,
+    task_cells,
+    training_length,
+)
+
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 #: variant names become a directory of every run's path
@@ -198,33 +207,6 @@ def check_config_types(config: dict) -> None:
 
 # -- names ---------------------------------------------------------------------------------------
 
-def canonical_algorithm(name) -> str:
-    from algorithms import algorithm_class
-
-    return algorithm_class(name).name
-
-
-def canonical_hyperparameters(config: dict) -> dict:
-    """``config['hyperparameters']`` keyed by canonical algorithm names (``comadice`` ->
-    ``ComaDICE``); unknown names are kept as given (``check_config`` reports them)."""
-    out = {}
-    for name, hp in (config.get("hyperparameters") or {}).items():
-        try:
-            out[canonical_algorithm(name)] = hp
-        except KeyError:
-            out[name] = hp
-    return out
-
-
-def hyperparameters_for(config: dict, algorithm: str) -> dict:
-    """The configured hyperparameters of ``algorithm``, whatever the case of either name."""
-    try:
-        algorithm = canonical_algorithm(algorithm)
-    except KeyError:
-        pass
-    return dict(canonical_hyperparameters(config).get(algorithm, {}))
-
-
 def _duplicates(names, canonical, what: str) -> list:
     seen, out = {}, []
     for name in names:
@@ -270,7 +252,6 @@ def name_problems(config: dict, ablation_names=()) -> list:
 def behaviour_problems(config: dict) -> list:
     """The SMAX behaviour runs' settings (``datasets.mappo.smax``) checked as the learner checks them
     (``behaviour.smax_mappo_config``, no JAX needed), for every SMAX task of the grid."""
-    from analysis.grid import task_cells
     from analysis.pipeline import smax_env_steps
     from behaviour.smax_mappo_config import SMAXMAPPOConfig
     from tasks.suites import get_suite
@@ -306,15 +287,116 @@ def fail_run_problems(config: dict, run_ids) -> list:
     return out
 
 
+# -- the whole check, one sequence for Snakemake (workflow/rules/common.smk) and the command line --
+
+def check_config(config: dict) -> None:
+    """Everything the JSON schema cannot know: names against the registries."""
+    from algorithms import algorithm_class, make_config
+    from tasks.registry import check_quality, get_task
+
+    problems = []
+    for suite, spec in config["suites"].items():
+        for name in spec["tasks"]:
+            try:
+                task = get_task(name, suite)
+            except KeyError as exc:
+                problems.append(str(exc.args[0]))
+                continue
+            for q in spec["qualities"]:
+                try:
+                    check_quality(task, q)
+                except ValueError as exc:
+                    problems.append(str(exc))
+    hps = config.get("hyperparameters") or {}
+    for name in list(config["algorithms"]) + list(hps):
+        try:
+            algorithm_class(name)
+        except KeyError as exc:
+            problems.append(str(exc.args[0]))
+    for name, hp in hps.items():
+        try:
+            make_config(name, hp)
+        except (KeyError, ValueError, TypeError) as exc:
+            problems.append(f"hyperparameters.{name}: {exc}")
+    for vname, v in (config.get("variants") or {}).items():
+        if vname == "default":
+            problems.append("variant name 'default' is reserved for the default hyperparameters")
+        try:
+            make_config(v["algorithm"], {**hyperparameters_for(config, v["algorithm"]), **v["hyperparameters"]})
+        except (KeyError, ValueError, TypeError) as exc:
+            problems.append(f"variants.{vname}: {exc}")
+    abl = config.get("ablations") or {}
+    for suite in abl.get("suites") or []:
+        if suite not in config["suites"]:
+            problems.append(f"ablations.suites names {suite!r}, which is not among the config's suites "
+                            f"({', '.join(config['suites'])})")
+    for key, values in abl.items():
+        if key == "suites":
+            continue
+        for value in values:
+            try:
+                make_config("ComaDICE", {**hyperparameters_for(config, "ComaDICE"), key: value})
+            except (KeyError, ValueError, TypeError) as exc:
+                problems.append(f"ablations.{key}: {exc}")
+    for suite, task, _ in task_cells(config) if not problems else []:
+        try:
+            training_length(config, suite, task)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if not problems:  # names canonicalised, duplicates refused; fail_runs must name runs of the grid
+        problems += name_problems(config, ablation_variants(config))
+    if not problems:
+        problems += fail_run_problems(config, [r.id for r in runs(config)])
+    if not problems:
+        problems += behaviour_problems(config)
+    if problems:
+        raise ValueError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems), key=problems.index)))
+
+
+
+def _validator_filling_defaults(schema: dict):
+    """The validator of the schema's own draft (``$schema``), extended to fill in each missing
+    property's ``default`` as Snakemake's ``validate(..., set_default=True)`` does."""
+    import copy
+
+    import jsonschema
+
+    base = jsonschema.validators.validator_for(schema)
+    properties = base.VALIDATORS["properties"]
+
+    def fill_then_validate(validator, props, instance, sub):
+        if isinstance(instance, dict):
+            for name, prop in props.items():
+                if isinstance(prop, dict) and "default" in prop and name not in instance:
+                    instance[name] = copy.deepcopy(prop["default"])
+        yield from properties(validator, props, instance, sub)
+
+    return jsonschema.validators.extend(base, {"properties": fill_then_validate})(schema)
+
+
+def validate_config(config: dict, config_files=()) -> dict:
+    """Every check of a config, in order, each a ``ValueError`` (``ConfigFileError`` for a YAML
+    file) that names what is wrong before any job starts: the files read strictly (a repeated
+    key), the types (``'1e-3'`` is a string), the schema (filling its defaults into ``config``),
+    then the names and settings against the registries (``check_config``). Returns ``config``."""
+    import jsonschema
+
+    check_config_files(config_files)
+    check_config_types(config)
+    try:
+        _validator_filling_defaults(load_schema()).validate(config)
+    except jsonschema.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path) or "the config"
+        raise ValueError(f"invalid config: {where}: {exc.message}") from None
+    check_config(config)
+    return config
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 def main(argv=None) -> int:
     """``python -m analysis.config_checks config/smoke.yaml``: every check Snakemake would make,
     with the file and line of a YAML error; exit status 2 and the problems, or 0."""
-    import jsonschema
-
-    from analysis.grid import check_config, runs
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         print("usage: python -m analysis.config_checks CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
@@ -323,14 +405,7 @@ def main(argv=None) -> int:
         config = {}
         for path in argv:
             config.update(load_yaml_strict(path))  # later files replace top-level keys, as Snakemake's
-        schema = load_schema()
-        check_config_types(config)
-        try:
-            jsonschema.Draft7Validator(schema).validate(config)
-        except jsonschema.ValidationError as exc:
-            where = ".".join(str(p) for p in exc.absolute_path) or "the config"
-            raise ValueError(f"invalid config: {where}: {exc.message}") from None
-        check_config(config)
+        validate_config(config)    # the files were read strictly above, with their lines
         n = len(runs(config))
     except ConfigFileError as exc:  # names its file and line already
         print(f"error: {exc}", file=sys.stderr)

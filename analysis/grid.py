@@ -5,8 +5,8 @@
 
 (the paths themselves are built in ``analysis/paths.py``, for the rules and the scripts too).
 
-``check_config`` refuses unknown tasks, qualities, algorithms and hyperparameters with
-a message naming them, before any job starts.
+Checking a config is ``analysis.config_checks`` (which imports this module, never the
+other way round).
 """
 from __future__ import annotations
 
@@ -60,70 +60,34 @@ def task_cells(config: dict) -> list:
     return cells
 
 
-def check_config(config: dict) -> None:
-    """Everything the JSON schema cannot know: names against the registries."""
-    from algorithms import algorithm_class, make_config
-    from tasks.registry import check_quality
+# -- hyperparameters by canonical algorithm name (``comadice`` -> ``ComaDICE``) -------------------
 
-    problems = []
-    for suite, spec in config["suites"].items():
-        for name in spec["tasks"]:
-            try:
-                task = get_task(name, suite)
-            except KeyError as exc:
-                problems.append(str(exc.args[0]))
-                continue
-            for q in spec["qualities"]:
-                try:
-                    check_quality(task, q)
-                except ValueError as exc:
-                    problems.append(str(exc))
-    from analysis.config_checks import behaviour_problems, fail_run_problems, hyperparameters_for, name_problems
+def canonical_algorithm(name) -> str:
+    from algorithms import algorithm_class
 
-    hps = config.get("hyperparameters") or {}
-    for name in list(config["algorithms"]) + list(hps):
+    return algorithm_class(name).name
+
+
+def canonical_hyperparameters(config: dict) -> dict:
+    """``config['hyperparameters']`` keyed by canonical algorithm names (``comadice`` ->
+    ``ComaDICE``); unknown names are kept as given (``check_config`` reports them)."""
+    out = {}
+    for name, hp in (config.get("hyperparameters") or {}).items():
         try:
-            algorithm_class(name)
-        except KeyError as exc:
-            problems.append(str(exc.args[0]))
-    for name, hp in hps.items():
-        try:
-            make_config(name, hp)
-        except (KeyError, ValueError, TypeError) as exc:
-            problems.append(f"hyperparameters.{name}: {exc}")
-    for vname, v in (config.get("variants") or {}).items():
-        if vname == "default":
-            problems.append("variant name 'default' is reserved for the default hyperparameters")
-        try:
-            make_config(v["algorithm"], {**hyperparameters_for(config, v["algorithm"]), **v["hyperparameters"]})
-        except (KeyError, ValueError, TypeError) as exc:
-            problems.append(f"variants.{vname}: {exc}")
-    abl = config.get("ablations") or {}
-    for suite in abl.get("suites") or []:
-        if suite not in config["suites"]:
-            problems.append(f"ablations.suites names {suite!r}, which is not among the config's suites "
-                            f"({', '.join(config['suites'])})")
-    for key, values in abl.items():
-        if key == "suites":
-            continue
-        for value in values:
-            try:
-                make_config("ComaDICE", {**hyperparameters_for(config, "ComaDICE"), key: value})
-            except (KeyError, ValueError, TypeError) as exc:
-                problems.append(f"ablations.{key}: {exc}")
-    for suite, task, _ in task_cells(config) if not problems else []:
-        try:
-            training_length(config, suite, task)
-        except ValueError as exc:
-            problems.append(str(exc))
-    if not problems:  # names canonicalised, duplicates refused; fail_runs must name runs of the grid
-        problems += name_problems(config, ablation_variants(config))
-    if not problems:
-        problems += fail_run_problems(config, [r.id for r in runs(config)])
-    if not problems:
-        problems += behaviour_problems(config)
-    if problems:
-        raise ValueError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems), key=problems.index)))
+            out[canonical_algorithm(name)] = hp
+        except KeyError:
+            out[name] = hp
+    return out
+
+
+def hyperparameters_for(config: dict, algorithm: str) -> dict:
+    """The configured hyperparameters of ``algorithm``, whatever the case of either name."""
+    try:
+        algorithm = canonical_algorithm(algorithm)
+    except KeyError:
+        pass
+    return dict(canonical_hyperparameters(config).get(algorithm, {}))
+
 
 
 #: the ComaDICE ablations of the paper: Fig. 1 (alpha), appendix (f-divergence, mixer depth)
@@ -141,8 +105,6 @@ def ablation_variants(config: dict) -> dict:
     abl = config.get("ablations") or {}
     if not abl:
         return {}
-    from analysis.config_checks import hyperparameters_for
-
     default = make_config("ComaDICE", hyperparameters_for(config, "ComaDICE"))
     out = {}
     for key, short in ABLATION_KEYS.items():
@@ -165,8 +127,6 @@ def variant_for(config: dict, key: str, value) -> str:
 def runs(config: dict) -> list:
     """Every training run of the grid: defaults for every algorithm, then the variants."""
     from algorithms import algorithm_class
-    from analysis.config_checks import canonical_hyperparameters
-
     hps = canonical_hyperparameters(config)  # keyed by canonical names, as the runs are
     variants = {**(config.get("variants") or {}), **ablation_variants(config)}
     profile = paths_for(config).profile

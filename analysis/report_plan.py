@@ -43,7 +43,7 @@ def algorithm_columns(algorithms) -> list:
 
 def report_algorithms(config: dict) -> list:
     """The config's algorithms by their canonical names: the tables' columns, in order."""
-    from analysis.config_checks import canonical_algorithm
+    from analysis.grid import canonical_algorithm
 
     return [canonical_algorithm(a) for a in config["algorithms"]]
 

@@ -53,3 +53,39 @@ def test_the_learner_base_knows_no_learner():
     imported = {m.split(".")[-1] for m in _imported_packages(ROOT / "algorithms" / "base.py")
                 if m.startswith("algorithms")}
     assert not imported & learners
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_two_modules_import_each_other_in_a_cycle():
+    """Within and across packages, the module import graph (top-level and lazy imports alike)
+    has no cycle: each module can be read knowing only what it imports."""
+    modules = {_module_name(p): p for pkg in LAYERS for p in (ROOT / pkg).rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for imported in _imported_packages(path):
+            # "from analysis.grid import x" and "import analysis.grid" name the module itself;
+            # "from analysis import grid" names the package, whose __init__ is then the edge
+            target = imported if imported in modules else None
+            if target and target != name:
+                deps.add(target)
+        graph[name] = deps
+    cycles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for dep in sorted(graph[node]):
+            if state.get(dep) == "open":
+                cycles.append(" -> ".join(stack[stack.index(dep):] + [dep]))
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

@@ -1,7 +1,5 @@
 # Config checks, the run grid and every helper function of the rules (no rules here).
-from snakemake.utils import validate
-
-from analysis.config_checks import check_config_files, check_config_types
+from analysis.config_checks import validate_config
 from analysis.pipeline import (
     apply_cli_overrides,
     behaviour_runtime,
@@ -17,13 +15,13 @@ from analysis.paths import RUN_ID, paths_for
 # --config 'train={n_evals: 5}': merged by Snakemake into the default config or the profile;
 # its nested values arrive as strings, typed here
 apply_cli_overrides(config, workflow.config_settings.config)
-# Snakemake's own YAML loader keeps the last of two equal keys: re-read the files strictly.
-# Then numbers before the schema: 20.0 for an integer, or PyYAML's string "1e-3", explained.
-check_config_files(getattr(workflow, "configfiles", None) or [])
-check_config_types(config)
-validate(config, "../schemas/config.schema.yaml")
+# the one check sequence (as `python -m analysis.config_checks`): the files re-read strictly
+# (Snakemake's loader keeps the last of two equal keys), the types, the schema
+# (workflow/schemas/config.schema.yaml, its defaults filled in), the names against the
+# registries; unknown task / quality / algorithm / hyperparameter: a clear error, no job started
+validate_config(config, getattr(workflow, "configfiles", None) or [])
 
-from analysis.grid import check_config, runs, task_cells, training_length, variant_for
+from analysis.grid import runs, task_cells, training_length, variant_for
 from analysis.report_plan import (
     behaviour_curve_tasks,
     report_algorithms,
@@ -32,10 +30,6 @@ from analysis.report_plan import (
 )
 from harness.provenance import code_version
 from tasks.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
-
-check_config(
-    config
-)  # unknown task / quality / algorithm / hyperparameter: a clear error, no job started
 
 P = paths_for(config)  # results/<profile>, reports/<profile>, logs/<profile>
 RUNS = runs(config)

@@ -3,8 +3,8 @@ over seeds of every evaluation, one line per algorithm, from results/<profile>/s
 (which holds every run's curve.csv)."""
 import pandas as pd
 
-from analysis.config_checks import canonical_algorithm
 from analysis.figures import curve_frame, plot_learning_curve
+from analysis.grid import canonical_algorithm
 from analysis.logs import log_to
 
 p = snakemake.params
