@@ -1,4 +1,6 @@
 """The task registry knows the paper's tasks and refuses unknown names with the valid list."""
+from pathlib import Path
+
 import pytest
 
 from tasks.registry import all_tasks, check_quality, get_task
@@ -116,3 +118,24 @@ def test_a_run_records_only_the_settings_that_concern_it_and_differ_from_the_def
     assert task_simulators(local, "smacv1") == task_simulators(SIMULATOR_DEFAULTS, "mamujoco") == {}
     monkeypatch.setenv("COMADICE_MAMUJOCO_OBS", "local")     # set by hand: recorded all the same
     assert task_simulators({}, "mamujoco") == {"mamujoco_obs": "local"}
+
+
+def test_the_config_schema_names_exactly_the_suites_of_the_suite_table():
+    """tasks/suites.py SUITES is the one list of suites: every place the config schema names
+    suites (the suites block, train.epochs, the variants' and the ablations' suite lists)
+    names exactly its suites, so a new suite is refused nowhere in the schema once listed."""
+    import yaml
+
+    from tasks.suites import SUITES
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "schemas"
+                             / "config.schema.yaml").read_text())
+    props = schema["properties"]
+    named = {
+        "suites": set(props["suites"]["properties"]),
+        "train.epochs": set(props["train"]["properties"]["epochs"]["properties"]),
+        "variants.*.suites": set(props["variants"]["additionalProperties"]["properties"]["suites"]["items"]["enum"]),
+        "ablations.suites": set(props["ablations"]["properties"]["suites"]["items"]["enum"]),
+    }
+    for where, names in named.items():
+        assert names == set(SUITES), f"the schema's {where} names {sorted(names)}, the suite table {sorted(SUITES)}"
