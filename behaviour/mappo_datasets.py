@@ -37,7 +37,7 @@ def in_task_layout(task: TaskSpec, episodes: list, acted_on: str) -> list:
     if task.obs_layout != "authors":
         raise ValueError(f"{task.id} is configured with '{task.obs_layout}' observations but the behaviour "
                          f"run recorded '{acted_on}' ones, from which they cannot be rebuilt; retrain it with "
-                         f"COMADICE_MAMUJOCO_OBS={task.obs_layout}")
+                         f"the config's simulators.mamujoco_obs: {task.obs_layout}")
     from tasks.mamujoco_backend import authors_observation
     return [{**e, "obs": authors_observation(np.asarray(e["state"]), task.n_agents)} for e in episodes]
 

@@ -18,9 +18,9 @@ task:
 - ``simulators``: the config's section of the same name (``smac_backend``, ``mamujoco_obs``;
   ``SIMULATOR_SETTINGS``), each key applied to the suites it concerns.  The workflow passes it.
 
-An argument left None takes the default: the environment variable of ``SIMULATOR_SETTINGS``
-when set (``COMADICE_SMAC_BACKEND=sc2``, ``COMADICE_MAMUJOCO_OBS=local``, for scripts run by
-hand), else the suite's default.  Every dataset records the backend and observation layout it
+An argument left None takes the suite's default (``SIMULATOR_DEFAULTS``): the settings come from
+the caller or the config, never from the environment, so that no shell variable changes a run
+unseen.  Every dataset records the backend and observation layout it
 was made with, and one made otherwise is refused for the task (``tasks/dataset.py``).
 
 SMAX sizes come from SMAX's formulas (``tasks/smax_sizes.py``; the scenarios themselves are
@@ -30,7 +30,6 @@ simulator for the tasks that run.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -47,17 +46,14 @@ class SimulatorSetting:
     argument: str          # the get_task argument it sets
     suites: tuple          # the suites it configures
     choices: tuple         # its valid values, the first the default
-    env: str               # the environment variable that overrides the default when no value is given
 
 
 #: the config's ``simulators`` section (config/README.md)
 SIMULATOR_SETTINGS = {
-    "smac_backend": SimulatorSetting("backend", ("smacv1", "smacv2"), SUITES["smacv1"].backends,
-                                     "COMADICE_SMAC_BACKEND"),
-    "mamujoco_obs": SimulatorSetting("obs_layout", ("mamujoco",), tuple(MAMUJOCO_OBS_LAYOUTS),
-                                     "COMADICE_MAMUJOCO_OBS"),
+    "smac_backend": SimulatorSetting("backend", ("smacv1", "smacv2"), SUITES["smacv1"].backends),
+    "mamujoco_obs": SimulatorSetting("obs_layout", ("mamujoco",), tuple(MAMUJOCO_OBS_LAYOUTS)),
 }
-#: each key's value when neither the caller, a config nor the environment gives one
+#: each key's value when neither the caller nor a config gives one
 SIMULATOR_DEFAULTS = {k: s.choices[0] for k, s in SIMULATOR_SETTINGS.items()}
 
 
@@ -71,13 +67,12 @@ def _checked(key: str, value, where: str) -> str:
 def _setting(key: str, simulators: dict) -> str:
     if simulators.get(key) is not None:
         return _checked(key, simulators[key], f"simulators.{key}")
-    env = SIMULATOR_SETTINGS[key].env
-    return _checked(key, os.environ.get(env, SIMULATOR_DEFAULTS[key]), env)
+    return SIMULATOR_DEFAULTS[key]
 
 
 def simulator_settings(simulators: Optional[dict] = None, suite: Optional[str] = None) -> dict:
     """The ``simulators`` keys that concern ``suite`` (None: every key), resolved: the given
-    value (a config's section), else the environment variable's, else ``SIMULATOR_DEFAULTS``."""
+    value (a config's section), else ``SIMULATOR_DEFAULTS``."""
     simulators = simulators or {}
     unknown = sorted(set(simulators) - set(SIMULATOR_SETTINGS))
     if unknown:
@@ -204,8 +199,7 @@ def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] =
     ``backend`` (SMAC suites: ``smax`` | ``sc2``) and ``obs_layout`` (MaMuJoCo: ``authors`` |
     ``local``; other tasks: only their ``native`` one) apply to the task found; ``simulators``
     (a config's section: ``smac_backend``, ``mamujoco_obs``) configures whichever suite the task
-    is of.  What none of them gives takes the default: the environment variable when set
-    (``COMADICE_SMAC_BACKEND``, ``COMADICE_MAMUJOCO_OBS``), else the suite's (SMAX; ``authors``).
+    is of.  What none of them gives takes the suite's default (SMAX; ``authors``).
     An unknown name raises ``KeyError`` whose message lists every valid name.
     """
     if "/" in name and suite is None:

@@ -17,7 +17,6 @@ from tasks.registry import get_task
 
 
 def test_the_default_is_the_authors_layout_and_local_is_an_option(monkeypatch):
-    monkeypatch.delenv("COMADICE_MAMUJOCO_OBS", raising=False)
     for name, state, n in (("Hopper_3x1", 11, 3), ("Ant_2x4", 105, 2), ("HalfCheetah_6x1", 17, 6)):
         task = get_task(name)
         assert task.obs_layout == "authors" and task.obs_dim == state + n and task.state_dim == state
@@ -31,16 +30,12 @@ def test_the_default_is_the_authors_layout_and_local_is_an_option(monkeypatch):
     assert get_task("5m_vs_6m", simulators={"mamujoco_obs": "local"}).obs_layout == "native"
 
 
-def test_the_environment_variable_overrides_only_the_default(monkeypatch):
+def test_no_environment_variable_sets_the_observation_layout(monkeypatch):
+    """The layout comes from the caller or the config (simulators.mamujoco_obs), never from
+    the environment: the variable earlier versions read changes nothing."""
     monkeypatch.setenv("COMADICE_MAMUJOCO_OBS", "local")
-    assert get_task("Hopper_3x1").obs_layout == "local"
-    # a value the caller or the config gives wins over the environment
-    assert get_task("Hopper_3x1", obs_layout="authors").obs_layout == "authors"
-    assert get_task("Hopper_3x1", simulators={"mamujoco_obs": "authors"}).obs_layout == "authors"
-    monkeypatch.setenv("COMADICE_MAMUJOCO_OBS", "global")
-    with pytest.raises(ValueError, match="COMADICE_MAMUJOCO_OBS must be one of authors, local"):
-        get_task("Hopper_3x1")
-    assert get_task("5m_vs_6m").obs_layout == "native"   # the variable concerns MaMuJoCo tasks only
+    assert get_task("Hopper_3x1").obs_layout == "authors"
+    assert get_task("Hopper_3x1", simulators={"mamujoco_obs": "local"}).obs_layout == "local"
 
 
 def test_authors_observation_is_standardised_per_vector():
@@ -132,7 +127,6 @@ def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypat
     from harness.train import train
     from tasks.dataset import write_dataset
 
-    monkeypatch.delenv("COMADICE_MAMUJOCO_OBS", raising=False)
     local = get_task("Hopper_3x1", obs_layout="local")
     meta = {"suite": "mamujoco", "task": "Hopper_3x1", "quality": "expert", "backend": "mamujoco",
             "action_type": "continuous", "obs_layout": "local"}
