@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from algorithms.fdiv import F_DIVERGENCES
 from algorithms.networks import AgentMLP, TanhGaussianHead, masked_logits
 
 
@@ -151,7 +152,7 @@ class Learner(nn.Module):
 def config_from(cls, hyperparameters: Optional[dict] = None):
     """Learner class ``cls``'s Config from ``hyperparameters``: unknown names, wrong types (an int
     field given 64.5, 20.0 or "big"; PyYAML's string "1e-3" for a float) and generic ranges
-    (``FIELD_RANGES``) are refused before the learner's own ``validate()``."""
+    (``FIELD_RANGES``, ``FIELD_CHOICES``) are refused before the learner's own ``validate()``."""
     hp = dict(hyperparameters or {})
     fields = {f.name: f for f in dataclasses.fields(cls.Config)}
     unknown = sorted(set(hp) - set(fields))
@@ -216,8 +217,9 @@ def _field_problems(algo: str, key: str, annotation, value) -> list:
     return []
 
 
-#: ranges every learner's hyperparameter of that name must respect (learners add their own in
-#: ``validate()``): name -> (test, what the test says)
+#: ranges every learner's hyperparameter of that name must respect: name -> (test, what the test
+#: says).  The one statement of each range: a learner's ``validate()`` checks only what no other
+#: learner shares (its own choices, rules between its fields).
 FIELD_RANGES = {
     "lr": (lambda v: v > 0, "> 0"),
     "tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
@@ -236,10 +238,14 @@ FIELD_RANGES = {
     "z_clip": (lambda v: v > 0, "> 0"),
     "clip_log_ratio": (lambda v: v > 0, "> 0"),
     "bc_weight_clip": (lambda v: v > 0, "> 0"),
+    "ratio_max": (lambda v: v > 0, "> 0"),
     **{k: (lambda v: v >= 1, ">= 1") for k in ("hidden", "hyper_hidden", "mixer_embed", "mixer_layers",
                                               "n_candidates", "n_samples", "omar_iters", "omar_num_samples",
-                                              "omar_num_elites")},
+                                              "omar_num_elites", "kl_samples")},
 }
+
+#: values every learner's hyperparameter of that name must be one of (the DICE learners' f)
+FIELD_CHOICES = {"f_divergence": F_DIVERGENCES}
 
 #: pairs of fields ordered by every learner that has both: (smaller, larger)
 FIELD_ORDER = (("omar_num_elites", "omar_num_samples"),)
@@ -253,6 +259,10 @@ def _range_problems(algo: str, cfg) -> list:
             test, text = FIELD_RANGES[f.name]
             if not test(value):
                 out.append(f"{algo} {f.name} must be {text}, got {value!r}")
+    for name, choices in FIELD_CHOICES.items():
+        value = getattr(cfg, name, None)
+        if value is not None and value not in choices:
+            out.append(f"{algo} {name} must be one of {', '.join(map(str, choices))}, got {value!r}")
     for small, large in FIELD_ORDER:
         a, b = getattr(cfg, small, None), getattr(cfg, large, None)
         if a is not None and b is not None and a > b:

@@ -25,10 +25,6 @@ class BCConfig:
     TRAINING: ClassVar[str] = ("epochs of |D|/128 updates: SMACv1 5m_vs_6m 10, corridor 20, 2c_vs_64zg 40, 6h_vs_8z "
                                "400, SMACv2 50, MaMuJoCo 25 (run.py lines 6-11, 25, 43)")
 
-    def validate(self):
-        if self.lr <= 0:
-            raise ValueError(f"BC lr must be > 0, got {self.lr}")
-
 
 class BC(Learner):
     name = "BC"

@@ -56,10 +56,6 @@ class BCQConfig:
     #: training length in the authors' runs (RunConfig.n_updates)
     TRAINING: ClassVar[str] = "MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); SMAC: no code"
 
-    def validate(self):
-        if not 0 <= self.threshold <= 1:
-            raise ValueError(f"BCQ threshold must be in [0, 1], got {self.threshold}")
-
 
 class BCQ(Learner):
     name = "BCQ"

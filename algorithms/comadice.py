@@ -83,7 +83,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.fdiv import F_DIVERGENCES, get_f_divergence
+from algorithms.fdiv import get_f_divergence
 from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
 FORMULATIONS = ("authors", "paper", "sound")
@@ -117,12 +117,6 @@ class ComaDICEConfig:
     def validate(self):
         if self.formulation not in FORMULATIONS:
             raise ValueError(f"unknown ComaDICE formulation {self.formulation!r}; valid: {', '.join(FORMULATIONS)}")
-        if self.alpha <= 0:
-            raise ValueError(f"ComaDICE alpha must be > 0, got {self.alpha}")
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"ComaDICE gamma must be in [0, 1), got {self.gamma}")
-        if self.f_divergence not in F_DIVERGENCES:
-            raise ValueError(f"unknown f_divergence {self.f_divergence!r}; valid: {', '.join(F_DIVERGENCES)}")
         if self.bc_weight not in ("global", "sum_local_clipped"):
             raise ValueError(f"bc_weight must be 'global' or 'sum_local_clipped', got {self.bc_weight!r}")
         if self.mixer_input not in ("state", "concat_obs"):

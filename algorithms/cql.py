@@ -55,10 +55,6 @@ class CQLConfig:
     #: training length in the authors' runs (RunConfig.n_updates)
     TRAINING: ClassVar[str] = "MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); SMAC: no code"
 
-    def validate(self):
-        if self.cql_alpha < 0:
-            raise ValueError(f"CQL cql_alpha must be >= 0, got {self.cql_alpha}")
-
 
 class CQL(Learner):
     name = "CQL"

@@ -62,10 +62,6 @@ class ICQConfig:
     TRAINING: ClassVar[str] = ("MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); ICQ-MA: "
                                "t_max 10.05M (config/envs/sc2.yaml) of off-policy batches of 32 episodes")
 
-    def validate(self):
-        if (self.beta_q is not None and self.beta_q <= 0) or (self.beta_pi is not None and self.beta_pi <= 0):
-            raise ValueError("ICQ temperatures beta_q and beta_pi must be > 0")
-
     def resolved(self, discrete: bool) -> "ICQConfig":
         """The temperatures and critic rate of the authors' code for this action type."""
         return dataclasses.replace(

@@ -64,10 +64,6 @@ class OMARConfig:
     TRAINING: ClassVar[str] = ("MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); OMAR: 1e5 "
                                "steps (main.py line 203); SMAC: no code")
 
-    def validate(self):
-        if not 0 <= self.omar_coe <= 1:
-            raise ValueError(f"OMAR omar_coe must be in [0, 1], got {self.omar_coe}")
-
 
 class OMAR(Learner):
     name = "OMAR"

@@ -89,20 +89,6 @@ class OMIGAConfig:
                                "epochs over 1000 episodes, batch 128 (run_omiga_sc2.py lines 25-28)")
 
     def validate(self):
-        if self.alpha <= 0:
-            raise ValueError(f"OMIGA alpha must be > 0, got {self.alpha}")
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"OMIGA gamma must be in [0, 1), got {self.gamma}")
-        if self.lr <= 0:
-            raise ValueError(f"OMIGA lr must be > 0, got {self.lr}")
-        if self.hidden < 1 or self.hyper_hidden < 1:
-            raise ValueError(f"OMIGA hidden and hyper_hidden must be >= 1, got {self.hidden}, {self.hyper_hidden}")
-        if not 0 < self.tau <= 1:
-            raise ValueError(f"OMIGA tau must be in (0, 1], got {self.tau}")
-        if self.grad_clip <= 0:
-            raise ValueError(f"OMIGA grad_clip must be > 0, got {self.grad_clip}")
-        if self.z_clip <= 0:
-            raise ValueError(f"OMIGA z_clip must be > 0, got {self.z_clip}")
         if self.reward_to_go not in REWARD_TO_GO:
             raise ValueError(f"OMIGA reward_to_go must be one of {', '.join(REWARD_TO_GO)}, got {self.reward_to_go!r}")
 

@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.fdiv import F_DIVERGENCES, get_f_divergence
+from algorithms.fdiv import get_f_divergence
 from algorithms.networks import mlp
 
 
@@ -53,12 +53,6 @@ class OptDICEConfig:
     grad_clip: float = 1.0          # harness (OptiDICE does not clip)
     #: training length in the authors' runs (RunConfig.n_updates)
     TRAINING: ClassVar[str] = "3e6 updates of batch 512 (default_config.py lines 46, 61)"
-
-    def validate(self):
-        if self.alpha <= 0:
-            raise ValueError(f"OptDICE alpha must be > 0, got {self.alpha}")
-        if self.f_divergence not in F_DIVERGENCES:
-            raise ValueError(f"unknown f_divergence {self.f_divergence!r}; valid: {', '.join(F_DIVERGENCES)}")
 
 
 class OptDICE(Learner):

@@ -437,3 +437,27 @@ def test_atomic_writes_have_ordinary_modes_and_leave_nothing_on_failure(tmp_path
         assert sorted(p.name for p in tmp_path.iterdir()) == ["good.h5", "scores.csv"]
     finally:
         os.umask(mask)
+
+
+def test_every_learner_refuses_a_shared_range_with_the_one_message_of_the_base():
+    """Each range is stated once (algorithms/base.py FIELD_RANGES / FIELD_CHOICES): every learner
+    with a field of that name refuses a value outside it with the same message."""
+    import dataclasses
+
+    from algorithms import REGISTRY, make_config
+    from algorithms.base import FIELD_CHOICES, FIELD_RANGES
+
+    bad = {"> 0": 0, ">= 0": -1, ">= 1": 0, "in (0, 1]": 0, "in [0, 1)": 1, "in [0, 1]": 2}
+    checked = 0
+    for name, cls in REGISTRY.items():
+        for f in dataclasses.fields(cls.Config):
+            if f.name in FIELD_RANGES:
+                text = FIELD_RANGES[f.name][1]
+                with pytest.raises(ValueError, match=re.escape(f"{name} {f.name} must be {text}, got")):
+                    make_config(name, {f.name: bad[text]})
+                checked += 1
+            elif f.name in FIELD_CHOICES:
+                with pytest.raises(ValueError, match=re.escape(f"{name} {f.name} must be one of")):
+                    make_config(name, {f.name: "nonsense"})
+                checked += 1
+    assert checked > 40
