@@ -4,7 +4,7 @@ the published datasets (reports/<profile>/behaviour/{suite}/{task}.png).
 A behaviour run's curve is a CSV, one row per evaluation of its policy: ``env_steps`` (the
 environment steps of training so far) and ``return_mean``, and for the SMAC suites
 ``win_rate`` (a fraction).  The SMAX MAPPO runs write it themselves (``mappo_curve.csv``,
-behaviour/mappo.py); the MaMuJoCo runs' (``curve.csv``) is ``run_curve`` of the run's pickle
+behaviour/mappo.py); the MaMuJoCo runs' (``curve.csv``) is ``run_curve`` of the run (``run.pt``, behaviour/runs.py)
 (MAPPO: its own curve; ARS: its checkpoints' returns against the steps of the rollouts before
 each).
 
@@ -29,7 +29,7 @@ NO_RUN = {"smac": "no behaviour learning run: the smoke generator's SMAX data co
 
 
 def run_curve(run: dict) -> pd.DataFrame:
-    """The learning curve of a MaMuJoCo behaviour run (train_behaviour.py's pickle): MAPPO's
+    """The learning curve of a MaMuJoCo behaviour run (train_behaviour.py's ``run.pt``): MAPPO's
     ``curve`` as it is; ARS's checkpoints (one per iteration, evaluated before that iteration's
     update) with the environment steps of the training rollouts before each."""
     if run.get("curve"):

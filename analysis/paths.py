@@ -4,7 +4,7 @@ has its own tree, so running one profile never touches another's datasets, runs 
 
     results/<profile>/datasets/{suite}/{task}/{quality}.h5
     results/<profile>/behaviour/{suite}/{task}/mappo_run.npz, mappo_curve.csv   (SMAX MAPPO runs)
-    results/<profile>/behaviour/{suite}/{task}/run.pkl, curve.csv             (MaMuJoCo ARS / MAPPO)
+    results/<profile>/behaviour/{suite}/{task}/run.pt, curve.csv              (MaMuJoCo ARS / MAPPO)
     results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/
         config.yaml  curve.csv  checkpoint.pt  metrics.json  tb/ (TensorBoard events)
     results/<profile>/scores.csv
@@ -57,7 +57,7 @@ class Paths:
 
     def d4rl_behaviour(self, suite="{suite}", task="{task}") -> str:
         """The ARS / MAPPO run whose checkpoints and replay make a D4RL-style suite's datasets."""
-        return f"{self.results}/behaviour/{suite}/{task}/run.pkl"
+        return f"{self.results}/behaviour/{suite}/{task}/run.pt"  # behaviour/runs.py: no pickle.load
 
     def d4rl_curve(self, suite="{suite}", task="{task}") -> str:
         """That run's learning curve: one row per evaluation (iteration, env_steps, return_mean, ...)."""

@@ -71,7 +71,7 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
     saved there every ``resume_every`` iterations, and a rerun continues from it to the same
     result bit for bit (``tasks/resume.py``; a file of another configuration is refused)."""
     from tasks.mamujoco_backend import MaMuJoCoVectorEnv
-    from tasks.resume import discard_resume, load_resume, save_resume
+    from tasks.resume import discard_resume, load_resume, save_resume, set_aside
 
     rng = np.random.default_rng(seed)
     A, S = task.n_agents * task.action_dim, task.state_dim
@@ -85,10 +85,16 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
                    "directions": directions, "top": top, "step_size": step_size, "noise": noise, "seed": seed}
     saved = load_resume(resume_file, fingerprint, log) if resume_file else None
     if saved is not None:
-        start, M, ckpts, rollouts = saved["iteration"], saved["M"], saved["checkpoints"], saved["rollouts"]
-        norm.set_state(saved["norm"])
-        rng.bit_generator.state = saved["rng"]
-        venv._episode, eval_env._episode = saved["env_episodes"]
+        try:
+            start, M, ckpts, rollouts = saved["iteration"], saved["M"], saved["checkpoints"], saved["rollouts"]
+            if np.shape(M) != (A, S):
+                raise ValueError(f"policy of shape {list(np.shape(M))}, the task's is {[A, S]}")
+            norm.set_state(saved["norm"])
+            rng.bit_generator.state = saved["rng"]
+            venv._episode, eval_env._episode = saved["env_episodes"]
+        except Exception as exc:  # noqa: BLE001 - loads but does not fit this run: set aside, start clean
+            set_aside(resume_file, f"resume state does not fit the run ({type(exc).__name__}: {str(exc)[:300]})", log)
+            return train_ars(task, iterations, directions, top, step_size, noise, seed, log, resume_file, resume_every)
         log(f"[ARS {task.name}] resumed at iteration {start} from {resume_file}")
     for it in range(start, iterations + 1):
         if resume_file and it > start and (it - start) % max(1, resume_every) == 0:

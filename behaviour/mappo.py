@@ -312,26 +312,33 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
         log(f"[MAPPO {task.name}] the {task.backend} backend cannot save its simulator state: not resumable")
         resume_file = None
     if resume_file is not None:
-        from tasks.resume import load_resume, save_resume, set_vector_env_state, vector_env_state
+        from tasks.resume import load_resume, save_resume, set_aside, set_vector_env_state, vector_env_state
         fingerprint = {"kind": "mappo", "task": task.id, "obs_layout": task.obs_layout, "env_steps": env_steps,
                        "seed": seed, "n_checkpoints": n_checkpoints, "record_episodes": record_episodes,
                        **{f"cfg.{k}": v for k, v in cfg.__dict__.items()}}
         saved = load_resume(resume_file, fingerprint, log)  # restores the global generators
         if saved is not None:
-            start, steps, finished = saved["iteration"], saved["steps"], saved["finished"]
-            agent.load_state_dict(saved["agent"])
-            opt.load_state_dict(saved["optimiser"])
-            ret_running = saved["ret_running"]
-            ret_var.set_state(saved["ret_var"])
-            if vnorm is not None:
-                vnorm.set_state(saved["value_norm"])
-            rng.bit_generator.state = saved["rng"]
-            episodes, curve, checkpoints = saved["episodes"], saved["curve"], saved["checkpoints"]
-            live.open = saved["live"]
-            obs, state, avail = saved["obs"], saved["state"], saved["avail"]
-            set_vector_env_state(venv, saved["venv"])
-            set_vector_env_state(eval_env, saved["eval_env"])
-            t0 -= saved["wall_s"]
+            try:
+                start, steps, finished = saved["iteration"], saved["steps"], saved["finished"]
+                agent.load_state_dict(saved["agent"])
+                opt.load_state_dict(saved["optimiser"])
+                ret_running = saved["ret_running"]
+                ret_var.set_state(saved["ret_var"])
+                if vnorm is not None:
+                    vnorm.set_state(saved["value_norm"])
+                rng.bit_generator.state = saved["rng"]
+                episodes, curve, checkpoints = saved["episodes"], saved["curve"], saved["checkpoints"]
+                live.open = saved["live"]
+                obs, state, avail = saved["obs"], saved["state"], saved["avail"]
+                set_vector_env_state(venv, saved["venv"])
+                set_vector_env_state(eval_env, saved["eval_env"])
+                t0 -= saved["wall_s"]
+            except Exception as exc:  # noqa: BLE001 - loads but does not fit (a state_dict error, ...)
+                # the networks and simulators may hold part of it: set it aside, start the run afresh
+                set_aside(resume_file, f"resume state does not fit the run ({type(exc).__name__}: "
+                                       f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", log)
+                return train_mappo(task, env_steps, cfg, seed, n_checkpoints, record_episodes, log, resume_file,
+                                   resume_every, keep_resume)
             log(f"[MAPPO {task.name}] resumed at iteration {start} ({steps} env steps) from {resume_file}")
 
     def save(it):

@@ -323,6 +323,16 @@ def _to_numpy(tree):
 
 
 def _from_numpy(template, leaves):
+    """``leaves`` put into ``template``'s structure; a different number of leaves, or a leaf of
+    another shape or dtype (a state saved by other code or sizes), is refused here rather than
+    failing, or silently recompiling, inside the compiled update."""
+    want = jax.tree_util.tree_leaves(template)
+    if len(leaves) != len(want):
+        raise ValueError(f"{len(leaves)} arrays, the learner has {len(want)}")
+    for i, (x, w) in enumerate(zip(leaves, want)):
+        x = np.asarray(x)
+        if x.shape != tuple(w.shape) or x.dtype != w.dtype:
+            raise ValueError(f"array {i} is {x.dtype}{list(x.shape)}, the learner's is {w.dtype}{list(w.shape)}")
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), [jnp.asarray(x) for x in leaves])
 
 
@@ -359,14 +369,19 @@ def train_smax_mappo(task: TaskSpec, env_steps: int, cfg: SMAXMAPPOConfig = None
     fingerprint = {"kind": "smax_mappo_jax", "task": task.id, "env_steps": env_steps, "seed": seed,
                    "record_episodes": record_episodes, **{f"cfg.{k}": v for k, v in asdict(cfg).items()}}
     if resume_file is not None:
-        from tasks.resume import load_resume
+        from tasks.resume import load_resume, set_aside
         saved = load_resume(resume_file, fingerprint, log)
         if saved is not None:
-            runner = _from_numpy(runner, saved["runner"])
-            start, checkpoints = saved["chunk"], saved["checkpoints"]
-            curve, episodes = saved["curve"], saved["episodes"]
-            eval_key, record_key = jnp.asarray(saved["eval_key"]), jnp.asarray(saved["record_key"])
-            t0 -= saved["wall_s"]
+            try:
+                runner = _from_numpy(runner, saved["runner"])
+                start, checkpoints = int(saved["chunk"]), list(saved["checkpoints"])
+                curve, episodes = list(saved["curve"]), list(saved["episodes"])
+                eval_key, record_key = jnp.asarray(saved["eval_key"]), jnp.asarray(saved["record_key"])
+                t0 -= float(saved["wall_s"])
+            except Exception as exc:  # noqa: BLE001 - loads, but does not fit this run: start clean
+                set_aside(resume_file, f"resume state does not fit the run ({type(exc).__name__}: "
+                                       f"{str(exc)[:300]})", log)
+                return train_smax_mappo(task, env_steps, cfg, seed, record_episodes, log, resume_file, keep_resume)
             log(f"[MAPPO-JAX {task.name}] resumed at chunk {start} of {n_chunks} from {resume_file}")
 
     def point(chunk, train_stats):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -53,7 +52,7 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     import torch
     torch.set_num_threads(1)
     from tasks.registry import get_task
-    path = out / "behaviour" / f"{task_name}.{'pkl' if suite == 'mamujoco' else 'npz'}"
+    path = out / "behaviour" / f"{task_name}.{'pt' if suite == 'mamujoco' else 'npz'}"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,8 +71,8 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
         save_run(run, path)
         print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
         return path
-    with open(path, "wb") as f:
-        pickle.dump(run, f)
+    from behaviour.runs import save_behaviour_run
+    save_behaviour_run(run, path)
     print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
     return path
 
@@ -89,8 +88,8 @@ def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         task = get_task(task_name, suite)
         if suite == "mamujoco":
-            with open(out / "behaviour" / f"{task_name}.pkl", "rb") as f:
-                run = pickle.load(f)
+            from behaviour.runs import load_behaviour_run
+            run = load_behaviour_run(out / "behaviour" / f"{task_name}.pt")
         else:
             run = load_run(out / "behaviour" / f"{task_name}.npz")
         make = mamujoco_from_mappo if suite == "mamujoco" else smax_from_run

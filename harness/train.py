@@ -16,7 +16,12 @@ Run directory (``results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{va
                     reproducible bit for bit)
     resume.pt       the whole training state at the last evaluation; deleted when the run
                     ends.  Not a workflow output, so it survives a failed job: the rerun
-                    resumes from it (at most one evaluation interval of work is lost)
+                    resumes from it (at most one evaluation interval of work is lost).  It
+                    records the run's fingerprint: the configuration and the code version
+                    (``sources_sha256`` of harness/provenance.py, as in metrics.json); a state
+                    of another configuration or code, or one that cannot be used (unreadable,
+                    no fingerprint, tensors that do not fit the learner), is set aside as
+                    ``resume.pt.unusable-<time>`` and the run restarts, saying why
     tb/             TensorBoard event files of the curve (when tensorboard is installed)
     metrics.json    written last; schema below
 
@@ -54,7 +59,7 @@ from algorithms import make
 from harness.data import TensorData
 from tasks.dataset import file_sha256, load_dataset, obs_nbytes
 from tasks.files import atomic_write_bytes, atomic_write_text
-from tasks.resume import load_resume, save_resume
+from tasks.resume import load_resume, save_resume, set_aside
 from tasks.simulators import backend_version, evaluate, make_vector_env
 
 METRICS_SCHEMA_VERSION = 2
@@ -155,11 +160,24 @@ def _optimizers(learner) -> dict:
     return {k: v for k, v in vars(learner).items() if isinstance(v, torch.optim.Optimizer)}
 
 
-def _fingerprint(resolved: dict) -> dict:
-    """What a resume state must match: everything that decides the run's numbers."""
+def _fingerprint(resolved: dict, code: dict) -> dict:
+    """What a resume state must match: everything that decides the run's numbers -- the
+    configuration and the code version (the checksum of every source file the run executes,
+    ``code_version`` of harness/provenance.py): a state saved by other code would finish as if
+    the new code had trained it."""
     keep = ("algorithm", "seed", "variant", "hyperparameters", "n_updates", "batch_size", "n_evals",
             "eval_episodes", "final_eval_episodes", "dataset_sha256", "obs_dtype", "task", "suite", "quality")
-    return json.loads(json.dumps({k: resolved.get(k) for k in keep}, default=str))
+    fp = {k: resolved.get(k) for k in keep}
+    fp["code_version"] = code.get("sources_sha256") or code.get("error")
+    return json.loads(json.dumps(fp, default=str))
+
+
+def _code_version(algorithm: str) -> dict:
+    try:
+        from harness.provenance import code_version
+        return code_version(algorithm)
+    except Exception as exc:  # noqa: BLE001 - provenance must never lose a finished run
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _save_resume(path: Path, fingerprint: dict, learner, data, venv, step: int, curve: list) -> None:
@@ -254,12 +272,20 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     label = f"[{cfg.algorithm} {task.name} {ds.meta['quality']} {cfg.variant} seed{cfg.seed}]"
 
     resume_path = out_dir / RESUME_FILE
-    fingerprint = _fingerprint(resolved)
+    code = _code_version(learner.name)  # of the code that runs now, recorded in metrics.json
+    fingerprint = _fingerprint(resolved, code)
     curve, step = [], 0
     state = load_resume(resume_path, fingerprint, log) if cfg.resume else None
     if state is not None:
-        _restore(state, learner, data, venv)
-        curve, step = list(state["curve"]), int(state["step"])
+        try:
+            _restore(state, learner, data, venv)
+            curve, step = list(state["curve"]), int(state["step"])
+        except Exception as exc:  # noqa: BLE001 - a state that loads but does not fit this learner
+            # the learner may hold half of it by now: set the file aside and start the whole run
+            # again from a clean process state (the rerun finds no resume file)
+            set_aside(resume_path, f"resume state does not fit the run ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", log)
+            return train(cfg, out_dir, log)
         log(f"{label} resumed at step {step} ({len(curve)} evaluations done)")
     tb = _tensorboard(out_dir, log)
 
@@ -318,11 +344,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         # the paper's statistic: the last evaluation of training (never a diverged run's)
         "win_rate": None if reason else final["win_rate"], "return_mean": None if reason else final["return_mean"],
     }
-    try:
-        from harness.provenance import code_version
-        metrics["code_version"] = code_version(learner.name)
-    except Exception as exc:  # noqa: BLE001 - provenance must never lose a finished run
-        metrics["code_version"] = {"error": f"{type(exc).__name__}: {exc}"}
+    metrics["code_version"] = code
     if reason is not None:
         metrics.update(diverged_reason=reason, diverged_step=final["step"])
     elif cfg.final_eval_episodes:

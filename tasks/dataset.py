@@ -168,6 +168,9 @@ def obs_nbytes(path) -> int:
     """Bytes the observations of a dataset file take as float32 (to choose a storage dtype)."""
     with _open_h5(str(path)) as f:
         for key in ("obs", "final_obs"):
+            link = root_link_problem(f, key)
+            if link is not None:
+                raise DatasetError(f"{path}: {link}")
             if not isinstance(f.get(key), h5py.Dataset) or len(f[key].shape) != 3:
                 raise DatasetError(f"{path}: missing array '/{key}' (or it is not [rows, N, O])")
         return 4 * (int(np.prod(f["obs"].shape)) + int(np.prod(f["final_obs"].shape)))
@@ -215,7 +218,12 @@ def load_dataset(path, obs_dtype=None, expect_task=None, expect_quality: Optiona
         return _load(path, obs_dtype, task, expect_quality)
     except DatasetError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+    except MemoryError:
+        raise DatasetError(f"{path}: out of memory while loading it ({available_memory_bytes() / 2**30:.1f} GiB "
+                           "available now); free memory or load it with obs_dtype float16") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: nested too deeply to read (a crafted file?)") from None
+    except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         # h5py / numpy errors from a truncated or hand-made file: name the file and say what broke
         raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {str(exc)[:300]}); "
                            "a truncated or corrupt file?") from None
@@ -231,16 +239,16 @@ def _load(path: str, obs_dtype, task, expect_quality) -> OfflineDataset:
             if isinstance(v, bytes):
                 v = v.decode()
             if isinstance(v, str) and v[:1] in "[{":
-                try:
-                    v = json.loads(v)
-                except json.JSONDecodeError:
-                    pass
+                v = json_attribute(path, k, v)
             meta[k] = v.item() if isinstance(v, np.generic) else v
         missing = [k for k in _REQUIRED_META if k not in meta]
         if missing:
             raise DatasetError(f"{path}: missing attribute(s) {', '.join(missing)}")
         arrays, joined = {}, {}
         for key in _ARRAYS:
+            link = root_link_problem(f, key)
+            if link is not None:
+                raise DatasetError(f"{path}: {link}")
             if key not in f and key not in ("avail", "final_avail"):
                 raise DatasetError(f"{path}: missing array '/{key}'")
             if key in f and not isinstance(f[key], h5py.Dataset):
@@ -282,11 +290,77 @@ _STEP_NDIM = {"obs": 3, "state": 2, "reward": 1, "terminated": 1, "truncated": 1
 _EPISODE_NDIM = {"final_obs": 3, "final_state": 2, "final_avail": 3}
 
 
-def _memory_bytes() -> int:
+def _physical_bytes() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not POSIX: no bound
         return 1 << 62
+
+
+def _cgroup_available() -> Optional[int]:
+    """What a cgroup v2 memory limit (a container, a SLURM job) still allows, or None."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return max(0, int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def available_memory_bytes() -> int:
+    """Memory that can be allocated now: psutil's ``available`` when installed, else the kernel's
+    MemAvailable (``/proc/meminfo``), else physical memory; and no more than a cgroup limit leaves.
+    Physical memory alone would let a file that declares more than is free through, and the
+    load then dies with a bare ``MemoryError`` (or the OOM killer) naming no file."""
+    avail = None
+    try:
+        import psutil
+        avail = int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - psutil is optional
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+    if avail is None:
+        avail = _physical_bytes()
+    group = _cgroup_available()
+    return avail if group is None else min(avail, group)
+
+
+def _memory_bytes() -> int:
+    return available_memory_bytes()
+
+
+def root_link_problem(f, key: str) -> Optional[str]:
+    """What is wrong with ``/key`` of an open HDF5 file if it is a soft or external link rather
+    than an array stored in the file (a link can loop, ``/obs -> /a -> /obs``, where h5py raises
+    a bare RuntimeError, or reach into another file), else None."""
+    try:
+        link = f.get(key, getlink=True)
+    except Exception as exc:  # noqa: BLE001 - h5py raises several kinds for damaged link tables
+        return f"'/{key}' cannot be resolved ({type(exc).__name__}: {str(exc)[:200]})"
+    if isinstance(link, h5py.SoftLink):
+        return (f"'/{key}' is a soft link to '{link.path}', not an array: a dataset file stores its arrays "
+                "itself (links can loop or point anywhere)")
+    if isinstance(link, h5py.ExternalLink):
+        return (f"'/{key}' is an external link to '{link.path}' in {link.filename}, not an array: a dataset file "
+                "stores its arrays itself")
+    return None
+
+
+def json_attribute(path, key: str, text: str):
+    """An attribute that holds JSON, decoded; text that only looks like JSON stays text.  JSON
+    nested beyond Python's recursion limit (``[[[[...]]]]``) is refused naming the attribute."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    except RecursionError:
+        raise DatasetError(f"{path}: attribute {key!r} holds JSON nested too deeply to read "
+                           f"({len(text)} characters): not metadata this format writes") from None
 
 
 def _check_declared(declared: dict, meta: dict, path: str, obs_dtype=None) -> None:
@@ -332,9 +406,10 @@ def _check_declared(declared: dict, meta: dict, path: str, obs_dtype=None) -> No
     if obs_dtype is not None:
         nbytes -= int(np.prod(declared["obs"][0]) + np.prod(declared["final_obs"][0])) * (
             declared["obs"][1].itemsize - np.dtype(obs_dtype).itemsize)
-    if nbytes > _memory_bytes():
-        bad(f"declares {nbytes / 2**30:.1f} GiB of arrays, more than this machine's memory "
-            f"({_memory_bytes() / 2**30:.1f} GiB): refusing to allocate")
+    free = _memory_bytes()
+    if nbytes > free:
+        bad(f"declares {nbytes / 2**30:.1f} GiB of arrays, more than the memory available now "
+            f"({free / 2**30:.1f} GiB of {_physical_bytes() / 2**30:.1f} GiB): refusing to allocate")
 
 
 # -- the dataset against the task it is used for -----------------------------------------------

@@ -9,13 +9,86 @@ The new content goes to a temporary file in the same directory (same file system
 final ``os.replace`` is atomic), is flushed to disk, given the permissions an ordinary
 ``open(path, "w")`` would give (``tempfile.mkstemp`` creates files readable by their owner
 only, 0600), then renamed over ``path``.  On any error the temporary file is removed.
+
+A full disk (ENOSPC, a quota: EDQUOT) or a file-size limit (EFBIG, ``ulimit -f``) while writing
+raises :class:`DiskFullError`, which says so and names the file and its directory, instead of
+whatever the writer makes of it (torch's is ``unexpected pos ...``); the truncated temporary file
+is removed, so nothing half-written is ever counted.  A file-size limit normally kills the
+process with SIGXFSZ before Python sees the error: importing this module ignores that signal
+(in the main thread), so the write fails with EFBIG and is reported like a full disk.
+
+:func:`save_tensors` / :func:`load_tensors` store containers of tensors, numpy arrays and numbers
+(behaviour runs, resume states) in torch's format and read them back with its restricted
+unpickler and a numpy allowlist: a crafted file cannot run code when it is loaded.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
+
+#: errno values that mean "no room for this file": a full disk, a quota, a file-size limit
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _ignore_file_size_signal() -> None:
+    """SIGXFSZ (a write past ``ulimit -f``) kills the process by default with no message; ignored,
+    the write fails with EFBIG and the error names the file."""
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+_ignore_file_size_signal()
+
+
+class DiskFullError(OSError):
+    """Writing a result failed for want of space (or a file-size limit); the message names the file."""
+
+
+def _disk_full_errno(exc: BaseException):
+    """The disk-full errno behind ``exc``, looking through causes and the texts of libraries that
+    report it only in words (h5py: "errno = 28"), or None."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return exc.errno
+        text = str(exc)
+        for code in DISK_FULL_ERRNOS:
+            if f"errno = {code}," in text or os.strerror(code) in text:
+                return code
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _free_bytes(directory) -> int:
+    try:
+        st = os.statvfs(directory)
+    except (OSError, AttributeError):
+        return -1
+    return st.f_bavail * st.f_frsize
+
+
+def disk_full_error(path, exc: BaseException):
+    """A :class:`DiskFullError` naming ``path`` if ``exc`` is a failed write for want of space
+    (by its errno, or a writer's error while the file system has no space left), else None."""
+    path = Path(path)
+    code = _disk_full_errno(exc)
+    if code is None and isinstance(exc, (OSError, RuntimeError)) and 0 <= _free_bytes(path.parent) < (1 << 20):
+        code = errno.ENOSPC
+    if code is None:
+        return None
+    why = ("the file-size limit (ulimit -f) was reached" if code == errno.EFBIG
+           else "the disk quota is exhausted" if code == errno.EDQUOT else "the disk is full")
+    free = _free_bytes(path.parent)
+    where = f" ({free / 2**20:.1f} MiB free there)" if free >= 0 else ""
+    return DiskFullError(code, f"{path}: not written, {why} on the file system of {path.parent}{where}; "
+                               f"nothing half-written was left (the previous {path.name}, if any, is unchanged). "
+                               "Free some space and rerun")
 
 
 def _ordinary_mode() -> int:
@@ -39,9 +112,12 @@ def atomic_path(path, suffix: str = None):
             os.fsync(f.fileno())
         os.chmod(tmp, _ordinary_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        full = None if isinstance(exc, DiskFullError) else disk_full_error(path, exc)
+        if full is not None:
+            raise full from exc
         raise
 
 
@@ -71,3 +147,73 @@ def numpy_safe_globals() -> list:
     allow += sorted({type(np.dtype(c)) for c in "?bhilqBHILQefdg"}, key=str)
     allow.append(bytes)  # pickle protocol 2 writes an empty array's (empty) data as a call of bytes()
     return allow
+
+
+class _WriteRecorder:
+    """A file wrapper remembering the OSError of a failed write: torch's writer turns it into
+    ``RuntimeError: unexpected pos ...``, which says nothing of the disk."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data):
+        try:
+            return self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self):
+        return self.f.flush()
+
+
+def save_tensors(path, obj) -> None:
+    """``torch.save`` of ``obj`` (containers of tensors, numpy arrays and numbers), atomically;
+    read it back with :func:`load_tensors`."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            w = _WriteRecorder(f)
+            try:
+                torch.save(obj, w)
+            except RuntimeError as exc:
+                if w.error is not None:
+                    raise w.error from exc
+                raise
+
+
+class UnsafeFileError(ValueError):
+    """A file that the restricted loader refuses (it would name code) or cannot read."""
+
+
+def load_tensors(path, what: str = "file"):
+    """Read a file of :func:`save_tensors` with ``torch.load(weights_only=True)`` and the numpy
+    allowlist: tensors, containers, numbers, strings and numpy arrays only.  A pickle naming
+    anything else -- the way a crafted file runs code (``os.system``, ``eval``, a class's
+    ``__reduce__``) -- is refused unexecuted with :class:`UnsafeFileError` naming the file, as is a
+    file that is not one (a directory, a truncated or garbage file)."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        raise UnsafeFileError(f"{path}: a directory, not a {what}")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    try:
+        with torch.serialization.safe_globals(numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        reason = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+        reason = reason[0][:200] if reason else text[:200]
+        if "global" in reason.lower() or "allowlist" in reason.lower():
+            raise UnsafeFileError(f"{path}: refused, it names Python objects other than tensors, numpy arrays, "
+                                  f"numbers and containers ({reason}); loading it could run code from the file, "
+                                  f"so it was not loaded") from None
+        raise UnsafeFileError(f"{path}: not a readable {what} ({reason})") from None
+    except Exception as exc:  # noqa: BLE001 - zip / pickle / OS errors: truncated or not this format
+        raise UnsafeFileError(f"{path}: not a readable {what} ({type(exc).__name__}: {str(exc)[:200]}); "
+                              "truncated, damaged or of another format") from None

@@ -81,7 +81,16 @@ from typing import Union
 
 import numpy as np
 
-from tasks.dataset import DatasetError, OfflineDataset, check_against_task, file_sha256, from_episodes, validate
+from tasks.dataset import (
+    DatasetError,
+    OfflineDataset,
+    available_memory_bytes,
+    check_against_task,
+    file_sha256,
+    from_episodes,
+    root_link_problem,
+    validate,
+)
 from tasks.registry import TaskSpec, check_quality, get_task
 
 LAYOUTS = ("comadice-npz", "omiga-hdf5", "madt")
@@ -106,6 +115,39 @@ TaskLike = Union[TaskSpec, str]
 
 def _fail(where, msg):
     raise DatasetError(f"{where}: {msg}")
+
+
+def _need_file(where: str, what: str) -> None:
+    """Refuse a path that is not a regular file, saying what it is instead."""
+    if os.path.isdir(where):
+        _fail(where, f"is a directory, not {what}")
+    if not os.path.exists(where):
+        _fail(where, "no such file")
+    if not os.path.isfile(where):
+        _fail(where, f"not a regular file (a device or pipe?), not {what}")
+    if os.path.getsize(where) == 0:
+        _fail(where, f"empty file (0 bytes), not {what}")
+
+
+#: how the files of each layout begin: an .npz is a zip archive, HDF5 has its 8-byte signature
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _describe_start(where: str) -> str:
+    with open(where, "rb") as f:
+        head = f.read(64)
+    if head[:1] in (b"\x80",):
+        return "a Python pickle"
+    if head.startswith(_HDF5_MAGIC):
+        return "an HDF5 file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"binary data starting {head[:8]!r}"
+    return f"text starting {text[:24]!r}"
 
 
 def _task(task: TaskLike) -> TaskSpec:
@@ -233,8 +275,10 @@ def import_comadice_npz(path, task: TaskLike, quality: str) -> OfflineDataset:
     """The paper's ``.npz`` layout (SMAC or MaMuJoCo by ``task``): padding stripped with ``actives``."""
     task, where = _task(task), str(path)
     check_quality(task, quality)
-    if not os.path.isfile(where):
-        _fail(where, "no such file")
+    _need_file(where, "the paper's .npz dataset file")
+    with open(where, "rb") as fh:
+        if fh.read(4) not in _ZIP_MAGIC:
+            _fail(where, f"not an .npz file (a zip archive of .npy arrays): it is {_describe_start(where)}")
     need = ["states", "obs", "actions", "rewards", "dones", "actives"] + (["avails"] if task.discrete else [])
     try:
         with np.load(where, allow_pickle=False) as z:
@@ -341,19 +385,36 @@ def import_omiga_hdf5(path, task: TaskLike, quality: str) -> OfflineDataset:
 
     task, where = _task(task), str(path)
     check_quality(task, quality)
-    if not os.path.isfile(where):
-        _fail(where, "no such file")
+    _need_file(where, "an OMIGA HDF5 dataset file")
+    with open(where, "rb") as fh:
+        if fh.read(8) != _HDF5_MAGIC:
+            _fail(where, f"not an HDF5 file: it is {_describe_start(where)}")
     try:
         f = h5py.File(where, "r")
     except OSError as exc:
         _fail(where, f"not a readable HDF5 file ({exc})")
     with f:
+        for k in ("s", "o", "a", "r", "d"):
+            link = root_link_problem(f, k)
+            if link is not None:
+                _fail(where, link)
         missing = [k for k in ("s", "o", "a", "r", "d") if k not in f]
         if missing:
             _fail(where, f"missing key(s) {', '.join(missing)} (OMIGA's layout has s, o, a, r, d)")
+        groups = [k for k in ("s", "o", "a", "r", "d") if not isinstance(f[k], h5py.Dataset)]
+        if groups:
+            _fail(where, f"'{groups[0]}' is a group, expected an array")
+        declared = sum(int(np.prod(f[k].shape, dtype=np.float64)) * f[k].dtype.itemsize
+                       for k in ("s", "o", "a", "r", "d"))
+        free = available_memory_bytes()
+        if declared > free:
+            _fail(where, f"declares {declared / 2**30:.1f} GiB of arrays, more than the memory available now "
+                         f"({free / 2**30:.1f} GiB): refusing to allocate")
         try:
             s, o, a, r, d = (np.asarray(f[k]) for k in ("s", "o", "a", "r", "d"))
-        except (OSError, TypeError, ValueError) as exc:
+        except MemoryError:
+            _fail(where, "out of memory reading its arrays")
+        except (OSError, TypeError, ValueError, RuntimeError) as exc:
             _fail(where, f"an array cannot be read ({exc})")
     N = task.n_agents
     if o.ndim != 3 or o.shape[1] != N:

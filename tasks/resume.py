@@ -1,23 +1,31 @@
 """Resume files of long behaviour runs: the whole state of a run at an iteration boundary,
-written atomically beside the run's output (``run.pkl`` -> ``run.pkl.resume``; not a declared
+written atomically beside the run's output (``run.pt`` -> ``run.pt.resume``; not a declared
 Snakemake output, so a failed job leaves it for the rerun).
 
 A resume file carries a *fingerprint* (the run's configuration: task, seed, lengths,
-hyperparameters); a file whose fingerprint differs from the run asking for it is refused,
-deleted and the run restarts from iteration 0, saying why.  Files are read with
-``torch.load(weights_only=True)`` and a numpy allowlist: no code runs when one is loaded.
+hyperparameters and, for the offline training runs, the code version of ``harness/provenance.py``);
+a file whose fingerprint differs from the run asking for it is refused and the run restarts from
+iteration 0, saying why.  So is a file that cannot be used at all: a directory of that name, a
+truncated or garbage file, one of another resume version, one without a fingerprint, and -- through
+:func:`set_aside`, called by the learner that found it -- one whose state does not fit the run
+(a ``state_dict`` of other shapes).  A refused file is never deleted: it is *set aside*, renamed to
+``<name>.unusable-<time>`` beside it (a rerun then starts clean instead of failing the same way
+forever, and the file is still there to look at), and the log names it and the reason.  Files are
+read with ``torch.load(weights_only=True)`` and a numpy allowlist (``tasks.files.load_tensors``):
+no code runs when one is loaded.
 """
 from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from tasks.files import atomic_path, numpy_safe_globals
+from tasks.files import UnsafeFileError, load_tensors, save_tensors
 
 RESUME_VERSION = 1
 
@@ -45,36 +53,69 @@ def set_global_rng_states(states: dict) -> None:
 
 
 def save_resume(path, fingerprint: dict, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"resume_version": RESUME_VERSION, "fingerprint": fingerprint, "state": state,
-                    "rng": global_rng_states()}, tmp)
+    save_tensors(path, {"resume_version": RESUME_VERSION, "fingerprint": fingerprint, "state": state,
+                        "rng": global_rng_states()})
+
+
+def set_aside(path, reason: str, log=print) -> Optional[Path]:
+    """Rename an unusable resume state to ``<name>.unusable-<time>`` (never delete it) and log
+    why; the new path, or None when even the rename failed (then the run must not start over it)."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.unusable-{stamp}")
+    k = 1
+    while target.exists():
+        target, k = path.with_name(f"{path.name}.unusable-{stamp}-{k}"), k + 1
+    try:
+        os.replace(path, target)
+    except OSError as exc:
+        raise OSError(f"{path}: unusable resume state ({reason}), and it could not be set aside "
+                      f"({type(exc).__name__}: {exc}); move or remove it, then rerun") from exc
+    log(f"{path}: {reason}; set aside as {target.name}, restarting from scratch")
+    return target
 
 
 def load_resume(path, fingerprint: dict, log=print) -> Optional[dict]:
     """The saved state (global RNGs already restored), or None to start from scratch: no file,
-    or a file that is unreadable or from a different configuration (deleted, with the reason
-    logged)."""
+    or a file that is unusable or from a different configuration or code version (set aside,
+    with the reason logged).  A caller whose state then does not fit calls :func:`set_aside`."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        with torch.serialization.safe_globals(numpy_safe_globals()):
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(saved, dict) or saved.get("resume_version") != RESUME_VERSION:
-            raise ValueError(f"resume_version {saved.get('resume_version') if isinstance(saved, dict) else None!r}, "
-                             f"expected {RESUME_VERSION}")
-    except Exception as exc:  # noqa: BLE001 - any unreadable file: restart, saying why
-        log(f"{path}: unreadable resume state ({type(exc).__name__}: {str(exc)[:200]}); restarting from scratch")
-        path.unlink()
+        saved = load_tensors(path, "resume state")
+    except (UnsafeFileError, OSError) as exc:
+        set_aside(path, f"unusable resume state ({str(exc).removeprefix(f'{path}: ')[:300]})", log)
+        return None
+    problem = None
+    if not isinstance(saved, dict):
+        problem = f"holds a {type(saved).__name__}, not a resume state"
+    elif saved.get("resume_version") != RESUME_VERSION:
+        problem = f"resume_version {saved.get('resume_version')!r}, expected {RESUME_VERSION}"
+    else:
+        missing = [k for k in ("fingerprint", "state", "rng") if k not in saved]
+        if missing:
+            problem = f"no {', '.join(missing)} recorded"
+        elif not isinstance(saved["fingerprint"], dict):
+            problem = f"its fingerprint is a {type(saved['fingerprint']).__name__}, not a mapping"
+    if problem is not None:
+        set_aside(path, f"unusable resume state ({problem})", log)
         return None
     if saved["fingerprint"] != fingerprint:
         diff = sorted(k for k in set(fingerprint) | set(saved["fingerprint"])
                       if fingerprint.get(k) != saved["fingerprint"].get(k))
-        log(f"{path}: resume state of a different configuration (differs in {', '.join(diff)}); "
-            "refused, restarting from scratch")
-        path.unlink()
+        what = "code version and configuration" if "code_version" in diff and len(diff) > 1 else \
+            "code version" if diff == ["code_version"] else "configuration"
+        set_aside(path, f"resume state of a different {what} (differs in {', '.join(diff)}); refused", log)
         return None
-    set_global_rng_states(saved["rng"])
+    before = global_rng_states()
+    try:
+        set_global_rng_states(saved["rng"])
+    except Exception as exc:  # noqa: BLE001 - a damaged generator state: the file cannot be used
+        set_global_rng_states(before)  # the fresh start draws what an untouched process would
+        set_aside(path, f"unusable resume state (its random generators' state: {type(exc).__name__}: "
+                        f"{str(exc)[:200]})", log)
+        return None
     return saved["state"]
 
 

@@ -81,7 +81,7 @@ def test_a_corrupt_resume_file_restarts_the_run(tmp_path):
     resume.write_bytes(b"\x80\x04garbage")
     lines = []
     train_ars(HOPPER, iterations=1, directions=1, top=1, log=lines.append, resume_file=resume)
-    assert any("unreadable resume state" in line for line in lines), lines
+    assert any("unusable resume state" in line and "set aside as" in line for line in lines), lines
 
 
 # ---------------------------------------------------------------------------------------------

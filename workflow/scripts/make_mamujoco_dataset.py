@@ -1,17 +1,16 @@
-"""Snakemake script: one MaMuJoCo quality level from the behaviour learner's run."""
-import pickle
-
+"""Snakemake script: one MaMuJoCo quality level from the behaviour learner's run (``run.pt``,
+read by behaviour/runs.py with the restricted loader: a crafted file is refused, never run)."""
 from analysis.logs import log_to
 from behaviour.ars import mamujoco_from_ars
 from behaviour.mappo_datasets import mamujoco_from_mappo
+from behaviour.runs import load_behaviour_run
 from tasks.dataset import write_dataset
 from tasks.registry import get_task
 
 w = snakemake.wildcards
 with log_to(snakemake.log[0]):
     task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
-    with open(snakemake.input[0], "rb") as f:
-        run = pickle.load(f)
+    run = load_behaviour_run(snakemake.input[0])
     make = mamujoco_from_mappo if run.get("kind") == "mappo" else mamujoco_from_ars
     ds = make(task, w.quality, run, snakemake.params.episodes, seed=snakemake.params.seed)
     sha = write_dataset(ds, snakemake.output[0])

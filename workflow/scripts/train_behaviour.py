@@ -1,11 +1,11 @@
 """Snakemake script: the MaMuJoCo behaviour learner for one task (ARS for smoke-grade data,
 MAPPO, sized by ``datasets.mappo.mamujoco``, for paper-grade data), seeded by ``datasets.seed``;
-its checkpoints and replay go to one pickle (output ``run``), its learning curve to a CSV
-(output ``curve``: one row per evaluation, environment steps and return; analysis/behaviour_curves.py)."""
-import pickle
-
+its checkpoints and replay go to one ``run.pt`` (output ``run``: tensors, arrays and numbers, read
+back without running code, behaviour/runs.py), its learning curve to a CSV (output ``curve``: one
+row per evaluation, environment steps and return; analysis/behaviour_curves.py)."""
 from analysis.behaviour_curves import run_curve
 from analysis.logs import log_to
+from behaviour.runs import save_behaviour_run
 from tasks.files import atomic_path
 from tasks.registry import get_task
 
@@ -33,8 +33,6 @@ with log_to(snakemake.log[0]):
         run["kind"] = "ars"
     with atomic_path(snakemake.output.curve) as tmp:
         run_curve(run).to_csv(tmp, index=False)
-    with atomic_path(snakemake.output.run) as tmp:
-        with open(tmp, "wb") as f:
-            pickle.dump(run, f)
+    save_behaviour_run(run, snakemake.output.run)  # atomically
     from tasks.resume import discard_resume, resume_path
     discard_resume(resume_path(snakemake.output.run))  # only once the output is on disk
