@@ -8,7 +8,7 @@ One row per (run, evaluation).  Columns:
     is_final        True for the run's last evaluation (the paper's statistic)
     win_rate_pct    win rate in percent (NaN for MaMuJoCo)
     return_mean     mean undiscounted episode return
-                    (one column per ``tasks/suites.py`` ``METRICS`` entry, read from curve.csv)
+                    (one column per ``envs/suites.py`` ``METRICS`` entry, read from curve.csv)
     backend, approximation, dataset_sha256, dataset_grade, eval_episodes, n_updates,
     updates_per_s, metrics_schema
     code_version    sha256 of the sources the run executed (when metrics.json records it;
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.suites import METRICS
+from envs.suites import METRICS
 
 KEY = ["suite", "task", "quality", "algorithm", "variant", "seed"]
 

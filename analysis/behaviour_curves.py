@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.dataset_stats import max_return, published_max_return
-from tasks.suites import get_suite
+from envs.suites import get_suite
 
 #: what a figure says where a task's data come from no learning run (datasets.generator smoke)
 NO_RUN = {"smac": "no behaviour learning run: the smoke generator's SMAX data come from a fixed\n"

@@ -224,7 +224,7 @@ def _duplicates(names, canonical, what: str) -> list:
 def name_problems(config: dict, ablation_names=()) -> list:
     """Duplicate tasks / algorithms / hyperparameter sections after canonicalisation, and bad
     variant names."""
-    from tasks.registry import get_task
+    from envs.registry import get_task
 
     out = []
     for suite, spec in (config.get("suites") or {}).items():
@@ -254,7 +254,7 @@ def behaviour_problems(config: dict) -> list:
     (``behaviour.smax_mappo_config``, no JAX needed), for every SMAX task of the grid."""
     from analysis.pipeline import smax_env_steps
     from behaviour.smax_mappo_config import SMAXMAPPOConfig
-    from tasks.suites import get_suite
+    from envs.suites import get_suite
 
     d = config.get("datasets") or {}
     if d.get("generator", "smoke") != "paper":
@@ -292,7 +292,7 @@ def fail_run_problems(config: dict, run_ids) -> list:
 def check_config(config: dict) -> None:
     """Everything the JSON schema cannot know: names against the registries."""
     from algorithms import algorithm_class, make_config
-    from tasks.registry import check_quality, get_task
+    from envs.registry import check_quality, get_task
 
     problems = []
     for suite, spec in config["suites"].items():

@@ -19,9 +19,9 @@ import pandas as pd
 
 from analysis.latex import latex_escape, render_template
 from analysis.tables import PAPER_DATA, row_key
-from tasks.dataset import load_dataset
-from tasks.registry import get_task
-from tasks.suites import get_suite
+from envs.dataset import load_dataset
+from envs.registry import get_task
+from envs.suites import get_suite
 
 #: the project's copy of the published datasets' statistics (analysis/data/README.md)
 PUBLISHED = PAPER_DATA / "published_datasets.csv"

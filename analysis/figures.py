@@ -1,7 +1,7 @@
 """Figure 1 of the paper: ComaDICE's performance against alpha (Sec. 6.4).
 
 One panel per suite of the ablation: the mean over that suite's tasks (and qualities) of
-the last evaluation of the suite's metric (tasks/suites.py: win rate in percent for SMAC,
+the last evaluation of the suite's metric (envs/suites.py: win rate in percent for SMAC,
 return for MaMuJoCo) for each alpha, with the spread over seeds (mean over tasks computed
 per seed, then mean +- std over seeds) as a band.  Log-scaled alpha axis, as in the paper.
 """
@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tasks.files import atomic_path  # noqa: E402
-from tasks.suites import get_metric, get_suite  # noqa: E402
+from envs.files import atomic_path  # noqa: E402
+from envs.suites import get_metric, get_suite  # noqa: E402
 
 
 def _save(fig, path, **kw) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analysis.paths import Paths, paths_for
-from tasks.registry import get_task
+from envs.registry import get_task
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from tasks.files import atomic_write_text
+from envs.files import atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from tasks.suites import get_suite
+from envs.suites import get_suite
 
 #: ``train`` keys that say how a run executes, not what it computes: changing them must not
 #: rerun a finished run, so they never reach a rule's params.

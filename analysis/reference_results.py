@@ -48,9 +48,9 @@ from analysis.report_plan import algorithm_columns, report_algorithms
 from analysis.tables import PAPER_DATA, build_table, paper_reference
 from analysis.tables import _rank as _table_rank
 from behaviour.qualities import MEDIUM_FRACTION
-from tasks.files import atomic_write_text
-from tasks.registry import get_task
-from tasks.suites import get_metric, get_suite
+from envs.files import atomic_write_text
+from envs.registry import get_task
+from envs.suites import get_metric, get_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the paper's grid: its ``train.epochs`` are the authors' training lengths (vietbt/ComaDICE run.py)

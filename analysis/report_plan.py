@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.suites import get_suite
+from envs.suites import get_suite
 
 #: the f-divergence ablation's column headers (any other: its name)
 FDIV_LABELS = {"kl": "KL", "chi2": "$\\chi^2$", "soft_chi2": "soft-$\\chi^2$"}
@@ -31,7 +31,7 @@ class Table:
     columns: tuple
     title: str
     label: str
-    metric: str = None  # a scores.csv column; None: each suite's own (tasks/suites.py)
+    metric: str = None  # a scores.csv column; None: each suite's own (envs/suites.py)
     decimals: int = 1
 
 

@@ -15,8 +15,8 @@ import numpy as np
 from behaviour.episodes import EpisodeRecorder, episode_arrays
 from behaviour.qualities import MEDIUM_FRACTION, d4rl_episodes, dataset_meta
 from behaviour.running_stats import RunningMeanVar
-from tasks.dataset import OfflineDataset, from_episodes
-from tasks.registry import TaskSpec, check_quality
+from envs.dataset import OfflineDataset, from_episodes
+from envs.registry import TaskSpec, check_quality
 
 #: healthy reward per step of the MuJoCo v5 robots (Gymnasium docs), removed while ARS trains
 ALIVE_BONUS = {"Hopper": 1.0, "Ant": 1.0, "HalfCheetah": 0.0}
@@ -69,9 +69,9 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
     With ``resume_file``, the run's state (policy, state normaliser, random generators, the
     environments' episode counters that seed their resets, checkpoints and rollouts so far) is
     saved there every ``resume_every`` iterations, and a rerun continues from it to the same
-    result bit for bit (``tasks/resume.py``; a file of another configuration is refused)."""
-    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
-    from tasks.resume import discard_resume, load_resume, save_resume, set_aside
+    result bit for bit (``envs/resume.py``; a file of another configuration is refused)."""
+    from envs.mamujoco_backend import MaMuJoCoVectorEnv
+    from envs.resume import discard_resume, load_resume, save_resume, set_aside
 
     rng = np.random.default_rng(seed)
     A, S = task.n_agents * task.action_dim, task.state_dim
@@ -128,7 +128,7 @@ def mamujoco_from_ars(task: TaskSpec, quality: str, run: dict, n_episodes: int, 
                       action_noise: float = 0.05) -> OfflineDataset:
     """One D4RL-style quality level from an ARS run (see the module doc), the policies acting
     with Gaussian noise ``action_noise`` on their actions."""
-    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
+    from envs.mamujoco_backend import MaMuJoCoVectorEnv
 
     check_quality(task, quality)
     ckpts = run["checkpoints"]

@@ -1,4 +1,4 @@
-"""Whole episodes recorded from a batched environment, in the form ``tasks.dataset.from_episodes`` reads.
+"""Whole episodes recorded from a batched environment, in the form ``envs.dataset.from_episodes`` reads.
 
 An episode is a dict of obs [L+1, N, O], state [L+1, S], actions [L, ...], reward [L],
 avail [L+1, N, A] (environments with available-action masks only) and how it ended
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.registry import TaskSpec
+from envs.registry import TaskSpec
 
 
 class EpisodeRecorder:

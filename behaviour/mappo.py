@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from algorithms.networks import AgentMLP, masked_logits, mlp
 from behaviour.episodes import RolloutEpisodes
 from behaviour.running_stats import RunningMeanVar
-from tasks.registry import TaskSpec
+from envs.registry import TaskSpec
 
 
 @dataclass
@@ -265,7 +265,7 @@ class ValueNorm:
 
 
 def evaluate_agent(task, agent, episodes, seed, venv=None):
-    from tasks.simulators import evaluate
+    from envs.simulators import evaluate
     return evaluate(task, lambda o, a: agent.act(o, a), episodes, seed=seed, venv=venv)
 
 
@@ -281,9 +281,9 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     atomically, every ``resume_every`` iterations; a rerun with the same arguments continues
     from it and returns the same run bit for bit (up to the wall-clock fields ``wall_s``).  A
     file of another configuration is refused and the run starts from iteration 0, saying why
-    (``tasks/resume.py``).  The file is removed when the run completes, unless ``keep_resume`` (for
+    (``envs/resume.py``).  The file is removed when the run completes, unless ``keep_resume`` (for
     a caller that removes it once it has written the run's output)."""
-    from tasks.simulators import make_vector_env
+    from envs.simulators import make_vector_env
 
     cfg = cfg or MAPPOConfig()
     torch.manual_seed(seed)
@@ -312,7 +312,7 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
         log(f"[MAPPO {task.name}] the {task.backend} backend cannot save its simulator state: not resumable")
         resume_file = None
     if resume_file is not None:
-        from tasks.resume import load_resume, save_resume, set_aside, set_vector_env_state, vector_env_state
+        from envs.resume import load_resume, save_resume, set_aside, set_vector_env_state, vector_env_state
         fingerprint = {"kind": "mappo", "task": task.id, "obs_layout": task.obs_layout, "env_steps": env_steps,
                        "seed": seed, "n_checkpoints": n_checkpoints, "record_episodes": record_episodes,
                        **{f"cfg.{k}": v for k, v in cfg.__dict__.items()}}
@@ -496,7 +496,7 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
         if resume_file is not None and it % max(1, resume_every) == 0 and it < iterations:
             save(it)
     if resume_file is not None and not keep_resume:
-        from tasks.resume import discard_resume
+        from envs.resume import discard_resume
         discard_resume(resume_file)
     episodes.sort(key=lambda e: e["iteration"])
     return {"task": task.name, "obs_layout": task.obs_layout, "checkpoints": checkpoints, "curve": curve,

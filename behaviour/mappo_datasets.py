@@ -11,8 +11,8 @@ import numpy as np
 
 from behaviour.episodes import episode_arrays, play_episodes
 from behaviour.qualities import MEDIUM_FRACTION, d4rl_episodes, dataset_meta
-from tasks.dataset import OfflineDataset, from_episodes
-from tasks.registry import TaskSpec, check_quality, with_obs_layout
+from envs.dataset import OfflineDataset, from_episodes
+from envs.registry import TaskSpec, check_quality, with_obs_layout
 
 
 def run_obs_layout(task: TaskSpec, run: dict) -> str:
@@ -38,7 +38,7 @@ def in_task_layout(task: TaskSpec, episodes: list, acted_on: str) -> list:
         raise ValueError(f"{task.id} is configured with '{task.obs_layout}' observations but the behaviour "
                          f"run recorded '{acted_on}' ones, from which they cannot be rebuilt; retrain it with "
                          f"the config's simulators.mamujoco_obs: {task.obs_layout}")
-    from tasks.mamujoco_backend import authors_observation
+    from envs.mamujoco_backend import authors_observation
     return [{**e, "obs": authors_observation(np.asarray(e["state"]), task.n_agents)} for e in episodes]
 
 
@@ -51,7 +51,7 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     import torch
 
     from behaviour.mappo import MAPPOAgent
-    from tasks.mamujoco_backend import MaMuJoCoVectorEnv
+    from envs.mamujoco_backend import MaMuJoCoVectorEnv
 
     check_quality(task, quality)
     checkpoints = run["checkpoints"]

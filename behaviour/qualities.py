@@ -11,8 +11,8 @@
 """
 from __future__ import annotations
 
-from tasks.registry import TaskSpec
-from tasks.simulators import backend_version
+from envs.registry import TaskSpec
+from envs.simulators import backend_version
 
 #: MaMuJoCo's medium checkpoint: the one whose evaluation return is closest to this fraction
 #: of the expert's (D4RL's medium policies reach about a third of expert return; the published

@@ -2,7 +2,7 @@
 the ARS or MAPPO run whose checkpoints and replay make that task's datasets.
 
 A run is written with ``torch.save`` and read with ``torch.load(weights_only=True)`` and a numpy
-allowlist (``tasks.files.load_tensors``): its checkpoints' parameters, recorded episodes and
+allowlist (``envs.files.load_tensors``): its checkpoints' parameters, recorded episodes and
 curve are tensors, arrays, numbers and containers, and a file that names anything else -- the
 way a crafted pickle runs code when it is loaded -- is refused unexecuted, naming the file.  (It
 was a plain pickle, ``run.pkl``, read with ``pickle.load``: any file put there ran its code in
@@ -11,7 +11,7 @@ the dataset rule.)  The SMAX runs are ``.npz`` files with a JSON header, read wi
 """
 from __future__ import annotations
 
-from tasks.files import load_tensors, save_tensors
+from envs.files import load_tensors, save_tensors
 
 KINDS = ("ars", "mappo")
 

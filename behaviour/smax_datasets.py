@@ -32,9 +32,9 @@ import math
 import numpy as np
 
 from behaviour.qualities import dataset_meta
-from tasks.dataset import OfflineDataset, from_episodes
-from tasks.registry import TaskSpec, check_quality
-from tasks.suites import get_suite
+from envs.dataset import OfflineDataset, from_episodes
+from envs.registry import TaskSpec, check_quality
+from envs.suites import get_suite
 
 #: MADT's quality bands of SMACv1 episodes, [low, high) on SMAC's 0-20 return scale
 SMAC_RETURN_BANDS = {"poor": (0.0, 10.0), "medium": (10.0, 15.0), "good": (15.0, math.inf)}

@@ -12,8 +12,8 @@ import numpy as np
 
 from behaviour.episodes import play_episodes
 from behaviour.qualities import dataset_meta
-from tasks.dataset import OfflineDataset, from_episodes
-from tasks.registry import TaskSpec, check_quality
+from envs.dataset import OfflineDataset, from_episodes
+from envs.registry import TaskSpec, check_quality
 
 #: probability of a random action instead of the heuristic one, per SMAC quality
 SMAX_EPSILON = {"poor": 0.9, "medium": 0.5, "good": 0.1}
@@ -21,7 +21,7 @@ SMAX_EPSILON = {"poor": 0.9, "medium": 0.5, "good": 0.1}
 
 def collect_smax(task: TaskSpec, quality: str, n_episodes: int, seed: int = 0, batch: int = 64) -> OfflineDataset:
     """Episodes of the epsilon-heuristic behaviour policy on SMAX, ``batch`` at a time."""
-    from tasks.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
+    from envs.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
 
     check_quality(task, quality)
     eps = SMAX_EPSILON[quality]

@@ -46,8 +46,8 @@ from dataclasses import asdict
 import numpy as np
 
 from behaviour.smax_mappo_config import SMAXMAPPOConfig
-from tasks.smax_backend import jax, jnp, smax_functions  # JAX set up (platform, cache) by the backend
-from tasks.spec import TaskSpec
+from envs.smax_backend import jax, jnp, smax_functions  # JAX set up (platform, cache) by the backend
+from envs.spec import TaskSpec
 
 # -- networks ------------------------------------------------------------------------------------
 
@@ -300,7 +300,7 @@ class SMAXMAPPO:
 
 
 def episodes_from_rollout(out: dict, **extra) -> list:
-    """Cut a recorded :meth:`SMAXMAPPO.rollout` into episode dicts (``tasks.dataset.from_episodes``'s
+    """Cut a recorded :meth:`SMAXMAPPO.rollout` into episode dicts (``envs.dataset.from_episodes``'s
     form): obs [L+1, N, O], state [L+1, S], avail [L+1, N, A], actions [L, N], reward [L],
     ``terminated``, ``win`` and ``extra``.  Episodes that never ended are dropped."""
     out = {k: np.asarray(v) for k, v in out.items()}
@@ -353,7 +353,7 @@ def train_smax_mappo(task: TaskSpec, env_steps: int, cfg: SMAXMAPPOConfig = None
     points with the training episodes' win rate and return), and with ``record_episodes=K`` a pool
     of about K episodes played by the training policy across the run (``record_per_point`` per
     chunk boundary after the first).  With ``resume_file`` the whole state is saved there at every
-    chunk boundary (``tasks.resume``, code-free) and a rerun continues from it to the same result
+    chunk boundary (``envs.resume``, code-free) and a rerun continues from it to the same result
     (JAX on the CPU is deterministic; up to the wall-clock fields)."""
     cfg = cfg or SMAXMAPPOConfig()
     cfg.validate(env_steps)
@@ -369,7 +369,7 @@ def train_smax_mappo(task: TaskSpec, env_steps: int, cfg: SMAXMAPPOConfig = None
     fingerprint = {"kind": "smax_mappo_jax", "task": task.id, "env_steps": env_steps, "seed": seed,
                    "record_episodes": record_episodes, **{f"cfg.{k}": v for k, v in asdict(cfg).items()}}
     if resume_file is not None:
-        from tasks.resume import load_resume, set_aside
+        from envs.resume import load_resume, set_aside
         saved = load_resume(resume_file, fingerprint, log)
         if saved is not None:
             try:
@@ -412,13 +412,13 @@ def train_smax_mappo(task: TaskSpec, env_steps: int, cfg: SMAXMAPPOConfig = None
         runner, stats = learner.train_chunk(runner, per_chunk)
         point(chunk, stats)
         if resume_file is not None and chunk < n_chunks:
-            from tasks.resume import save_resume
+            from envs.resume import save_resume
             save_resume(resume_file, fingerprint, {
                 "chunk": chunk, "runner": _to_numpy(runner), "checkpoints": checkpoints, "curve": curve,
                 "episodes": episodes, "eval_key": np.asarray(eval_key), "record_key": np.asarray(record_key),
                 "wall_s": time.perf_counter() - t0})
     if resume_file is not None and not keep_resume:
-        from tasks.resume import discard_resume
+        from envs.resume import discard_resume
         discard_resume(resume_file)
     total = per_chunk * n_chunks * steps_per_update
     return {"kind": "smax_mappo_jax", "task": task.name, "task_id": task.id, "config": asdict(cfg), "seed": seed,
@@ -477,7 +477,7 @@ def save_run(run: dict, path) -> None:
         if eps:  # steps of all episodes end to end (obs-like arrays carry one more row per episode)
             arrays[f"ep_{k}"] = np.concatenate([e[k] for e in eps], axis=0)
     arrays["header"] = np.frombuffer(json.dumps(header, allow_nan=True).encode(), np.uint8)
-    from tasks.files import atomic_path
+    from envs.files import atomic_path
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)

@@ -46,7 +46,7 @@ def mamujoco_ceiling(task, num_envs: int, steps: int, seed: int = 0) -> float:
     ``task``'s MuJoCo model, random actions in [-1, 1] (what no learner on them can exceed)."""
     import mujoco
 
-    from tasks.mamujoco_backend import make_mamujoco_env
+    from envs.mamujoco_backend import make_mamujoco_env
     units = []
     for i in range(num_envs):
         env = make_mamujoco_env(task)
@@ -67,7 +67,7 @@ def bench_mamujoco(task_name: str = "Hopper_3x1", env_steps: int = 200_000, prof
                    seed: int = 0) -> dict:
     """The MaMuJoCo MAPPO learner's env steps/s beside raw ``mj_step``'s, same task and env count."""
     from behaviour.mappo import mamujoco_config, train_mappo
-    from tasks.registry import get_task
+    from envs.registry import get_task
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -95,7 +95,7 @@ def smax_ceiling(task, num_envs: int, steps: int, seed: int = 0) -> float:
     import jax
     import jax.numpy as jnp
 
-    from tasks.smax_backend import smax_functions
+    from envs.smax_backend import smax_functions
 
     fns, E = smax_functions(task), num_envs
 
@@ -128,7 +128,7 @@ def bench_smax(task_name: str = "5m_vs_6m", env_steps: int = 400_000, profile: s
                seed: int = 0) -> dict:
     """The SMAX JAX MAPPO learner's env steps/s beside SMAX's own, same task and env count."""
     from behaviour.smax_mappo import SMAXMAPPOConfig, train_smax_mappo
-    from tasks.registry import get_task
+    from envs.registry import get_task
 
     task = get_task(task_name, simulators={"smac_backend": "smax"})
     sizes = {k: v for k, v in profile_sizes(profile, "smax").items() if k not in ("env_steps", "task_env_steps")}

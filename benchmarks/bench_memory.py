@@ -18,12 +18,12 @@ import tempfile
 
 import numpy as np
 
-from tasks.dataset import OfflineDataset, write_dataset
-from tasks.registry import get_task
+from envs.dataset import OfflineDataset, write_dataset
+from envs.registry import get_task
 
 CHILD = """
 import sys, numpy as np
-from tasks.dataset import load_dataset
+from envs.dataset import load_dataset
 from harness.data import TensorData
 def hwm():  # peak resident set of this process (VmHWM is reset by exec, unlike ru_maxrss)
     for line in open('/proc/self/status'):

@@ -23,9 +23,9 @@ import torch
 
 from algorithms import make
 from algorithms.base import Batch, LearnerSpec
+from envs.dataset import OfflineDataset
+from envs.registry import get_task
 from harness.data import TensorData
-from tasks.dataset import OfflineDataset
-from tasks.registry import get_task
 
 
 def synthetic_dataset(spec: LearnerSpec, T: int = 20_000, episode_len: int = 25, seed: int = 0) -> OfflineDataset:
@@ -133,7 +133,7 @@ def bench_updates(label, spec, n_updates, device, formulation="authors"):
 
 
 def bench_eval(episodes: int = 32):
-    from tasks.simulators import evaluate, make_vector_env
+    from envs.simulators import evaluate, make_vector_env
 
     task = get_task("5m_vs_6m")
     rng = np.random.default_rng(0)

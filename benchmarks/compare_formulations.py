@@ -51,7 +51,7 @@ def mappo_sizes(suite: str) -> dict:
 def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     import torch
     torch.set_num_threads(1)
-    from tasks.registry import get_task
+    from envs.registry import get_task
     path = out / "behaviour" / f"{task_name}.{'pt' if suite == 'mamujoco' else 'npz'}"
     if path.exists():
         return path
@@ -81,8 +81,8 @@ def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
     from behaviour.mappo_datasets import mamujoco_from_mappo
     from behaviour.smax_datasets import smax_from_run
     from behaviour.smax_mappo import load_run
-    from tasks.dataset import write_dataset
-    from tasks.registry import get_task
+    from envs.dataset import write_dataset
+    from envs.registry import get_task
     path = out / "datasets" / suite / task_name / f"{quality}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def main():
     ap.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated, of {', '.join(METHODS)}")
     ap.add_argument("--cells", default=None, help="comma-separated task:quality (default: all four)")
     args = ap.parse_args()
-    # MaMuJoCo's observation layout (authors | local) follows COMADICE_MAMUJOCO_OBS (tasks/registry.py)
+    # MaMuJoCo's observation layout (authors | local) follows COMADICE_MAMUJOCO_OBS (envs/registry.py)
     global CELLS
     if args.cells:
         wanted = [c.split(":") for c in args.cells.split(",")]

@@ -1,7 +1,7 @@
 """The dataset as tensors on the training device; batches are drawn by index.
 
 Next observations are not duplicated: ``obs_all = concat(obs, final_obs)`` and a
-``next_index`` map give each step's successor (see tasks/dataset.py).
+``next_index`` map give each step's successor (see envs/dataset.py).
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from algorithms.base import Batch, LearnerSpec
-from tasks.dataset import OfflineDataset
+from envs.dataset import OfflineDataset
 
 
 def spec_from_dataset(ds: OfflineDataset) -> LearnerSpec:

@@ -7,7 +7,7 @@ say when they mix runs of different code.
   imports that no other learner needs;
 - ``shared``: the training loop and what it imports, followed through the project's own
   imports (``algorithms/base.py``, ``networks.py``, ``fdiv.py``, ``data.py``, ``train.py``, the
-  task registry, the dataset format, the simulator backends in ``tasks/``), except the other
+  task registry, the dataset format, the simulator backends in ``envs/``), except the other
   learners' modules (the registry, ``algorithms/__init__.py``, imports them all; a change to BC
   must not rerun ComaDICE).  Package ``__init__`` files are not followed: the registry's
   lookup is not part of any run's checksum.
@@ -24,15 +24,15 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from tasks.suites import BACKENDS
+from envs.suites import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: top-level packages of the project whose imports are followed
-PACKAGES = ("tasks", "algorithms", "behaviour", "harness", "analysis")
+PACKAGES = ("envs", "algorithms", "behaviour", "harness", "analysis")
 #: where every run starts, whatever its learner; the simulator backends are reached through the
-#: table ``tasks/suites.py`` ``BACKENDS`` (tasks/simulators.py imports them by name), not an import
+#: table ``envs/suites.py`` ``BACKENDS`` (envs/simulators.py imports them by name), not an import
 SHARED_ROOTS = ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "harness/data.py",
-                "harness/train.py", "tasks/simulators.py", "tasks/registry.py", "tasks/dataset.py") + tuple(
+                "harness/train.py", "envs/simulators.py", "envs/registry.py", "envs/dataset.py") + tuple(
     b.module.replace(".", "/") + ".py" for b in BACKENDS.values())
 
 

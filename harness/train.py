@@ -56,11 +56,11 @@ import torch
 import yaml
 
 from algorithms import make
+from envs.dataset import file_sha256, load_dataset, obs_nbytes
+from envs.files import atomic_write_bytes, atomic_write_text
+from envs.resume import load_resume, save_resume, set_aside
+from envs.simulators import backend_version, evaluate, make_vector_env
 from harness.data import TensorData
-from tasks.dataset import file_sha256, load_dataset, obs_nbytes
-from tasks.files import atomic_write_bytes, atomic_write_text
-from tasks.resume import load_resume, save_resume, set_aside
-from tasks.simulators import backend_version, evaluate, make_vector_env
 
 METRICS_SCHEMA_VERSION = 2
 RESUME_FILE = "resume.pt"
@@ -92,7 +92,7 @@ class RunConfig:
     task: Optional[str] = None      # "suite/task" the run is for: the dataset must be of it
     quality: Optional[str] = None   # the quality the run is for: the dataset must be labelled so
     simulators: dict = field(default_factory=dict)  # the config's simulators section (smac_backend,
-                                    # mamujoco_obs): configures the task (tasks/registry.py get_task)
+                                    # mamujoco_obs): configures the task (envs/registry.py get_task)
     resume: bool = True             # continue from resume.pt when a previous attempt left one
     fail: bool = False              # raise before writing metrics (tests of the pipeline's rerun)
     fail_after_evals: int = 0       # raise after this many evaluations (tests of resuming)
@@ -181,7 +181,7 @@ def _code_version(algorithm: str) -> dict:
 
 
 def _save_resume(path: Path, fingerprint: dict, learner, data, venv, step: int, curve: list) -> None:
-    """The run's state after ``step`` updates (``tasks/resume.py`` adds the global RNGs)."""
+    """The run's state after ``step`` updates (``envs/resume.py`` adds the global RNGs)."""
     save_resume(path, fingerprint, {
         "step": step, "curve": curve, "n_updates_done": learner.n_updates,
         "learner": learner.state_dict(),
@@ -240,7 +240,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         raise ValueError(f"obs_dtype must be float32, float16 or auto, got {cfg.obs_dtype!r}")
     # the loader refuses a file that does not fit the run's task (as the run's simulator settings
     # configure it: backend, observation layout) and quality, naming the file
-    from tasks.registry import get_task, task_simulators
+    from envs.registry import get_task, task_simulators
     expect = get_task(cfg.task, simulators=cfg.simulators) if cfg.task is not None else None
     ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype, expect_task=expect, expect_quality=cfg.quality)
     checksum = file_sha256(cfg.dataset)

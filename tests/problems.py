@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from envs.dataset import OfflineDataset
 from harness.data import TensorData
-from tasks.dataset import OfflineDataset
 
 MATRIX_REWARD = np.array([[1.0, 0.0, 0.0], [0.0, 0.3, 0.0], [0.0, 0.0, 0.0]], np.float32)
 MATRIX_MIX = {(0, 0): 0.20, (1, 1): 0.30, (0, 1): 0.25, (1, 0): 0.25}

@@ -3,8 +3,8 @@ import dataclasses
 
 import numpy as np
 
-from tasks.registry import get_task
-from tasks.simulators import evaluate, make_vector_env
+from envs.registry import get_task
+from envs.simulators import evaluate, make_vector_env
 
 
 def test_smax_evaluates_32_episodes_as_one_batch_within_the_episode_limit():
@@ -32,7 +32,7 @@ def test_smax_win_is_all_enemies_dead_with_an_ally_alive():
     # 5 heuristic marines against 2: most battles are won.  SMAX's return is the enemies'
     # lost health fraction (at most 1) plus a 1.0 bonus for a win, so a return above 1.5
     # happens exactly when our derived win flag is set.
-    from tasks.smax_backend import SMAXHeuristicAllies
+    from envs.smax_backend import SMAXHeuristicAllies
     base = get_task("5m_vs_6m")
     task = dataclasses.replace(base, backend_kwargs={**base.backend_kwargs, "n_enemies": 2})
     venv = make_vector_env(task, 16, seed=1)

@@ -4,7 +4,7 @@ import numpy as np
 
 from behaviour.ars import mamujoco_from_ars, train_ars
 from behaviour.smax_heuristic import collect_smax
-from tasks.registry import get_task
+from envs.registry import get_task
 
 
 def test_smoke_grade_smax_qualities_are_ordered():

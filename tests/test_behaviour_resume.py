@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from behaviour.ars import train_ars
-from tasks.registry import get_task
-from tasks.resume import resume_path
+from envs.registry import get_task
+from envs.resume import resume_path
 
 HOPPER = get_task("mamujoco/Hopper_3x1")
 ARGS = dict(iterations=3, directions=2, top=1, seed=3)
@@ -155,5 +155,5 @@ def _kill_at_mappo(iteration):
 
 
 def _ordinary_mode():
-    from tasks.files import _ordinary_mode as mode
+    from envs.files import _ordinary_mode as mode
     return mode()

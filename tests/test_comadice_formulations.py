@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from algorithms import make
+from envs.dataset import OfflineDataset
 from harness.data import TensorData, spec_from_dataset
-from tasks.dataset import OfflineDataset
 from tests.problems import bandit, matrix_game
 
 

@@ -3,7 +3,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tasks.dataset import DatasetError, from_episodes, load_dataset, write_dataset
+from envs.dataset import DatasetError, from_episodes, load_dataset, write_dataset
 
 
 def _episodes(n=3, discrete=True, seed=0):
@@ -106,8 +106,8 @@ def test_a_dataset_of_another_backend_is_refused_naming_the_config_key(tmp_path)
     a backend's and are checked by their sizes alone."""
     import dataclasses
 
-    from tasks.dataset import check_against_task
-    from tasks.registry import get_task
+    from envs.dataset import check_against_task
+    from envs.registry import get_task
 
     eps, meta = _episodes()
     smax = dataclasses.replace(get_task("5m_vs_6m", backend="smax"), n_agents=2, obs_dim=4, state_dim=6,

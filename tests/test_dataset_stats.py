@@ -21,7 +21,7 @@ from analysis.dataset_stats import (
 )
 from analysis.latex import check_tables
 from analysis.report_plan import behaviour_curve_tasks
-from tasks.dataset import from_episodes, write_dataset
+from envs.dataset import from_episodes, write_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -25,10 +25,10 @@ import pytest
 import torch
 
 from behaviour.ars import mamujoco_from_ars, train_ars
+from envs.dataset import write_dataset
+from envs.registry import get_task
+from envs.resume import load_resume, resume_path, save_resume
 from harness.train import RESUME_FILE, RunConfig, train
-from tasks.dataset import write_dataset
-from tasks.registry import get_task
-from tasks.resume import load_resume, resume_path, save_resume
 
 HOPPER = get_task("mamujoco/Hopper_3x1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def test_a_crafted_behaviour_run_is_refused_and_runs_nothing(tmp_path, writer):
 def test_no_project_code_reads_a_pickle():
     """Every ``pickle.load(s)`` outside the tests is gone: run files are read by restricted loaders."""
     hits = []
-    for d in ("tasks", "algorithms", "behaviour", "harness", "analysis", "workflow", "benchmarks"):
+    for d in ("envs", "algorithms", "behaviour", "harness", "analysis", "workflow", "benchmarks"):
         for p in (ROOT / d).rglob("*.py"):
             text = p.read_text()
             if "pickle.load(" in text or "pickle.loads(" in text or "allow_pickle=True" in text:
@@ -224,7 +224,7 @@ def test_load_resume_sets_a_state_of_another_configuration_aside(tmp_path):
 def test_a_full_disk_is_named_and_leaves_nothing_truncated(tmp_path, monkeypatch):
     import builtins
 
-    from tasks.files import DiskFullError, atomic_write_text, save_tensors
+    from envs.files import DiskFullError, atomic_write_text, save_tensors
 
     target = tmp_path / "metrics.json"
     atomic_write_text(target, '{"old": 1}')
@@ -265,12 +265,12 @@ def test_a_full_disk_is_named_and_leaves_nothing_truncated(tmp_path, monkeypatch
 @pytest.mark.parametrize("what", ["torch", "text", "hdf5"])
 def test_a_file_size_limit_is_reported_as_a_full_disk(tmp_path, what):
     """With ``ulimit -f`` (RLIMIT_FSIZE) a write past the limit raises EFBIG instead of killing the
-    process with SIGXFSZ (ignored by tasks.files), and torch's ``unexpected pos`` is not the message."""
+    process with SIGXFSZ (ignored by envs.files), and torch's ``unexpected pos`` is not the message."""
     code = textwrap.dedent(f"""
         import resource, sys
         from pathlib import Path
         import numpy as np
-        from tasks.files import DiskFullError, atomic_write_text, save_tensors
+        from envs.files import DiskFullError, atomic_write_text, save_tensors
         out = Path(sys.argv[1])
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
         try:
@@ -281,7 +281,7 @@ def test_a_file_size_limit_is_reported_as_a_full_disk(tmp_path, what):
                 atomic_write_text(out / "curve.csv", "x" * 1_000_000)
             else:
                 import h5py
-                from tasks.files import atomic_path
+                from envs.files import atomic_path
                 with atomic_path(out / "good.h5") as tmp:
                     with h5py.File(tmp, "w") as f:
                         f["x"] = np.random.default_rng(0).random(200_000)
@@ -433,7 +433,7 @@ def _copy(src, dst):
 def test_an_hdf5_soft_link_loop_is_named(tmp_path, good_h5):
     import h5py
 
-    from tasks.dataset import DatasetError, load_dataset, obs_nbytes
+    from envs.dataset import DatasetError, load_dataset, obs_nbytes
 
     bad = _copy(good_h5, tmp_path / "loop.h5")
     with h5py.File(bad, "r+") as f:
@@ -448,8 +448,8 @@ def test_an_hdf5_soft_link_loop_is_named(tmp_path, good_h5):
 def test_an_omiga_file_with_a_link_loop_is_named(tmp_path):
     import h5py
 
-    from tasks.dataset import DatasetError
-    from tasks.importers import import_omiga_hdf5
+    from envs.dataset import DatasetError
+    from envs.importers import import_omiga_hdf5
 
     bad = tmp_path / "loop.hdf5"
     with h5py.File(bad, "w") as f:
@@ -464,7 +464,7 @@ def test_an_omiga_file_with_a_link_loop_is_named(tmp_path):
 def test_a_deeply_nested_json_attribute_is_named(tmp_path, good_h5):
     import h5py
 
-    from tasks.dataset import DatasetError, load_dataset
+    from envs.dataset import DatasetError, load_dataset
 
     bad = _copy(good_h5, tmp_path / "nested.h5")
     with h5py.File(bad, "r+") as f:
@@ -475,7 +475,7 @@ def test_a_deeply_nested_json_attribute_is_named(tmp_path, good_h5):
 
 def test_a_dataset_larger_than_the_available_memory_is_refused(tmp_path, good_h5, monkeypatch):
     """The size check compares with the memory available now, not the physical memory."""
-    import tasks.dataset as td
+    import envs.dataset as td
 
     monkeypatch.setattr(td, "_physical_bytes", lambda: 1 << 40)  # plenty of RAM ...
     monkeypatch.setattr(td, "available_memory_bytes", lambda: 1024)  # ... but 1 KiB of it free
@@ -485,13 +485,13 @@ def test_a_dataset_larger_than_the_available_memory_is_refused(tmp_path, good_h5
 
 
 def test_available_memory_is_below_physical_memory():
-    from tasks.dataset import _physical_bytes, available_memory_bytes
+    from envs.dataset import _physical_bytes, available_memory_bytes
 
     assert 0 < available_memory_bytes() <= _physical_bytes()
 
 
 def test_a_memory_error_while_loading_names_the_file(tmp_path, good_h5, monkeypatch):
-    import tasks.dataset as td
+    import envs.dataset as td
 
     def no_memory(*a, **kw):
         raise MemoryError()
@@ -502,8 +502,8 @@ def test_a_memory_error_while_loading_names_the_file(tmp_path, good_h5, monkeypa
 
 @pytest.mark.parametrize("layout", ["comadice-npz", "omiga-hdf5"])
 def test_a_directory_given_to_an_importer_is_named_as_one(tmp_path, layout):
-    from tasks.dataset import DatasetError
-    from tasks.importers import import_dataset
+    from envs.dataset import DatasetError
+    from envs.importers import import_dataset
 
     folder = tmp_path / "data.npz"
     folder.mkdir()
@@ -514,8 +514,8 @@ def test_a_directory_given_to_an_importer_is_named_as_one(tmp_path, layout):
 @pytest.mark.parametrize("content,words", [(b"obs,actions\n1,2\n", "it is text starting 'obs,actions"),
                                            (pickle.dumps({"obs": 1}), "it is a Python pickle")])
 def test_a_file_that_is_not_an_npz_is_named_as_such(tmp_path, content, words):
-    from tasks.dataset import DatasetError
-    from tasks.importers import import_comadice_npz
+    from envs.dataset import DatasetError
+    from envs.importers import import_comadice_npz
 
     bad = tmp_path / "hopper.npz"
     bad.write_bytes(content)
@@ -526,8 +526,8 @@ def test_a_file_that_is_not_an_npz_is_named_as_such(tmp_path, content, words):
 
 
 def test_a_text_file_given_as_omiga_hdf5_is_named(tmp_path):
-    from tasks.dataset import DatasetError
-    from tasks.importers import import_omiga_hdf5
+    from envs.dataset import DatasetError
+    from envs.importers import import_omiga_hdf5
 
     bad = tmp_path / "hopper.hdf5"
     bad.write_text("hello\n")

@@ -6,11 +6,11 @@ import h5py
 import numpy as np
 import pytest
 
+from envs.dataset import DatasetError, write_dataset
+from envs.importers import import_omiga_hdf5
+from envs.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
+from envs.registry import get_task
 from harness.train import RunConfig, train
-from tasks.dataset import DatasetError, write_dataset
-from tasks.importers import import_omiga_hdf5
-from tasks.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
-from tasks.registry import get_task
 
 
 def _omiga_file(path, width_obs=None, episodes=2, steps=30):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.dataset import DatasetError
-from tasks.importers import import_comadice_npz, import_madt_episodes, import_omiga_hdf5
-from tasks.registry import get_task
+from envs.dataset import DatasetError
+from envs.importers import import_comadice_npz, import_madt_episodes, import_omiga_hdf5
+from envs.registry import get_task
 
 SMAC = get_task("5m_vs_6m")          # 5 agents, obs 140, state 132, 11 actions, limit 70
 HOPPER = get_task("Hopper_3x1", obs_layout="local")  # 3 agents, obs 9, state 11, 1 action, limit 1000

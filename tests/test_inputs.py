@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.dataset import DatasetError, check_against_task, from_episodes, load_dataset, obs_nbytes, write_dataset
-from tasks.importers import import_comadice_npz, import_madt_episodes, import_omiga_hdf5
-from tasks.registry import get_task
+from envs.dataset import DatasetError, check_against_task, from_episodes, load_dataset, obs_nbytes, write_dataset
+from envs.importers import import_comadice_npz, import_madt_episodes, import_omiga_hdf5
+from envs.registry import get_task
 
 SMAC = get_task("smacv1/5m_vs_6m")      # 5 agents, obs 140, state 132, 11 actions
 # 3 agents, state 11, 1 action in [-1, 1]; local observations 9 wide (the authors' layout: 11 + 3 = 14)
@@ -379,7 +379,7 @@ def test_code_version_covers_the_runs_sources_and_only_its_learner():
     coma, bc = code_version("ComaDICE"), code_version("bc")
     assert "algorithms/comadice.py" in coma["files"] and "algorithms/bc.py" not in coma["files"]
     for shared in ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "harness/data.py",
-                   "harness/train.py", "tasks/smax_backend.py", "tasks/mamujoco_backend.py"):
+                   "harness/train.py", "envs/smax_backend.py", "envs/mamujoco_backend.py"):
         assert shared in coma["files"] and shared in bc["files"]
     assert coma["shared_sha256"] == bc["shared_sha256"] and coma["sources_sha256"] != bc["sources_sha256"]
     assert len(coma["sources_sha256"]) == 64 and "git_dirty" in coma
@@ -422,7 +422,7 @@ def test_tables_say_when_runs_mix_code_versions():
 
 
 def test_atomic_writes_have_ordinary_modes_and_leave_nothing_on_failure(tmp_path):
-    from tasks.files import atomic_path, atomic_write_text
+    from envs.files import atomic_path, atomic_write_text
 
     mask = os.umask(0o022)
     try:

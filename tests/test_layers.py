@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: bottom to top; a package may import itself and the packages before it
-LAYERS = ("tasks", "algorithms", "behaviour", "harness", "analysis")
+LAYERS = ("envs", "algorithms", "behaviour", "harness", "analysis")
 #: the one exception: behaviour learners share the learners' network blocks, nothing else of them
 ALLOWED = {("behaviour", "algorithms.networks")}
 

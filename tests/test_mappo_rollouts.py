@@ -9,8 +9,8 @@ import pytest
 
 from behaviour.episodes import EpisodeRecorder, RolloutEpisodes, episode_arrays
 from behaviour.running_stats import RunningMeanVar
-from tasks.mamujoco_backend import MaMuJoCoVectorEnv
-from tasks.registry import get_task
+from envs.mamujoco_backend import MaMuJoCoVectorEnv
+from envs.registry import get_task
 
 
 def _stream(rng, T, E, N, O, S, A, with_avail, p_done):
@@ -123,7 +123,7 @@ def test_direct_physics_equals_gymnasiums_step_time_limits_included(name, limit)
 
 def test_a_run_with_the_mamujoco_settings_resumes_bit_identically(tmp_path):
     from behaviour.mappo import mamujoco_config, train_mappo
-    from tasks.resume import resume_path
+    from envs.resume import resume_path
     from tests.test_behaviour_resume import Killed, _kill_at_mappo, _mappo_digest
 
     task = dataclasses.replace(get_task("Hopper_3x1"), episode_limit=40)   # time-limit cuts bootstrap

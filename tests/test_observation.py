@@ -11,9 +11,9 @@ import pytest
 from behaviour.ars import mamujoco_from_ars
 from behaviour.episodes import play_episodes
 from behaviour.mappo_datasets import in_task_layout
-from tasks.dataset import DatasetError, check_against_task, from_episodes
-from tasks.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
-from tasks.registry import get_task
+from envs.dataset import DatasetError, check_against_task, from_episodes
+from envs.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
+from envs.registry import get_task
 
 
 def test_the_default_is_the_authors_layout_and_local_is_an_option(monkeypatch):
@@ -104,7 +104,7 @@ def test_behaviour_episodes_get_the_tasks_layout():
 
 
 def test_the_raw_state_is_recovered_from_the_authors_observation():
-    from tasks.mamujoco_backend import state_from_authors_observation
+    from envs.mamujoco_backend import state_from_authors_observation
 
     rng = np.random.default_rng(0)
     for n in (2, 3, 6):
@@ -124,8 +124,8 @@ def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypat
     import yaml
 
     import harness.train
+    from envs.dataset import write_dataset
     from harness.train import train
-    from tasks.dataset import write_dataset
 
     local = get_task("Hopper_3x1", obs_layout="local")
     meta = {"suite": "mamujoco", "task": "Hopper_3x1", "quality": "expert", "backend": "mamujoco",

@@ -14,7 +14,7 @@ SNAKEFILE = REPO / "Snakefile"
 sys.path.insert(0, str(REPO))
 from analysis.grid import runs, task_cells  # noqa: E402
 from analysis.paths import Paths  # noqa: E402
-from tasks.suites import SUITES  # noqa: E402
+from envs.suites import SUITES  # noqa: E402
 
 TEST = Paths("test")      # tiny_config's results/test, reports/test
 SMOKE = Paths("smoke")

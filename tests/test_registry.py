@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.registry import all_tasks, check_quality, get_task
+from envs.registry import all_tasks, check_quality, get_task
 
 
 def test_every_task_of_the_paper_is_registered():
@@ -23,7 +23,7 @@ def test_unknown_task_lists_valid_names():
 
 
 def test_smax_dimensions_match_the_simulator():
-    from tasks.smax_backend import make_smax_env
+    from envs.smax_backend import make_smax_env
 
     for name in ("5m_vs_6m", "6h_vs_8z", "corridor"):
         task = get_task(name, "smacv1")
@@ -34,7 +34,7 @@ def test_smax_dimensions_match_the_simulator():
 
 
 def test_mamujoco_dimensions_match_the_simulator():
-    from tasks.mamujoco_backend import make_mamujoco_env
+    from envs.mamujoco_backend import make_mamujoco_env
 
     for name in ("Hopper_3x1", "Ant_2x4", "HalfCheetah_6x1"):
         task = get_task(name, obs_layout="local")
@@ -55,7 +55,7 @@ def test_the_registry_is_plain_data_whatever_the_environment():
     import subprocess
     import sys
 
-    code = ("import sys, dataclasses, tasks.registry as r; "
+    code = ("import sys, dataclasses, envs.registry as r; "
             "print(sorted(m for m in sys.modules if m == 'jax' or m.endswith('_backend') or m.endswith('scenarios'))); "
             "print([dataclasses.astuple(t) for t in r.all_tasks()])")
     runs = []
@@ -72,12 +72,12 @@ def test_the_registry_is_plain_data_whatever_the_environment():
 def test_the_backend_is_a_task_option(monkeypatch):
     import dataclasses
 
-    from tasks import sc2_backend
-    from tasks.suites import SUITES
+    from envs import sc2_backend
+    from envs.suites import SUITES
 
     assert get_task("5m_vs_6m").backend == SUITES["smacv1"].backends[0] == "smax"
     assert get_task("5m_vs_6m", backend="smax") == get_task("5m_vs_6m", simulators={"smac_backend": "smax"})
-    # StarCraft II sizes the task itself (tasks/sc2_backend.py sc2_task_spec: the game's env info)
+    # StarCraft II sizes the task itself (envs/sc2_backend.py sc2_task_spec: the game's env info)
     seen = []
 
     def sized(task):
@@ -103,7 +103,7 @@ def test_the_backend_is_a_task_option(monkeypatch):
 
 
 def test_a_run_records_only_the_settings_that_concern_it_and_differ_from_the_defaults(monkeypatch):
-    from tasks.registry import SIMULATOR_DEFAULTS, task_simulators
+    from envs.registry import SIMULATOR_DEFAULTS, task_simulators
 
     assert SIMULATOR_DEFAULTS == {"smac_backend": "smax", "mamujoco_obs": "authors"}
     local = {"smac_backend": "smax", "mamujoco_obs": "local"}
@@ -114,12 +114,12 @@ def test_a_run_records_only_the_settings_that_concern_it_and_differ_from_the_def
 
 
 def test_the_config_schema_names_exactly_the_suites_of_the_suite_table():
-    """tasks/suites.py SUITES is the one list of suites: every place the config schema names
+    """envs/suites.py SUITES is the one list of suites: every place the config schema names
     suites (the suites block, train.epochs, the variants' and the ablations' suite lists)
     names exactly its suites, so a new suite is refused nowhere in the schema once listed."""
     import yaml
 
-    from tasks.suites import SUITES
+    from envs.suites import SUITES
 
     schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "schemas"
                              / "config.schema.yaml").read_text())

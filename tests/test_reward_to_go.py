@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from algorithms import make
+from envs.dataset import from_episodes
 from harness.data import TensorData, spec_from_dataset
-from tasks.dataset import from_episodes
 
 
 def two_step(discrete: bool, n=16):

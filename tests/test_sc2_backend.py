@@ -7,9 +7,9 @@ import types
 import numpy as np
 import pytest
 
-from tasks import sc2_backend
-from tasks.registry import get_task
-from tasks.sc2_backend import (
+from envs import sc2_backend
+from envs.registry import get_task
+from envs.sc2_backend import (
     SC2Unavailable,
     SC2VectorEnv,
     classify_end,
@@ -18,8 +18,8 @@ from tasks.sc2_backend import (
     sc2_task_spec,
     smacv2_env_args,
 )
-from tasks.simulators import evaluate
-from tasks.smax_backend import evaluate_smax
+from envs.simulators import evaluate
+from envs.smax_backend import evaluate_smax
 
 TASK = get_task("5m_vs_6m")   # registry spec: SMAX's dimensions
 OBS, STATE, ACTIONS = 55, 98, 12  # smac's 5m_vs_6m (4 move + 6x5 enemy + 4x5 ally + 1 own; 12 actions)

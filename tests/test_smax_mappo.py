@@ -11,8 +11,8 @@ import pytest
 
 from behaviour.smax_datasets import SMAX_WIN_RETURN, smac_lost_return_max, smax_band, smax_from_run
 from behaviour.smax_mappo import SMAXMAPPOConfig, load_run, save_run, train_smax_mappo
-from tasks.registry import get_task
-from tasks.resume import resume_path
+from envs.registry import get_task
+from envs.resume import resume_path
 
 
 def easy_task():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from tasks.registry import all_tasks, get_task
-from tasks.smax_scenarios import (
+from envs.registry import all_tasks, get_task
+from envs.smax_scenarios import (
     COLOSSUS,
     MISSING_UNIT_TYPES,
     SMACV2_UNIT_PROBS,

@@ -1,5 +1,5 @@
 """Rendered tables against a hand-checked expected .tex, the paper side by side, the report's tables
-taken from tasks/suites.py, and the statistics table."""
+taken from envs/suites.py, and the statistics table."""
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from analysis.tables import (
     statistics_table,
     table_stems,
 )
-from tasks.suites import SUITES
+from envs.suites import SUITES
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent

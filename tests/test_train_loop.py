@@ -8,9 +8,9 @@ import torch
 
 from behaviour.ars import mamujoco_from_ars, train_ars
 from behaviour.smax_heuristic import collect_smax
+from envs.dataset import write_dataset
+from envs.registry import get_task
 from harness.train import RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for
-from tasks.dataset import write_dataset
-from tasks.registry import get_task
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from analysis.report_plan import (
     table_stems,
 )
 from harness.provenance import code_version
-from tasks.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
+from envs.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
 
 P = paths_for(config)  # results/<profile>, reports/<profile>, logs/<profile>
 RUNS = runs(config)

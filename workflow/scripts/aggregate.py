@@ -2,7 +2,7 @@
 
 from analysis.aggregate import aggregate
 from analysis.logs import log_to
-from tasks.files import atomic_path
+from envs.files import atomic_path
 
 with log_to(snakemake.log[0]):
     df = aggregate(snakemake.input)

@@ -2,7 +2,7 @@
 published one (input ``published``: analysis/data/published_datasets.csv)."""
 from analysis.dataset_stats import dataset_table, published_datasets, render_dataset_table
 from analysis.logs import log_to
-from tasks.files import atomic_path
+from envs.files import atomic_path
 
 with log_to(snakemake.log[0]):
     df = dataset_table(snakemake.input.datasets, published_datasets(snakemake.input.published))

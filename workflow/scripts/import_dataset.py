@@ -1,4 +1,4 @@
-"""Import a published dataset into the harness's format (see tasks/importers.py for the layouts).
+"""Import a published dataset into the harness's format (see envs/importers.py for the layouts).
 
     python workflow/scripts/import_dataset.py --layout comadice-npz --task smacv1/5m_vs_6m \\
         --quality good 5m_vs_6m_good.npz results/datasets/smacv1/5m_vs_6m/good.h5
@@ -16,9 +16,9 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(_ROOT))
 
-from tasks.dataset import DatasetError, write_dataset  # noqa: E402
-from tasks.importers import LAYOUTS, import_dataset  # noqa: E402
-from tasks.registry import get_task  # noqa: E402
+from envs.dataset import DatasetError, write_dataset  # noqa: E402
+from envs.importers import LAYOUTS, import_dataset  # noqa: E402
+from envs.registry import get_task  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -4,8 +4,8 @@ from analysis.logs import log_to
 from behaviour.ars import mamujoco_from_ars
 from behaviour.mappo_datasets import mamujoco_from_mappo
 from behaviour.runs import load_behaviour_run
-from tasks.dataset import write_dataset
-from tasks.registry import get_task
+from envs.dataset import write_dataset
+from envs.registry import get_task
 
 w = snakemake.wildcards
 with log_to(snakemake.log[0]):

@@ -2,8 +2,8 @@
 random actions) or from the task's MAPPO run (``behaviour.smax_datasets``: SMACv1 return bands,
 SMACv2 replay sample)."""
 from analysis.logs import log_to
-from tasks.dataset import write_dataset
-from tasks.registry import get_task
+from envs.dataset import write_dataset
+from envs.registry import get_task
 
 w = snakemake.wildcards
 with log_to(snakemake.log[0]):

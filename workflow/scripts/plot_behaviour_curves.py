@@ -7,8 +7,8 @@ import pandas as pd
 from analysis.behaviour_curves import plot_behaviour_curve
 from analysis.dataset_stats import published_datasets
 from analysis.logs import log_to
-from tasks.registry import get_task
-from tasks.suites import get_suite
+from envs.registry import get_task
+from envs.suites import get_suite
 
 with log_to(snakemake.log[0]):
     published = published_datasets(snakemake.input.published)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from analysis.logs import log_to
 from analysis.tables import render_statistics, statistics_table
-from tasks.files import atomic_path
+from envs.files import atomic_path
 
 p = snakemake.params
 with log_to(snakemake.log[0]):

@@ -6,8 +6,8 @@ row per evaluation, environment steps and return; analysis/behaviour_curves.py).
 from analysis.behaviour_curves import run_curve
 from analysis.logs import log_to
 from behaviour.runs import save_behaviour_run
-from tasks.files import atomic_path
-from tasks.registry import get_task
+from envs.files import atomic_path
+from envs.registry import get_task
 
 p = snakemake.params
 with log_to(snakemake.log[0]):
@@ -19,14 +19,14 @@ with log_to(snakemake.log[0]):
         from behaviour.mappo import mamujoco_config, train_mappo
         torch.set_num_threads(max(1, snakemake.threads))  # the rule's threads (1), not every core
         cfg = mamujoco_config(p.mappo)  # MaMuJoCo's MAPPO settings with the profile's fields over them
-        from tasks.resume import resume_path
+        from envs.resume import resume_path
         # resumable as the SMAX runs: state saved every behaviour.mappo.RESUME_EVERY iterations beside the output
         run = train_mappo(task, p.env_steps, cfg, seed=p.seed, record_episodes=-1, log=log,
                           resume_file=resume_path(snakemake.output.run), keep_resume=True)
         run["kind"] = "mappo"
     else:
         from behaviour.ars import train_ars
-        from tasks.resume import resume_path
+        from envs.resume import resume_path
         # resumable: a rerun after a crash continues from the last iteration saved beside the output
         run = train_ars(task, p.iterations, seed=p.seed, log=log,
                         resume_file=resume_path(snakemake.output.run))
@@ -34,5 +34,5 @@ with log_to(snakemake.log[0]):
     with atomic_path(snakemake.output.curve) as tmp:
         run_curve(run).to_csv(tmp, index=False)
     save_behaviour_run(run, snakemake.output.run)  # atomically
-    from tasks.resume import discard_resume, resume_path
+    from envs.resume import discard_resume, resume_path
     discard_resume(resume_path(snakemake.output.run))  # only once the output is on disk

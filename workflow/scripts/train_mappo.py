@@ -9,9 +9,9 @@ import pandas as pd
 
 from analysis.logs import log_to
 from behaviour.smax_mappo import SMAXMAPPOConfig, save_run, train_smax_mappo
-from tasks.files import atomic_path
-from tasks.registry import get_task
-from tasks.resume import discard_resume, resume_path
+from envs.files import atomic_path
+from envs.registry import get_task
+from envs.resume import discard_resume, resume_path
 
 w, p = snakemake.wildcards, snakemake.params
 with log_to(snakemake.log[0]):

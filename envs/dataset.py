@@ -24,7 +24,7 @@ version, suite, task, quality, backend and its version, the action type, ``obs_d
 and a JSON ``provenance`` (how the data was made: behaviour policy, seed, or the
 imported file's checksum) and ``grade`` ("smoke" for the simple, quick behaviour data of
 the smoke and mini profiles (``datasets.generator: smoke``), "paper" for datasets made as
-the paper's were, "imported" for published datasets read by ``tasks/importers.py``).
+the paper's were, "imported" for published datasets read by ``envs/importers.py``).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from typing import Optional
 import h5py
 import numpy as np
 
-from tasks.files import atomic_path
+from envs.files import atomic_path
 
 SCHEMA_VERSION = 1
 _COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
@@ -416,7 +416,7 @@ def _check_declared(declared: dict, meta: dict, path: str, obs_dtype=None) -> No
 
 def _task_spec(task):
     if isinstance(task, str):
-        from tasks.registry import get_task
+        from envs.registry import get_task
         try:
             return get_task(task)
         except KeyError as exc:
@@ -426,7 +426,7 @@ def _task_spec(task):
 
 def _label_problems(meta: dict, task, quality: Optional[str]) -> list:
     """The file's suite / task / quality attributes against what the caller uses it as."""
-    from tasks.registry import _norm
+    from envs.registry import _norm
 
     out = []
     if meta.get("suite") != task.suite:
@@ -520,7 +520,7 @@ def dataset_obs_layout(meta: dict) -> Optional[str]:
 
 def _obs_layout_problems(meta: dict, task) -> list:
     """A dataset made with one MaMuJoCo observation layout is refused for a task configured with
-    the other, naming both (``tasks/spec.py`` ``MAMUJOCO_OBS_LAYOUTS``) and the setting that
+    the other, naming both (``envs/spec.py`` ``MAMUJOCO_OBS_LAYOUTS``) and the setting that
     chooses (the config's ``simulators.mamujoco_obs``)."""
     have, want = dataset_obs_layout(meta), getattr(task, "obs_layout", None)
     if have is None or want is None or have == want:
@@ -534,7 +534,7 @@ def _backend_problems(meta: dict, task) -> list:
     """A dataset a simulator made (not an imported one) is refused for a task configured with
     another backend (SMAX data for a StarCraft II task), naming the setting that chooses (the
     config's ``simulators.smac_backend``)."""
-    from tasks.suites import BACKENDS
+    from envs.suites import BACKENDS
 
     have, want = meta.get("backend"), getattr(task, "backend", None)
     if have not in BACKENDS or want is None or have == want:

@@ -49,7 +49,7 @@ corridor
     ``COLOSSUS`` for its stats and sources).  With seven types the unit-type one-hot
     gains a bit, so obs / state sizes differ from the six-type formula: use
     ``obs_dim`` / ``state_dim`` / ``action_dim`` (computed from the env) or ``dims_table``;
-    ``smax_dims`` (``tasks/smax_sizes.py``, SMAX's size formulas) takes the number of types.
+    ``smax_dims`` (``envs/smax_sizes.py``, SMAX's size formulas) takes the number of types.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario  # noqa: E402
 from jaxmarl.environments.smax.heuristic_enemy import create_heuristic_policy  # noqa: E402
 from jaxmarl.environments.smax.smax_env import SMAX  # noqa: E402
 
-from tasks.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims  # noqa: E402,F401 - smax_dims re-exported
+from envs.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims  # noqa: E402,F401 - smax_dims re-exported
 
 # --------------------------------------------------------------------------------------
 # Unit types
@@ -106,8 +106,8 @@ _UNIT_ARGS = ("unit_type_names", "unit_type_shorthands", "unit_type_velocities",
 _SMAX_DEFAULTS = {k: p.default for k, p in inspect.signature(SMAX.__init__).parameters.items()
                   if k in _UNIT_ARGS}
 SMAX_UNIT_TYPES = tuple(_SMAX_DEFAULTS["unit_type_names"])  # marine marauder stalker zealot zergling hydralisk
-if len(SMAX_UNIT_TYPES) != SMAX_N_UNIT_TYPES:  # SMAX's size formulas (tasks/smax_sizes.py, jax-free) count them
-    raise ImportError(f"this jaxmarl's SMAX has unit types {SMAX_UNIT_TYPES}; tasks/smax_sizes.py sizes the tasks "
+if len(SMAX_UNIT_TYPES) != SMAX_N_UNIT_TYPES:  # SMAX's size formulas (envs/smax_sizes.py, jax-free) count them
+    raise ImportError(f"this jaxmarl's SMAX has unit types {SMAX_UNIT_TYPES}; envs/smax_sizes.py sizes the tasks "
                       f"for {SMAX_N_UNIT_TYPES} (jaxmarl 0.2.0)")
 
 # How SMAX maps StarCraft II data onto its unit arrays (jaxmarl 0.2.0 defaults vs Liquipedia's
@@ -450,7 +450,7 @@ def action_dim(task) -> int:
 
 def dims_table() -> dict:
     """{task id: (obs_dim, state_dim, action_dim)} for every SMACv1 / SMACv2 task."""
-    from tasks.registry import all_tasks
+    from envs.registry import all_tasks
 
     return {t.id: _dims(t) for s in ("smacv1", "smacv2") for t in all_tasks(s)}
 

@@ -2,8 +2,8 @@
 
 A suite's entry says which dataset qualities it has, which backends can run its tasks (the
 first is the default), what its tables report (the metric column of ``scores.csv``), and
-the name and title of its table.  The task registry (``tasks/registry.py``), the simulator
-dispatch (``tasks/simulators.py``), the workflow (table outputs) and the reports
+the name and title of its table.  The task registry (``envs/registry.py``), the simulator
+dispatch (``envs/simulators.py``), the workflow (table outputs) and the reports
 (``analysis/tables.py``, ``analysis/figures.py``) all take these facts from here, so a new
 suite is this entry, its tasks in the registry and its backend module.  A new metric is its
 ``METRICS`` entry here and the ``scores.csv`` column ``analysis/aggregate.py`` writes.
@@ -50,17 +50,17 @@ SUITES: dict = {s.name: s for s in (
 class Backend:
     name: str
     module: str            # the module that implements it: VectorEnv, evaluate, version (and task_spec
-                           # where it is not its suites' default); ``tasks/simulators.py`` dispatches to it
+                           # where it is not its suites' default); ``envs/simulators.py`` dispatches to it
     description: str       # as a table's caption names it
     caveat: str = ""       # what a caption adds when runs on it only approximate the paper's task
 
 
 #: every simulator backend
 BACKENDS: dict = {b.name: b for b in (
-    Backend("smax", "tasks.smax_backend", "SMAX (JaxMARL), an approximation of StarCraft II",
+    Backend("smax", "envs.smax_backend", "SMAX (JaxMARL), an approximation of StarCraft II",
             "SMAX only approximates the paper's StarCraft II maps."),
-    Backend("sc2", "tasks.sc2_backend", "StarCraft II"),
-    Backend("mamujoco", "tasks.mamujoco_backend", "Gymnasium-Robotics MaMuJoCo (MuJoCo v5 physics)"),
+    Backend("sc2", "envs.sc2_backend", "StarCraft II"),
+    Backend("mamujoco", "envs.mamujoco_backend", "Gymnasium-Robotics MaMuJoCo (MuJoCo v5 physics)"),
 )}
 
 @dataclass(frozen=True)

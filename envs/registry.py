@@ -4,14 +4,14 @@ Names follow the paper (Tables 1-3).  Lookup is forgiving about separators, so
 ``"Hopper 3x1"``, ``"Hopper-3x1"`` and ``"Hopper_3x1"`` name the same task; the
 canonical id (used in paths and result files) uses underscores.
 
-``TASKS`` holds every task as its suite's default backend runs it (``tasks/suites.py``
+``TASKS`` holds every task as its suite's default backend runs it (``envs/suites.py``
 ``SUITES``: SMAX for the StarCraft suites, with the authors' observation for MaMuJoCo); it
 is built from the tables below alone, whatever the environment.  ``get_task`` configures a
 task:
 
 - ``backend`` (SMACv1 / SMACv2): ``smax`` or ``sc2``.  A backend other than the suite's
   default sizes the task itself: its module's ``task_spec(task)`` (StarCraft II:
-  ``tasks/sc2_backend.py`` ``sc2_task_spec``, read from the game's env info);
+  ``envs/sc2_backend.py`` ``sc2_task_spec``, read from the game's env info);
 - ``obs_layout`` (MaMuJoCo): ``authors`` (the full state plus a one-hot agent id,
   standardised per vector, as the environment the paper's and OMIGA's data were made with;
   width state + n_agents) or ``local`` (Gymnasium-Robotics' agent_obsk=1 observations);
@@ -21,10 +21,10 @@ task:
 An argument left None takes the suite's default (``SIMULATOR_DEFAULTS``): the settings come from
 the caller or the config, never from the environment, so that no shell variable changes a run
 unseen.  Every dataset records the backend and observation layout it
-was made with, and one made otherwise is refused for the task (``tasks/dataset.py``).
+was made with, and one made otherwise is refused for the task (``envs/dataset.py``).
 
-SMAX sizes come from SMAX's formulas (``tasks/smax_sizes.py``; the scenarios themselves are
-built in ``tasks/smax_scenarios.py``); ``tests/test_registry.py`` checks them against the live
+SMAX sizes come from SMAX's formulas (``envs/smax_sizes.py``; the scenarios themselves are
+built in ``envs/smax_scenarios.py``); ``tests/test_registry.py`` checks them against the live
 simulator for the tasks that run.
 """
 from __future__ import annotations
@@ -34,9 +34,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from tasks.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims
-from tasks.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, TaskSpec  # noqa: F401 - re-exported
-from tasks.suites import BACKENDS, SUITES
+from envs.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims
+from envs.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, TaskSpec  # noqa: F401 - re-exported
+from envs.suites import BACKENDS, SUITES
 
 
 @dataclass(frozen=True)

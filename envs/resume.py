@@ -11,7 +11,7 @@ truncated or garbage file, one of another resume version, one without a fingerpr
 (a ``state_dict`` of other shapes).  A refused file is never deleted: it is *set aside*, renamed to
 ``<name>.unusable-<time>`` beside it (a rerun then starts clean instead of failing the same way
 forever, and the file is still there to look at), and the log names it and the reason.  Files are
-read with ``torch.load(weights_only=True)`` and a numpy allowlist (``tasks.files.load_tensors``):
+read with ``torch.load(weights_only=True)`` and a numpy allowlist (``envs.files.load_tensors``):
 no code runs when one is loaded.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from tasks.files import UnsafeFileError, load_tensors, save_tensors
+from envs.files import UnsafeFileError, load_tensors, save_tensors
 
 RESUME_VERSION = 1
 

@@ -24,7 +24,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from tasks.spec import TaskSpec  # noqa: E402
+from envs.spec import TaskSpec  # noqa: E402
 
 _cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
 try:
@@ -42,8 +42,8 @@ def _strong(tree):
 
 
 def make_smax_env(task: TaskSpec):
-    """The JaxMARL environment of a SMACv1 / SMACv2 task (scenarios: tasks/smax_scenarios.py)."""
-    from tasks.smax_scenarios import make_env
+    """The JaxMARL environment of a SMACv1 / SMACv2 task (scenarios: envs/smax_scenarios.py)."""
+    from envs.smax_scenarios import make_env
 
     if not task.available:
         raise NotImplementedError(f"task {task.id} is registered but its SMAX scenario is not built yet "
@@ -257,7 +257,7 @@ class SMAXHeuristicAllies:
         return np.asarray(act)
 
 
-# -- the backend interface (tasks/simulators.py dispatches here through tasks/suites.py BACKENDS) ----
+# -- the backend interface (envs/simulators.py dispatches here through envs/suites.py BACKENDS) ----
 
 VectorEnv = SMAXVectorEnv
 

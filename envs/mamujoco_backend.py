@@ -14,7 +14,7 @@ env's own weights and ranges (:class:`_DirectPhysics`); tests/test_observation.p
 tests/test_mappo_rollouts.py check it bit for bit against gymnasium-robotics' and gymnasium's own
 steps, time limits included.  Other scenarios go through gymnasium per copy.
 
-Observations follow the task's ``obs_layout`` (``tasks/spec.py``; ``get_task(..., obs_layout=...)``,
+Observations follow the task's ``obs_layout`` (``envs/spec.py``; ``get_task(..., obs_layout=...)``,
 in the workflow the config's ``simulators.mamujoco_obs``):
 - ``authors`` (default): every agent observes the full MuJoCo observation (``env.state()``,
   the single-agent ``_get_obs``) plus its one-hot id, standardised per vector
@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from tasks.spec import TaskSpec
+from envs.spec import TaskSpec
 
 
 def make_mamujoco_env(task: TaskSpec):
@@ -307,7 +307,7 @@ def evaluate_mamujoco(task: TaskSpec, policy, n_episodes: int, seed: int, venv=N
             "win_rate": float("nan"), "wins": None}
 
 
-# -- the backend interface (tasks/simulators.py dispatches here through tasks/suites.py BACKENDS) ----
+# -- the backend interface (envs/simulators.py dispatches here through envs/suites.py BACKENDS) ----
 
 VectorEnv = MaMuJoCoVectorEnv
 

@@ -1,5 +1,5 @@
 """The real StarCraft II backend: an adapter over oxwhirl's ``smac`` (SMACv1) and ``smacv2``
-packages with the batched interface of the SMAX backend (``tasks/smax_backend.py``).
+packages with the batched interface of the SMAX backend (``envs/smax_backend.py``).
 
     venv = SC2VectorEnv(sc2_task_spec(task), num_envs, seed)
     obs [E, N, O], state [E, S], avail [E, N, A] (bool) = venv.reset()      # also venv.observe()
@@ -51,7 +51,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from tasks.spec import TaskSpec
+from envs.spec import TaskSpec
 
 INSTALL_GAME = "https://github.com/oxwhirl/smac#installing-starcraft-ii"
 MAPS_URL = {"smac": "https://github.com/oxwhirl/smac/releases/download/v0.1-beta1/SMAC_Maps.zip",
@@ -314,7 +314,7 @@ class SC2VectorEnv:
         if narrow:
             raise ValueError(f"the task spec of {t.id} is narrower than StarCraft II ({', '.join(narrow)}): the "
                              f"registry holds SMAX's dimensions; build the spec with get_task(..., backend='sc2') "
-                             f"or tasks.sc2_backend.sc2_task_spec(task)")
+                             f"or envs.sc2_backend.sc2_task_spec(task)")
 
     # one env, run on a worker thread: each writes only its own rows
     def _read(self, i: int):
@@ -410,16 +410,16 @@ class SC2VectorEnv:
         self.close()
 
 
-# -- the backend interface (tasks/simulators.py dispatches here through tasks/suites.py BACKENDS) ----
+# -- the backend interface (envs/simulators.py dispatches here through envs/suites.py BACKENDS) ----
 
 VectorEnv = SC2VectorEnv
-#: the task with StarCraft II's own sizes (``tasks/registry.py`` ``get_task(..., backend="sc2")``)
+#: the task with StarCraft II's own sizes (``envs/registry.py`` ``get_task(..., backend="sc2")``)
 task_spec = sc2_task_spec
 
 
 def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv: SC2VectorEnv = None) -> dict:
     """The SMAX backend's batched loop (``evaluate_smax``) over ``n_episodes`` games."""
-    from tasks.smax_backend import evaluate_smax
+    from envs.smax_backend import evaluate_smax
 
     return evaluate_smax(task, policy, n_episodes, seed, venv or SC2VectorEnv(task, n_episodes, seed))
 

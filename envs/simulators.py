@@ -1,6 +1,6 @@
 """One entry point to every backend: batched environments and batched evaluation.
 
-A task's ``backend`` names its entry in ``tasks/suites.py`` ``BACKENDS``, whose module gives
+A task's ``backend`` names its entry in ``envs/suites.py`` ``BACKENDS``, whose module gives
 the same names for every backend:
 
     VectorEnv(task, num_envs, seed)                        ``num_envs`` episodes stepped together
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import importlib
 
-from tasks.spec import TaskSpec
-from tasks.suites import BACKENDS
+from envs.spec import TaskSpec
+from envs.suites import BACKENDS
 
 
 def backend_module(task: TaskSpec):

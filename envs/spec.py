@@ -1,7 +1,7 @@
 """What the harness knows about one task: ``TaskSpec``, and the observation layouts a task can have.
 
-Plain data, imported by the task registry (``tasks/registry.py``) and by every backend module
-(``tasks/*_backend.py``); it imports neither, so the registry may import a backend (lazily, to
+Plain data, imported by the task registry (``envs/registry.py``) and by every backend module
+(``envs/*_backend.py``); it imports neither, so the registry may import a backend (lazily, to
 configure a task on it) without an import cycle.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ class TaskSpec:
     name: str                     # canonical id, e.g. "5m_vs_6m", "Hopper_3x1"
     display: str                  # as printed in the paper's tables
     suite: str                    # smacv1 | smacv2 | mamujoco
-    backend: str                  # the simulator that runs it (tasks/suites.py BACKENDS)
+    backend: str                  # the simulator that runs it (envs/suites.py BACKENDS)
     n_agents: int
     obs_dim: int                  # per-agent observation (max over agents; smaller ones are zero padded)
     state_dim: int                # global state

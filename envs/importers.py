@@ -1,4 +1,4 @@
-"""Importers: the paper's published datasets into our HDF5 format (``tasks/dataset.py``).
+"""Importers: the paper's published datasets into our HDF5 format (``envs/dataset.py``).
 
 Anyone holding the files the paper trained on can rerun the benchmark on them::
 
@@ -81,7 +81,7 @@ from typing import Union
 
 import numpy as np
 
-from tasks.dataset import (
+from envs.dataset import (
     DatasetError,
     OfflineDataset,
     available_memory_bytes,
@@ -91,7 +91,7 @@ from tasks.dataset import (
     root_link_problem,
     validate,
 )
-from tasks.registry import TaskSpec, check_quality, get_task
+from envs.registry import TaskSpec, check_quality, get_task
 
 LAYOUTS = ("comadice-npz", "omiga-hdf5", "madt")
 
@@ -249,8 +249,8 @@ def _state_join(episodes: list, dims) -> str:
     n_agents, size = dims
     if n_agents >= 2 and all(_obs_layout(e["state"], n_agents).startswith("state + one-hot") for e in episodes):
         # the authors' MaMuJoCo files store every agent's standardised state + id as its
-        # "state": the raw state is recovered exactly (tasks/mamujoco_backend.py)
-        from tasks.mamujoco_backend import state_from_authors_observation
+        # "state": the raw state is recovered exactly (envs/mamujoco_backend.py)
+        from envs.mamujoco_backend import state_from_authors_observation
         for e in episodes:
             e["state"] = state_from_authors_observation(e["state"], n_agents).astype(np.float32)
         return (f"per agent in the source as state + one-hot id standardised per vector ({n_agents} x {size}): "
@@ -478,7 +478,7 @@ def _natural_key(name: str):
 
 
 def _numpy_safe_globals() -> list:
-    from tasks.files import numpy_safe_globals
+    from envs.files import numpy_safe_globals
 
     return numpy_safe_globals()
 

@@ -1,7 +1,7 @@
 """SMAX's observation, state and action sizes: the one definition of SMAX's size formulas.
 
 Light on purpose (no jax, no jaxmarl): the task registry sizes every StarCraft task with
-``smax_dims`` when it is imported, and ``tasks/smax_scenarios.py`` (which builds the
+``smax_dims`` when it is imported, and ``envs/smax_scenarios.py`` (which builds the
 environments and checks these counts against them) re-exports it.
 
 SMAX (jaxmarl 0.2.0, ``unit_list`` observations, six unit types): an agent observes 13
@@ -14,7 +14,7 @@ the live simulator.
 from __future__ import annotations
 
 #: SMAX's own unit types (marine marauder stalker zealot zergling hydralisk;
-#: ``tasks/smax_scenarios.py`` ``SMAX_UNIT_TYPES`` reads them off jaxmarl)
+#: ``envs/smax_scenarios.py`` ``SMAX_UNIT_TYPES`` reads them off jaxmarl)
 SMAX_N_UNIT_TYPES = 6
 #: features of one other unit, and of the agent's own unit, with the six types
 SMAX_UNIT_FEATURES = 7 + SMAX_N_UNIT_TYPES
