@@ -70,13 +70,13 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
     environments' episode counters that seed their resets, checkpoints and rollouts so far) is
     saved there every ``resume_every`` iterations, and a rerun continues from it to the same
     result bit for bit (``envs/resume.py``; a file of another configuration is refused)."""
-    from envs.mamujoco_backend import MaMuJoCoVectorEnv
     from envs.resume import discard_resume, load_resume, save_resume, set_aside
+    from envs.simulators import make_vector_env
 
     rng = np.random.default_rng(seed)
     A, S = task.n_agents * task.action_dim, task.state_dim
-    venv = MaMuJoCoVectorEnv(task, 2 * directions, seed)
-    eval_env = MaMuJoCoVectorEnv(task, 4, seed + 1)
+    venv = make_vector_env(task, 2 * directions, seed)
+    eval_env = make_vector_env(task, 4, seed + 1)
     norm = RunningMeanVar(S)  # of the visited states
     M = np.zeros((A, S))
     ckpts, rollouts = [], []
@@ -128,7 +128,7 @@ def mamujoco_from_ars(task: TaskSpec, quality: str, run: dict, n_episodes: int, 
                       action_noise: float = 0.05) -> OfflineDataset:
     """One D4RL-style quality level from an ARS run (see the module doc), the policies acting
     with Gaussian noise ``action_noise`` on their actions."""
-    from envs.mamujoco_backend import MaMuJoCoVectorEnv
+    from envs.simulators import make_vector_env
 
     check_quality(task, quality)
     ckpts = run["checkpoints"]
@@ -136,7 +136,7 @@ def mamujoco_from_ars(task: TaskSpec, quality: str, run: dict, n_episodes: int, 
     rng = np.random.default_rng(seed)
 
     def play(ck, n):
-        venv = MaMuJoCoVectorEnv(task, n, seed + 17)
+        venv = make_vector_env(task, n, seed + 17)
         W = np.repeat(ck["weights"][None], n, 0)
         return _rollouts(task, venv, W, ck["mean"], ck["std"], action_noise, rng, record=True)[2]
 

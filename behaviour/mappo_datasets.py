@@ -51,7 +51,7 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     import torch
 
     from behaviour.mappo import MAPPOAgent
-    from envs.mamujoco_backend import MaMuJoCoVectorEnv
+    from envs.simulators import make_vector_env
 
     check_quality(task, quality)
     checkpoints = run["checkpoints"]
@@ -64,7 +64,7 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     def play(ck, n):
         agent = MAPPOAgent.from_config(play_task, run["config"])
         agent.load_state_dict(ck["state_dict"])
-        return play_episodes(play_task, MaMuJoCoVectorEnv(play_task, n, seed + 17), agent.act, n)
+        return play_episodes(play_task, make_vector_env(play_task, n, seed + 17), agent.act, n)
 
     def replay(medium):
         episodes = [e for e in run["episodes"] if e["iteration"] <= medium["iteration"]]

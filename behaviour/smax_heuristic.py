@@ -21,11 +21,15 @@ SMAX_EPSILON = {"poor": 0.9, "medium": 0.5, "good": 0.1}
 
 def collect_smax(task: TaskSpec, quality: str, n_episodes: int, seed: int = 0, batch: int = 64) -> OfflineDataset:
     """Episodes of the epsilon-heuristic behaviour policy on SMAX, ``batch`` at a time."""
-    from envs.smax_backend import SMAXHeuristicAllies, SMAXVectorEnv
+    from envs.simulators import make_vector_env
+    from envs.smax_backend import SMAXHeuristicAllies  # SMAX's own heuristic: this generator is SMAX's
 
     check_quality(task, quality)
+    if task.backend != "smax":
+        raise ValueError(f"{task.id}: the smoke generator plays SMAX's heuristic, not a {task.backend!r} task "
+                         "(datasets.generator: paper, or import the published data)")
     eps = SMAX_EPSILON[quality]
-    venv = SMAXVectorEnv(task, batch, seed)
+    venv = make_vector_env(task, batch, seed)
     allies = SMAXHeuristicAllies(venv, seed)
     episodes = play_episodes(task, venv, lambda obs, avail: allies(eps), n_episodes, on_reset=allies.reset)
     wins = [e["win"] for e in episodes]

@@ -178,6 +178,41 @@ def _time_limit_wrapper(env):
     return w
 
 
+# -- the simulator state a resumed run restores (envs/resume.py) ---------------------------------
+
+# MuJoCo quantities derived from the state that gymnasium's v5 environments read *before* their
+# next physics step (Ant's torso position for its forward reward, contact forces, ...).  After a
+# step they describe the last substep's kinematics, so they are restored as saved rather than
+# recomputed by mj_forward (which would differ in the last bits).
+_MJ_DERIVED = ("xpos", "xquat", "xmat", "xipos", "ximat", "geom_xpos", "geom_xmat", "site_xpos", "site_xmat",
+               "subtree_com", "cinert", "cdof", "cvel", "cacc", "cfrc_int", "cfrc_ext", "qfrc_actuator",
+               "qfrc_bias", "actuator_force", "sensordata")
+
+
+def _mujoco_state(env) -> dict:
+    import mujoco
+
+    u = env.single_agent_env.unwrapped
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    full = np.empty(mujoco.mj_stateSize(u.model, spec), np.float64)
+    mujoco.mj_getState(u.model, u.data, full, spec)
+    limit = _time_limit_wrapper(env)
+    return {"integration": full, "derived": {k: np.array(getattr(u.data, k)) for k in _MJ_DERIVED},
+            "elapsed_steps": None if limit is None else limit._elapsed_steps}
+
+
+def _set_mujoco_state(env, st: dict) -> None:
+    import mujoco
+
+    u = env.single_agent_env.unwrapped
+    mujoco.mj_setState(u.model, u.data, np.asarray(st["integration"], np.float64), mujoco.mjtState.mjSTATE_INTEGRATION)
+    for k, v in st["derived"].items():
+        getattr(u.data, k)[...] = v
+    limit = _time_limit_wrapper(env)
+    if limit is not None:
+        limit._elapsed_steps = st["elapsed_steps"]
+
+
 class MaMuJoCoVectorEnv:
     """``num_envs`` MaMuJoCo episodes stepped in lockstep.
 
@@ -283,6 +318,21 @@ class MaMuJoCoVectorEnv:
 
     def set_rng_state(self, state: dict) -> None:
         self._episode = int(state["episode"])
+
+    def simulator_state(self) -> dict:
+        """Everything a resumed run needs to continue these episodes exactly (envs/resume.py):
+        each copy's physics state (integration state, derived quantities, time-limit counter),
+        the episode counter that seeds the resets, the current observations and done flags."""
+        return {"kind": "mamujoco", "episode": self._episode, "obs": self.obs.copy(), "state": self.state.copy(),
+                "done": self.done.copy(), "sims": [_mujoco_state(e) for e in self.envs]}
+
+    def set_simulator_state(self, st: dict) -> None:
+        if st.get("kind") != "mamujoco":
+            raise ValueError(f"a {st.get('kind')!r} simulator state cannot be put into a MaMuJoCo environment")
+        self._episode = st["episode"]
+        self.obs[...], self.state[...], self.done[...] = st["obs"], st["state"], st["done"]
+        for env, sim in zip(self.envs, st["sims"]):
+            _set_mujoco_state(env, sim)
 
     def warm_up(self):
         pass

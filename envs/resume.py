@@ -129,78 +129,20 @@ def discard_resume(path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Simulator states: what a batched environment needs to continue its episodes exactly where a
-# saved run left them (numpy arrays and numbers only, so the resume file stays code-free).
-
-# MuJoCo quantities derived from the state that gymnasium's v5 environments read *before* their
-# next physics step (Ant's torso position for its forward reward, contact forces, ...).  After a
-# step they describe the last substep's kinematics, so they are restored as saved rather than
-# recomputed by mj_forward (which would differ in the last bits).
-_MJ_DERIVED = ("xpos", "xquat", "xmat", "xipos", "ximat", "geom_xpos", "geom_xmat", "site_xpos", "site_xmat",
-               "subtree_com", "cinert", "cdof", "cvel", "cacc", "cfrc_int", "cfrc_ext", "qfrc_actuator",
-               "qfrc_bias", "actuator_force", "sensordata")
-
-
-def _time_limit(env):
-    """The TimeLimit wrapper of a MaMuJoCo env's single-agent gymnasium env (its step counter)."""
-    w = env.single_agent_env
-    while w is not None and not hasattr(w, "_elapsed_steps"):
-        w = getattr(w, "env", None)
-    return w
-
-
-def _mujoco_state(env) -> dict:
-    import mujoco
-
-    u = env.single_agent_env.unwrapped
-    spec = mujoco.mjtState.mjSTATE_INTEGRATION
-    full = np.empty(mujoco.mj_stateSize(u.model, spec), np.float64)
-    mujoco.mj_getState(u.model, u.data, full, spec)
-    limit = _time_limit(env)
-    return {"integration": full, "derived": {k: np.array(getattr(u.data, k)) for k in _MJ_DERIVED},
-            "elapsed_steps": None if limit is None else limit._elapsed_steps}
-
-
-def _set_mujoco_state(env, st: dict) -> None:
-    import mujoco
-
-    u = env.single_agent_env.unwrapped
-    mujoco.mj_setState(u.model, u.data, np.asarray(st["integration"], np.float64), mujoco.mjtState.mjSTATE_INTEGRATION)
-    for k, v in st["derived"].items():
-        getattr(u.data, k)[...] = v
-    limit = _time_limit(env)
-    if limit is not None:
-        limit._elapsed_steps = st["elapsed_steps"]
-
+# saved run left them (numpy arrays and numbers only, so the resume file stays code-free).  Each
+# backend's VectorEnv saves and restores its own (``simulator_state`` / ``set_simulator_state``).
 
 def vector_env_state(venv) -> dict:
-    """The state of a batched SMAX or MaMuJoCo environment, as numpy arrays: SMAX's JAX state
-    pytree (its leaves) and PRNG key; MaMuJoCo's per-copy physics state (integration state,
-    derived quantities, time-limit counter), the episode counter that seeds its resets, and its
-    current observations and done flags."""
-    if type(venv).__name__ == "SMAXVectorEnv":
-        import jax
-        return {"kind": "smax", "key": np.asarray(venv.key),
-                "leaves": None if venv.state is None
-                else [np.asarray(x) for x in jax.tree_util.tree_leaves(venv.state)]}
-    if type(venv).__name__ == "MaMuJoCoVectorEnv":
-        return {"kind": "mamujoco", "episode": venv._episode, "obs": venv.obs.copy(), "state": venv.state.copy(),
-                "done": venv.done.copy(), "sims": [_mujoco_state(e) for e in venv.envs]}
-    raise NotImplementedError(f"{type(venv).__name__} cannot save its simulator state "
-                              "(resume is for SMAX and MaMuJoCo)")
+    """The state of a batched environment (its backend's ``VectorEnv.simulator_state``)."""
+    save = getattr(venv, "simulator_state", None)
+    if save is None:
+        raise NotImplementedError(f"{type(venv).__name__} cannot save its simulator state "
+                                  "(its backend's VectorEnv has no simulator_state)")
+    return save()
 
 
 def set_vector_env_state(venv, st: dict) -> None:
     """Put a state from :func:`vector_env_state` back into an environment of the same task and size
     (after it has been reset once, so that its structures exist)."""
-    if st["kind"] == "smax":
-        import jax
-        import jax.numpy as jnp
-        venv.key = jnp.asarray(st["key"])
-        if st["leaves"] is not None:
-            treedef = jax.tree_util.tree_structure(venv.state)
-            venv.state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in st["leaves"]])
-        return
-    venv._episode = st["episode"]
-    venv.obs[...], venv.state[...], venv.done[...] = st["obs"], st["state"], st["done"]
-    for env, sim in zip(venv.envs, st["sims"]):
-        _set_mujoco_state(env, sim)
+    venv.set_simulator_state(st)
+

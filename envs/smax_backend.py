@@ -175,6 +175,20 @@ class SMAXVectorEnv:
     def set_rng_state(self, state: dict) -> None:
         self.key = jnp.asarray(state["key"], dtype=jnp.uint32)
 
+    def simulator_state(self) -> dict:
+        """Everything a resumed run needs to continue these episodes exactly (envs/resume.py):
+        the JAX state pytree's leaves and the PRNG key, as numpy arrays."""
+        leaves = None if self.state is None else [np.asarray(x) for x in jax.tree_util.tree_leaves(self.state)]
+        return {"kind": "smax", "key": np.asarray(self.key), "leaves": leaves}
+
+    def set_simulator_state(self, st: dict) -> None:
+        if st.get("kind") != "smax":
+            raise ValueError(f"a {st.get('kind')!r} simulator state cannot be put into a SMAX environment")
+        self.key = jnp.asarray(st["key"])
+        if st["leaves"] is not None:
+            treedef = jax.tree_util.tree_structure(self.state)
+            self.state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in st["leaves"]])
+
     def warm_up(self):
         """Compile reset, observe and step outside any timed loop."""
         _, _, avail = self.reset()
