@@ -82,6 +82,14 @@ METRICS: dict = {m.name: m for m in (
 )}
 
 
+def evaluation_columns() -> list:
+    """What an evaluation result must hold for the tables (each ``METRICS`` entry's source, e.g.
+    ``win_rate``, ``return_mean``): the columns the training loop writes to curve.csv and
+    metrics.json, so that a new metric is its ``METRICS`` entry and its value in the backends'
+    ``evaluate`` result."""
+    return list(dict.fromkeys(m.source or m.name for m in METRICS.values()))
+
+
 def get_metric(name: str) -> Metric:
     try:
         return METRICS[name.removeprefix("final_")]

@@ -9,7 +9,8 @@ and atomically: a run that dies leaves nothing that would be counted.
 Run directory (``results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}``)::
 
     config.yaml     the resolved run configuration, hyperparameters and update count included
-    curve.csv       one row per evaluation: step, win_rate, return_mean, the learner's losses
+    curve.csv       one row per evaluation: step, every metric the tables report (``envs/suites.py``
+                    ``evaluation_columns``: win_rate, return_mean), the learner's losses
                     and diagnostics (ComaDICE: bc_weight_mean/max/ess, nu_tot_mean, multipliers)
     checkpoint.pt   the learner's final state_dict
     timing.json     wall-clock figures (kept out of the files above so that they are
@@ -60,6 +61,7 @@ from envs.dataset import file_sha256, load_dataset, obs_nbytes
 from envs.files import atomic_write_bytes, atomic_write_text
 from envs.resume import load_resume, save_resume, set_aside
 from envs.simulators import backend_version, evaluate, make_vector_env
+from envs.suites import evaluation_columns
 from harness.data import TensorData
 
 METRICS_SCHEMA_VERSION = 2
@@ -269,6 +271,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     venv.warm_up()  # simulator compilation stays out of the timed loop
     policy = make_policy(learner, device)
     eval_every = max(1, n_updates // max(1, cfg.n_evals))
+    columns = evaluation_columns()   # every metric of the tables (envs/suites.py METRICS)
     label = f"[{cfg.algorithm} {task.name} {ds.meta['quality']} {cfg.variant} seed{cfg.seed}]"
 
     resume_path = out_dir / RESUME_FILE
@@ -301,13 +304,13 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         train_s += time.perf_counter() - t_train
         reason = divergence(losses, value_bound)
         if reason is not None:
-            curve.append({"step": step, "win_rate": math.nan, "return_mean": math.nan, **losses})
+            curve.append({"step": step, **{c: math.nan for c in columns}, **losses})
             log(f"{label} DIVERGED at step {step}: {reason}")
             break
         t_eval = time.perf_counter()
         res = evaluate(task, policy, cfg.eval_episodes, venv=venv)
         t_evals += time.perf_counter() - t_eval
-        row = {"step": step, "win_rate": res["win_rate"], "return_mean": res["return_mean"], **losses}
+        row = {"step": step, **{c: float(res.get(c, math.nan)) for c in columns}, **losses}
         curve.append(row)
         if tb is not None:
             for k, v in row.items():
@@ -342,7 +345,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         "dataset_sha256": checksum, "dataset_grade": ds.meta.get("grade", "unknown"),
         "n_updates": n_updates, "epochs": cfg.epochs, "eval_episodes": cfg.eval_episodes, "n_evals": len(curve),
         # the paper's statistic: the last evaluation of training (never a diverged run's)
-        "win_rate": None if reason else final["win_rate"], "return_mean": None if reason else final["return_mean"],
+        **{c: None if reason else final[c] for c in columns},
     }
     metrics["code_version"] = code
     if reason is not None:
@@ -351,8 +354,7 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         fvenv = venv if cfg.final_eval_episodes == cfg.eval_episodes else None  # no second compile
         fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
-        metrics["final_win_rate"] = fres["win_rate"]
-        metrics["final_return_mean"] = fres["return_mean"]
+        metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in columns})
     timing = {"wall_s": time.perf_counter() - t0, "train_s": train_s, "eval_s": t_evals,
               "updates_per_s": (step - start_step) / max(train_s, 1e-9), "resumed_at_step": start_step}
     atomic_write_text(out_dir / "timing.json", json.dumps(timing, indent=2))
