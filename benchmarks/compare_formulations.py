@@ -1,12 +1,12 @@
 """ComaDICE's formulations beside BC at a meaningful scale (a measurement, not a speed test).
 
     python benchmarks/compare_formulations.py --out /tmp/formulations --jobs 2
-    COMADICE_MAMUJOCO_OBS=local python benchmarks/compare_formulations.py --out /tmp/local \
+    python benchmarks/compare_formulations.py --mamujoco-obs local --out /tmp/local \
         --cells Hopper_3x1:expert,Hopper_3x1:medium-replay --methods BC,OMIGA,AlberDICE,ComaDICE-authors
 
 The same episodes in both MaMuJoCo observation layouts (issue 9's before / after): run the
 local command first, copy its ``behaviour/`` folder into the second --out, then run without
-the variable: the datasets are played by the local-observation policy and written with the
+``--mamujoco-obs``: the datasets are played by the local-observation policy and written with the
 authors' observation rebuilt from the recorded states (``behaviour/mappo_datasets.py``).
 
 Makes paper-generator datasets (a MAPPO run per task, as the `paper` and `mini` profiles do)
@@ -48,7 +48,7 @@ def mappo_sizes(suite: str) -> dict:
         return yaml.safe_load(f)["datasets"]["mappo"]["mamujoco" if suite == "mamujoco" else "smax"]
 
 
-def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
+def behaviour(out: Path, suite: str, task_name: str, env_steps: int, simulators: dict) -> Path:
     import torch
     torch.set_num_threads(1)
     from envs.registry import get_task
@@ -56,7 +56,7 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    task = get_task(task_name, suite)
+    task = get_task(task_name, suite, simulators=simulators)
     from behaviour.mappo import mamujoco_config, train_mappo
     t0 = time.time()
     if suite == "mamujoco":  # as workflow/scripts/train_behaviour.py
@@ -77,7 +77,7 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int) -> Path:
     return path
 
 
-def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
+def dataset(out: Path, suite: str, task_name: str, quality: str, simulators: dict) -> str:
     from behaviour.mappo_datasets import mamujoco_from_mappo
     from behaviour.smax_datasets import smax_from_run
     from behaviour.smax_mappo import load_run
@@ -86,7 +86,7 @@ def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
     path = out / "datasets" / suite / task_name / f"{quality}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        task = get_task(task_name, suite)
+        task = get_task(task_name, suite, simulators=simulators)
         if suite == "mamujoco":
             from behaviour.runs import load_behaviour_run
             run = load_behaviour_run(out / "behaviour" / f"{task_name}.pt")
@@ -101,7 +101,7 @@ def dataset(out: Path, suite: str, task_name: str, quality: str) -> str:
 
 
 def one_run(args) -> dict:
-    out, cell, method, seed, n_updates, n_evals = args
+    out, cell, method, seed, n_updates, n_evals, simulators = args
     from harness.train import RunConfig, train
     suite, task_name, quality = cell
     algo, hp = METHODS[method]
@@ -111,7 +111,8 @@ def one_run(args) -> dict:
     else:
         cfg = RunConfig(dataset=str(out / "datasets" / suite / task_name / f"{quality}.h5"), algorithm=algo,
                         seed=seed, hyperparameters=hp, n_updates=n_updates, n_evals=n_evals, eval_episodes=32,
-                        device="cpu", threads=1, task=f"{suite}/{task_name}", quality=quality)
+                        device="cpu", threads=1, task=f"{suite}/{task_name}", quality=quality,
+                        simulators=simulators)
         metrics = train(cfg, run_dir, log=lambda s: None)
     import pandas as pd
     last = pd.read_csv(run_dir / "curve.csv").iloc[-1].to_dict()
@@ -132,8 +133,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated, of {', '.join(METHODS)}")
     ap.add_argument("--cells", default=None, help="comma-separated task:quality (default: all four)")
+    ap.add_argument("--mamujoco-obs", default="authors", choices=("authors", "local"),
+                    help="MaMuJoCo's observation layout (the config's simulators.mamujoco_obs)")
     args = ap.parse_args()
-    # MaMuJoCo's observation layout (authors | local) follows COMADICE_MAMUJOCO_OBS (envs/registry.py)
+    simulators = {"mamujoco_obs": args.mamujoco_obs}
     global CELLS
     if args.cells:
         wanted = [c.split(":") for c in args.cells.split(",")]
@@ -143,10 +146,11 @@ def main():
     t0 = time.time()
     tasks = sorted({(s, t) for s, t, _ in CELLS})
     with ProcessPoolExecutor(args.jobs) as pool:
-        list(pool.map(behaviour, [out] * len(tasks), *zip(*tasks), [args.env_steps] * len(tasks)))
-        list(pool.map(dataset, [out] * len(CELLS), *zip(*CELLS)))
+        list(pool.map(behaviour, [out] * len(tasks), *zip(*tasks), [args.env_steps] * len(tasks),
+                      [simulators] * len(tasks)))
+        list(pool.map(dataset, [out] * len(CELLS), *zip(*CELLS), [simulators] * len(CELLS)))
         print(f"data ready after {time.time() - t0:.0f} s", flush=True)
-        jobs = [(out, cell, m, seed, args.updates, args.evals)
+        jobs = [(out, cell, m, seed, args.updates, args.evals, simulators)
                 for seed in range(args.seeds) for m in args.methods.split(",") for cell in CELLS]
         rows = list(pool.map(one_run, jobs))
     import pandas as pd

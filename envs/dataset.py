@@ -526,8 +526,8 @@ def _obs_layout_problems(meta: dict, task) -> list:
     if have is None or want is None or have == want:
         return []
     return [f"observation layout '{have}', the task is configured with '{want}' (set the config key "
-            f"simulators.mamujoco_obs: {have} -- get_task(..., obs_layout='{have}') or COMADICE_MAMUJOCO_OBS="
-            f"{have} outside the workflow -- to use this file, or remake the data with '{want}')"]
+            f"simulators.mamujoco_obs: {have} -- or get_task(..., obs_layout='{have}') "
+            f"outside the workflow -- to use this file, or remake the data with '{want}')"]
 
 
 def _backend_problems(meta: dict, task) -> list:
@@ -540,8 +540,8 @@ def _backend_problems(meta: dict, task) -> list:
     if have not in BACKENDS or want is None or have == want:
         return []
     return [f"made with backend '{have}', the task is configured with '{want}' (set the config key "
-            f"simulators.smac_backend: {have} -- get_task(..., backend='{have}') or COMADICE_SMAC_BACKEND="
-            f"{have} outside the workflow -- to use this file, or remake the data with '{want}')"]
+            f"simulators.smac_backend: {have} -- or get_task(..., backend='{have}') "
+            f"outside the workflow -- to use this file, or remake the data with '{want}')"]
 
 
 def _setting_problems(meta: dict, task) -> list:
