@@ -280,7 +280,7 @@ def _load(path: str, obs_dtype, task, expect_quality) -> OfflineDataset:
     ds = OfflineDataset(**arrays, meta=meta)
     validate(ds, path)
     if task is not None:
-        check_against_task(ds, task, expect_quality, path)
+        check_against_task(ds, task, expect_quality, path, header_checked=True)
     ds.obs_all, ds.state_all = joined["obs"], joined["state"]
     return ds
 
@@ -550,26 +550,37 @@ def _setting_problems(meta: dict, task) -> list:
     return _obs_layout_problems(meta, task) + _backend_problems(meta, task)
 
 
+def _shape_check(ds, task) -> list:
+    return _shape_problems({"obs": ds.obs.shape, "state": ds.state.shape, "actions": ds.actions.shape,
+                            "avail": None if ds.avail is None else ds.avail.shape}, ds.meta, task)
+
+
+def _setting_check(ds, task) -> list:
+    return _setting_problems(ds.meta, task)
+
+
 #: checks of a dataset against the task it is used for: each ``check(ds, task) -> [problems]``.
 #: Append to extend; ``check_against_task`` runs them all.
-TASK_CHECKS = [
-    lambda ds, task: _shape_problems({"obs": ds.obs.shape, "state": ds.state.shape, "actions": ds.actions.shape,
-                                      "avail": None if ds.avail is None else ds.avail.shape}, ds.meta, task),
-    _value_problems,
-    lambda ds, task: _setting_problems(ds.meta, task),
-]
+TASK_CHECKS = [_shape_check, _value_problems, _setting_check]
+#: the checks ``load_dataset`` makes from the file's header before reading its arrays (with the
+#: labels): after reading, only the others run, so that no check runs twice per load
+HEADER_CHECKS = (_shape_check, _setting_check)
 
 
-def check_against_task(ds: "OfflineDataset", task, quality: Optional[str] = None, where: str = "<dataset>") -> None:
+def check_against_task(ds: "OfflineDataset", task, quality: Optional[str] = None, where: str = "<dataset>",
+                       header_checked: bool = False) -> None:
     """Refuse a dataset that does not fit ``task`` (a ``TaskSpec`` or ``"suite/task"``), naming
     ``where`` (the file) and every problem: its suite / task / quality labels (``quality``
     None: not checked), agents, observation / state / action sizes, the action type, discrete
     actions outside the task's range or unavailable, continuous actions beyond [-1, 1] x the
-    recorded ``action_scale``.  Runs every function in ``TASK_CHECKS``."""
+    recorded ``action_scale``.  Runs every function in ``TASK_CHECKS`` (``header_checked``: those
+    ``load_dataset`` has not run from the file's header already, and not the labels)."""
     task = _task_spec(task)
-    problems = _label_problems(ds.meta, task, quality)
+    problems = [] if header_checked else _label_problems(ds.meta, task, quality)
     try:
         for check in TASK_CHECKS:
+            if header_checked and check in HEADER_CHECKS:
+                continue
             problems += check(ds, task)
     except DatasetError as exc:
         problems.append(str(exc))

@@ -122,3 +122,29 @@ def test_a_dataset_of_another_backend_is_refused_naming_the_config_key(tmp_path)
                                                r"\(set the config key simulators.smac_backend: smax"):
             check()
     check_against_task(from_episodes(eps, {**meta, "backend": "imported"}), sc2)
+
+
+def test_loading_checks_each_fit_once(tmp_path, monkeypatch):
+    """load_dataset checks the labels, sizes and settings from the file's header before reading
+    the arrays, then only the checks that need the arrays (the values): no check runs twice."""
+    import dataclasses
+
+    from envs import dataset as dataset_module
+    from envs.registry import get_task
+
+    eps, meta = _episodes()
+    task = dataclasses.replace(get_task("5m_vs_6m", backend="smax"), n_agents=2, obs_dim=4, state_dim=6, action_dim=3)
+    path = tmp_path / "medium.h5"
+    write_dataset(from_episodes(eps, meta), path)
+    calls = {"shape": 0, "setting": 0, "value": 0}
+    for name, key in (("_shape_problems", "shape"), ("_setting_problems", "setting"), ("_value_problems", "value")):
+        real = getattr(dataset_module, name)
+
+        def counted(*a, _real=real, _key=key, **k):
+            calls[_key] += 1
+            return _real(*a, **k)
+        monkeypatch.setattr(dataset_module, name, counted)
+    monkeypatch.setattr(dataset_module, "TASK_CHECKS", [dataset_module._shape_check, dataset_module._value_problems,
+                                                        dataset_module._setting_check])
+    load_dataset(path, expect_task=task)
+    assert calls == {"shape": 1, "setting": 1, "value": 1}
