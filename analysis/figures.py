@@ -25,17 +25,29 @@ def _save(fig, path, **kw) -> None:
 
 
 def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites) -> pd.DataFrame:
-    """Tidy frame: suite, alpha, seed, value (mean over the suite's cells for that seed)."""
+    """Tidy frame: suite, alpha, seed, value (mean over the suite's cells for that seed).
+
+    A run that diverged has no result (its last evaluation is not a number of the method), so
+    it is left out; a seed of which any cell diverged is left out at that alpha as a whole,
+    because a mean over fewer cells would mix cells of different scale.  ``left_out`` counts,
+    per (suite, alpha), the seeds so dropped (the same on every row of that alpha)."""
     rows = []
     final = scores[scores["is_final"] & (scores["algorithm"] == "ComaDICE")]
     for suite in suites:
         metric = get_suite(suite).metric
         for alpha, variant in alpha_variants.items():
             df = final[(final["suite"] == suite) & (final["variant"] == variant)]
+            n_cells = df.groupby(["task", "quality"]).ngroups
+            kept, left_out = [], 0
             for seed, g in df.groupby("seed"):
-                rows.append({"suite": suite, "alpha": float(alpha), "seed": seed, "value": g[metric].mean(),
-                             "cells": len(g)})
-    return pd.DataFrame(rows)
+                ok = g[g["status"] == "ok"] if "status" in g else g
+                if len(ok) < n_cells:
+                    left_out += 1
+                    continue
+                kept.append({"suite": suite, "alpha": float(alpha), "seed": seed, "value": ok[metric].mean(),
+                             "cells": len(ok)})
+            rows += [{**r, "left_out": left_out} for r in kept]
+    return pd.DataFrame(rows, columns=["suite", "alpha", "seed", "value", "cells", "left_out"])
 
 
 def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
@@ -57,6 +69,11 @@ def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
         ax.set_xlabel(r"$\alpha$")
         ax.set_ylabel(get_metric(get_suite(suite).metric).axis)
         ax.set_title(f"{get_suite(suite).title} (mean over tasks, {int(stats['count'].max())} seeds)")
+        # an alpha with fewer seeds (the others diverged on some cell) says so beside its point
+        for a, m, c in zip(stats["alpha"], stats["mean"], stats["count"]):
+            if c < stats["count"].max():
+                ax.annotate(f"{int(c)} seed{'s' if c != 1 else ''}", (a, m), textcoords="offset points",
+                            xytext=(0, 6), ha="center", fontsize=7)
     if note:
         fig.text(0.5, -0.02, note, ha="center", va="top", fontsize=8)
     fig.tight_layout()

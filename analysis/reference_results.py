@@ -282,9 +282,10 @@ def alpha_summary(scores: pd.DataFrame, config: dict) -> pd.DataFrame:
     variants = {a: variant_for(config, "alpha", a) for a in abl.get("alpha", [])}
     frame = alpha_frame(scores, variants, abl.get("suites", []))
     if frame.empty:
-        return pd.DataFrame(columns=["suite", "alpha", "mean", "std", "seeds"])
-    out = frame.groupby(["suite", "alpha"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
-    return out.rename(columns={"count": "seeds"}).sort_values(["suite", "alpha"], kind="stable")
+        return pd.DataFrame(columns=["suite", "alpha", "mean", "std", "seeds", "left_out"])
+    out = frame.groupby(["suite", "alpha"], sort=False).agg(mean=("value", "mean"), std=("value", "std"),
+                                                           seeds=("value", "count"), left_out=("left_out", "first"))
+    return out.reset_index().sort_values(["suite", "alpha"], kind="stable")
 
 
 def paper_ablations() -> pd.DataFrame:
@@ -421,6 +422,13 @@ def _rank_summary(comp: pd.DataFrame) -> dict:
             "tau_by_suite": "; ".join(by_suite)}
 
 
+def _diverged_note(cell) -> str:
+    """' (k of n diverged)' where some seeds of an alpha-sweep cell diverged (their numbers are
+    not in its mean), '' otherwise."""
+    k = int(cell["diverged"])
+    return f" ({k} of {k + int(cell['seeds'])} diverged)" if k else ""
+
+
 def _alpha_tables(alpha: pd.DataFrame, cells: pd.DataFrame, config: dict) -> dict:
     """Figure 1 per suite (ours; the notebook's mean over the same cells) and per cell."""
     alphas = sorted({float(a) for a in (config.get("ablations") or {}).get("alpha", [])})
@@ -430,8 +438,14 @@ def _alpha_tables(alpha: pd.DataFrame, cells: pd.DataFrame, config: dict) -> dic
         a = alpha[alpha["suite"] == suite].set_index("alpha")
         nb = g.groupby("alpha")["paper_mean"].mean()
         ours_by = {x: float(a.loc[x, "mean"]) if x in a.index else math.nan for x in alphas}
+        def left_out(x):  # seeds of which some cell diverged are not in the suite's mean
+            k = int(a.loc[x, "left_out"]) if x in a.index else 0
+            n = int(a.loc[x, "seeds"])
+            return f" ({n} seed{'s' if n != 1 else ''}; {k} left out, diverged)" if k else ""
+
         suite_rows.append([get_suite(suite).title + " (ours)",
-                           *[_num(ours_by[x], d, float(a.loc[x, "std"]) if x in a.index else None) for x in alphas],
+                           *[_num(ours_by[x], d, float(a.loc[x, "std"]) if x in a.index else None) + left_out(x)
+                             for x in alphas],
                            f"alpha = {_peak(ours_by):g}" if _peak(ours_by) is not None else "–"])
         nb_by = {x: float(nb.get(x, math.nan)) for x in alphas}
         suite_rows.append([get_suite(suite).title + " (notebook, same cells)", *[_num(nb_by[x], d) for x in alphas],
@@ -443,8 +457,8 @@ def _alpha_tables(alpha: pd.DataFrame, cells: pd.DataFrame, config: dict) -> dic
             po, pp = _peak(o), _peak(p)
             peaks.append((po, pp))
             cell_rows.append([get_task(task, suite).display, quality,
-                              *[_num(c.loc[x, "mean"], d, c.loc[x, "std"]) + " / " + _num(c.loc[x, "paper_mean"], d)
-                                if x in c.index else "–" for x in alphas],
+                              *[_num(c.loc[x, "mean"], d, c.loc[x, "std"]) + _diverged_note(c.loc[x])
+                                + " / " + _num(c.loc[x, "paper_mean"], d) if x in c.index else "–" for x in alphas],
                               f"{po:g}" if po is not None else "–", f"{pp:g}" if pp is not None else "–"])
     header = [f"alpha {x:g}" for x in alphas]
     return {"suite_table": _md_table(["suite", *header, "peak"], suite_rows) if suite_rows else "",

@@ -19,3 +19,45 @@ def test_curve_frame_and_figure(tmp_path):
     out = tmp_path / "curve.png"
     plot_learning_curve(frame, "smacv1", "5m_vs_6m (good)", out, ["BC", "ComaDICE"])
     assert out.stat().st_size > 5_000
+
+
+def _alpha_scores():
+    """ComaDICE's last evaluations of a 2-cell, 2-seed alpha sweep; seed 1 diverged on one
+    cell at alpha 0.01."""
+    rows = []
+    for variant, base in (("alpha0.01", 100.0), ("default", 500.0)):
+        for seed in (0, 1):
+            for task_i, quality in enumerate(("expert", "medium")):
+                diverged = variant == "alpha0.01" and seed == 1 and quality == "medium"
+                rows.append({"suite": "mamujoco", "task": "Hopper_3x1", "quality": quality, "algorithm": "ComaDICE",
+                             "variant": variant, "seed": seed, "is_final": True,
+                             "return_mean": 1e6 if diverged else base + 10 * seed + 100 * task_i,
+                             "status": "diverged" if diverged else "ok"})
+    return pd.DataFrame(rows)
+
+
+def test_alpha_frame_leaves_out_diverged_runs_and_their_seeds():
+    from analysis.figures import alpha_frame
+    frame = alpha_frame(_alpha_scores(), {0.01: "alpha0.01", 10.0: "default"}, ["mamujoco"])
+    low = frame[frame["alpha"] == 0.01]
+    # the diverged run's number (1e6) is nowhere; its seed is dropped whole, not averaged over one cell
+    assert list(low["seed"]) == [0] and low["value"].iloc[0] == (100.0 + 200.0) / 2
+    assert (low["left_out"] == 1).all() and (low["cells"] == 2).all()
+    high = frame[frame["alpha"] == 10.0]
+    assert list(high["seed"]) == [0, 1] and (high["left_out"] == 0).all()
+    assert high["value"].tolist() == [(500.0 + 600.0) / 2, (510.0 + 610.0) / 2]
+
+
+def test_alpha_summary_and_cells_name_the_diverged_seeds():
+    from analysis.reference_results import _alpha_tables, alpha_cells, alpha_summary
+    config = {"suites": {"mamujoco": {"tasks": ["Hopper_3x1"], "qualities": ["expert", "medium"]}},
+              "algorithms": ["ComaDICE"], "ablations": {"suites": ["mamujoco"], "alpha": [0.01, 10]}}
+    scores = _alpha_scores()
+    summary = alpha_summary(scores, config)
+    assert summary.set_index("alpha").loc[0.01, "seeds"] == 1 and summary.set_index("alpha").loc[0.01, "left_out"] == 1
+    cells = alpha_cells(scores, config)
+    medium = cells[(cells["quality"] == "medium") & (cells["alpha"] == 0.01)].iloc[0]
+    assert medium["seeds"] == 1 and medium["diverged"] == 1 and medium["mean"] == 200.0
+    tables = _alpha_tables(summary, cells, config)
+    assert "1 seed; 1 left out, diverged" in tables["suite_table"]
+    assert "(1 of 2 diverged)" in tables["cell_table"] and "1000000" not in tables["cell_table"]
