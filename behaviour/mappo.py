@@ -70,6 +70,8 @@ class MAPPOConfig:
     grad_clip: float = 10.0     # MAPPO default max grad norm
     hidden: int = 64            # MAPPO's SMAC MLP width
     eval_episodes: int = 32
+    n_checkpoints: int = 10     # evaluated checkpoints over the run, the first before any update (MaMuJoCo's
+    #                             medium level is the one nearest 0.3 of the expert's return: MAMUJOCO has more)
     # -- options (defaults: the learner as it was; MAMUJOCO below sets HARL's values) ----------
     layers: int = 2             # hidden layers of actor and critic (HARL Hopper 3x1: hidden_sizes [128, 128, 128])
     layer_norm: bool = False    # HARL's MLPBase: LayerNorm of the inputs (use_feature_normalization) and after
@@ -99,8 +101,9 @@ class MAPPOConfig:
 # 2-core CPU affords (HARL: 3 x 128 hidden, 20 envs x 200 steps; here 2 x 64, 16 envs x 128 steps in 4
 # minibatches); the configured sizes (datasets.mappo.mamujoco) override num_envs, rollout_steps, eval_episodes,
 # epochs and any other field.
-MAMUJOCO = dict(num_envs=16, rollout_steps=128, eval_episodes=8, epochs=10, clip=0.05, entropy=0.0,
-                layer_norm=True, value_norm=True, huber_delta=10.0, std_max=0.5, lr_decay=True,
+# 30 checkpoints: with 10, the 2M-step Hopper run had none between 367 and 1351 (target 0.3 x 3166 = 950), issue 19.
+MAMUJOCO = dict(num_envs=16, rollout_steps=128, eval_episodes=8, n_checkpoints=30, epochs=10, clip=0.05,
+                entropy=0.0, layer_norm=True, value_norm=True, huber_delta=10.0, std_max=0.5, lr_decay=True,
                 bootstrap_truncation=True, reward_scale=False, adam_eps=1e-5, clip_each=True, minibatches=4)
 
 
@@ -272,7 +275,7 @@ def evaluate_agent(task, agent, episodes, seed, venv=None):
 RESUME_EVERY = 25  # iterations between two saves of a resume state (50k env steps at the paper's sizes)
 
 
-def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: int = 0, n_checkpoints: int = 10,
+def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: int = 0, n_checkpoints: int = None,
                 record_episodes: int = 0, log=print, resume_file=None, resume_every: int = RESUME_EVERY,
                 keep_resume: bool = False) -> dict:
     """With ``resume_file``, the whole state of the run (networks, optimiser, reward normaliser,
@@ -286,6 +289,7 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     from envs.simulators import make_vector_env
 
     cfg = cfg or MAPPOConfig()
+    n_checkpoints = cfg.n_checkpoints if n_checkpoints is None else n_checkpoints
     torch.manual_seed(seed)
     np.random.seed(seed)
     venv = make_vector_env(task, cfg.num_envs, seed)
@@ -293,7 +297,9 @@ def train_mappo(task: TaskSpec, env_steps: int, cfg: MAPPOConfig = None, seed: i
     venv.warm_up()
     eval_env.warm_up()
     agent = MAPPOAgent(task, cfg.hidden, cfg.layers, cfg.layer_norm, cfg.std_max, cfg.state_value)
-    opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+    # fused: one kernel for every parameter's Adam step (torch's CPU implementation), a quarter of the
+    # update's time with these small networks (benchmarks/bench_behaviour.py)
+    opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
     E, N, T = cfg.num_envs, task.n_agents, cfg.rollout_steps
     iterations = max(1, env_steps // (E * T))
     ckpt_every = max(1, iterations // max(1, n_checkpoints - 1))

@@ -7,11 +7,11 @@ One line per simulator, ending in the ratio of the two:
     mamujoco Hopper_3x1: learner 8,100 env steps/s, simulator 16,000, ratio 0.51
 
 - MaMuJoCo: ``behaviour.mappo.train_mappo`` as the pipeline runs it (MAPPO's MaMuJoCo settings
-  with the profile's ``datasets.mappo.mamujoco`` sizes, every episode recorded, 10 checkpoint
-  evaluations), env steps of training over its wall time, after a short warm-up run (imports,
-  lazy initialisation); the ceiling is raw ``mujoco.mj_step`` with the env's frame skip over the
-  same number of envs, uniform random actions, no resets, no observations (measured before and
-  after the learner, the mean of the two).
+  with the profile's ``datasets.mappo.mamujoco`` sizes, every episode recorded, checkpoint
+  evaluations as often per env step as in the profile's run), env steps of training over its
+  wall time, after a short warm-up run (imports, lazy initialisation); the ceiling is raw
+  ``mujoco.mj_step`` with the env's frame skip over the same number of envs, uniform random
+  actions, no resets, no observations (measured before and after the learner, the mean of the two).
 
 - SMAX: ``behaviour.smax_mappo.train_smax_mappo`` (JAX MAPPO compiled end to end) with the
   profile's ``datasets.mappo.smax`` settings, every curve point's evaluation included; its rate is
@@ -72,14 +72,18 @@ def bench_mamujoco(task_name: str = "Hopper_3x1", env_steps: int = 200_000, prof
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = get_task(task_name, "mamujoco", simulators={"mamujoco_obs": "authors"})
-        cfg = mamujoco_config(profile_sizes(profile, "mamujoco"))
+        sizes = profile_sizes(profile, "mamujoco")
+        cfg = mamujoco_config(sizes)
         E = cfg.num_envs
+        # checkpoint evaluations at the pipeline run's rate per env step (30 over its 2M steps: 3 over 200k)
+        n_checkpoints = max(2, round(cfg.n_checkpoints * env_steps / sizes.get("env_steps", env_steps)))
         ceiling_steps = max(200, env_steps // (4 * E))
         before = mamujoco_ceiling(task, E, ceiling_steps, seed)
         train_mappo(task, E * cfg.rollout_steps, cfg, seed=seed, n_checkpoints=1, record_episodes=-1,
                     log=lambda s: None)   # warm-up: imports and lazy initialisation out of the timing
         t = time.perf_counter()
-        run = train_mappo(task, env_steps, cfg, seed=seed, n_checkpoints=10, record_episodes=-1, log=lambda s: None)
+        run = train_mappo(task, env_steps, cfg, seed=seed, n_checkpoints=n_checkpoints, record_episodes=-1,
+                          log=lambda s: None)
         wall = time.perf_counter() - t
         after = mamujoco_ceiling(task, E, ceiling_steps, seed)
     learner, ceiling = run["env_steps"] / wall, (before + after) / 2
