@@ -50,7 +50,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -96,8 +96,23 @@ class RunConfig:
     simulators: dict = field(default_factory=dict)  # the config's simulators section (smac_backend,
                                     # mamujoco_obs): configures the task (envs/registry.py get_task)
     resume: bool = True             # continue from resume.pt when a previous attempt left one
-    fail: bool = False              # raise before writing metrics (tests of the pipeline's rerun)
-    fail_after_evals: int = 0       # raise after this many evaluations (tests of resuming)
+
+
+@dataclass
+class RunHooks:
+    """Extension points of :func:`train` (tests of resuming, the workflow's ``fail_runs``).  Each
+    is optional and may raise to stop the run there: the exception leaves :func:`train` and the
+    run directory holds what a run that died at that point holds.
+
+    ``after_evaluation(step, curve)``: after each evaluation of training and its resume save
+    (``curve``: the rows so far, the last one of this evaluation; not to be modified).  Not
+    called at a divergence.
+
+    ``before_metrics(metrics)``: just before metrics.json is written; curve.csv, checkpoint.pt
+    and timing.json are written by then and resume.pt is still there.
+    """
+    after_evaluation: Optional[Callable[[int, list], None]] = None
+    before_metrics: Optional[Callable[[dict], None]] = None
 
 
 def set_seed(seed: int) -> None:
@@ -225,8 +240,59 @@ def _tensorboard(out_dir: Path, log):
         return None
 
 
-def train(cfg: RunConfig, out_dir, log=print) -> dict:
-    out_dir = Path(out_dir)
+# -- the run ------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    """A run once set up (:func:`_prepare_run`): what the loop and the results need."""
+    cfg: RunConfig
+    out_dir: Path
+    log: Callable
+    device: str
+    ds: object                      # the loaded dataset (envs/dataset.py)
+    checksum: str                   # of the dataset file
+    task: object                    # envs/registry.py task
+    data: TensorData
+    learner: object
+    n_updates: int
+    value_bound: float              # r_max / (1 - gamma) of the rewards the learner trains on
+    venv: object                    # the batched evaluation environment
+    policy: Callable
+    eval_every: int
+    columns: list                   # every metric of the tables (envs/suites.py METRICS)
+    label: str                      # the run's prefix in log lines
+    resume_path: Path
+    code: dict                      # code version of the code that runs now, recorded in metrics.json
+    fingerprint: dict               # what a resume state must match
+
+
+@dataclass
+class _Progress:
+    """Where training stands (:func:`_train_loop`), and its timing."""
+    curve: list
+    step: int
+    start_step: int                 # the step this attempt started (resumed) at
+    t0: float                       # perf_counter when the loop began
+    reason: Optional[str] = None    # why the run diverged, None while it has not
+    train_s: float = 0.0
+    eval_s: float = 0.0
+
+
+def train(cfg: RunConfig, out_dir, log=print, hooks: Optional[RunHooks] = None) -> dict:
+    """Run ``cfg`` into ``out_dir`` (the run directory of the module docstring), resuming from the
+    resume state a previous attempt left; the metrics and timing of the run."""
+    hooks = hooks or RunHooks()
+    run = _prepare_run(cfg, Path(out_dir), log)
+    start = _resume_or_start(run)
+    if start is None:  # a state that did not fit, set aside: the whole run again, from a clean process state
+        return train(cfg, out_dir, log, hooks)
+    progress = _train_loop(run, *start, hooks)
+    return _write_results(run, progress, hooks)
+
+
+def _prepare_run(cfg: RunConfig, out_dir: Path, log) -> _Run:
+    """Everything before the first update: the process's threads, device and seed, the dataset
+    and the learner, config.yaml, the evaluation environment and the resume fingerprint."""
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = out_dir / "metrics.json"
     if metrics_path.exists():
@@ -235,6 +301,31 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     device = resolve_device(cfg.device, log)
     set_seed(cfg.seed)
 
+    ds, checksum, task = _load_run_dataset(cfg)
+    data = TensorData(ds, device, seed=cfg.seed)
+    learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, device)
+    hp = dataclasses.asdict(learner.cfg)
+    n_updates = updates_for(cfg, ds.n_transitions)
+    resolved = _resolved_config(cfg, ds, checksum, task, hp, n_updates, device)
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    # r_max of the rewards the learner trains on bounds any value it should reach
+    rewards = data.reward_to_go if hp.get("reward_to_go") else data.reward
+    gamma = hp.get("gamma", 0.99)
+    value_bound = max(float(rewards.abs().max()), 1e-6) / (1.0 - gamma)
+
+    venv = make_vector_env(task, cfg.eval_episodes, seed=10_000 + cfg.seed)
+    venv.warm_up()  # simulator compilation stays out of the timed loop
+    code = _code_version(learner.name)
+    return _Run(cfg=cfg, out_dir=out_dir, log=log, device=device, ds=ds, checksum=checksum, task=task, data=data,
+                learner=learner, n_updates=n_updates, value_bound=value_bound, venv=venv,
+                policy=make_policy(learner, device), eval_every=max(1, n_updates // max(1, cfg.n_evals)),
+                columns=evaluation_columns(),
+                label=f"[{cfg.algorithm} {task.name} {ds.meta['quality']} {cfg.variant} seed{cfg.seed}]",
+                resume_path=out_dir / RESUME_FILE, code=code, fingerprint=_fingerprint(resolved, code))
+
+
+def _load_run_dataset(cfg: RunConfig):
+    """The run's dataset (observations in ``cfg.obs_dtype``), its file's checksum and its task."""
     obs_dtype = {"float32": None, "float16": np.float16}.get(cfg.obs_dtype)
     if cfg.obs_dtype == "auto":
         obs_dtype = np.float16 if obs_nbytes(cfg.dataset) > (2 << 30) else None
@@ -242,16 +333,18 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
         raise ValueError(f"obs_dtype must be float32, float16 or auto, got {cfg.obs_dtype!r}")
     # the loader refuses a file that does not fit the run's task (as the run's simulator settings
     # configure it: backend, observation layout) and quality, naming the file
-    from envs.registry import get_task, task_simulators
+    from envs.registry import get_task
     expect = get_task(cfg.task, simulators=cfg.simulators) if cfg.task is not None else None
     ds = load_dataset(cfg.dataset, obs_dtype=obs_dtype, expect_task=expect, expect_quality=cfg.quality)
     checksum = file_sha256(cfg.dataset)
     task = expect if expect is not None else get_task(ds.meta["task"], ds.meta["suite"], simulators=cfg.simulators)
-    data = TensorData(ds, device, seed=cfg.seed)
-    learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, device)
-    hp = dataclasses.asdict(learner.cfg)
-    n_updates = updates_for(cfg, ds.n_transitions)
+    return ds, checksum, task
 
+
+def _resolved_config(cfg: RunConfig, ds, checksum: str, task, hp: dict, n_updates: int, device: str) -> dict:
+    """config.yaml: the run configuration as resolved (update count, hyperparameters, dataset,
+    versions, device)."""
+    from envs.registry import task_simulators
     resolved = {**dataclasses.asdict(cfg), "n_updates": n_updates, "hyperparameters": hp, "task": task.name,
                 "suite": task.suite, "quality": ds.meta["quality"], "dataset_sha256": checksum,
                 "n_transitions": ds.n_transitions, "backend": task.backend,
@@ -261,105 +354,122 @@ def train(cfg: RunConfig, out_dir, log=print) -> dict:
     resolved["simulators"] = task_simulators(cfg.simulators, task.suite)
     if not resolved["simulators"]:
         del resolved["simulators"]
-    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    # r_max of the rewards the learner trains on bounds any value it should reach
-    rewards = data.reward_to_go if hp.get("reward_to_go") else data.reward
-    gamma = hp.get("gamma", 0.99)
-    value_bound = max(float(rewards.abs().max()), 1e-6) / (1.0 - gamma)
+    return resolved
 
-    venv = make_vector_env(task, cfg.eval_episodes, seed=10_000 + cfg.seed)
-    venv.warm_up()  # simulator compilation stays out of the timed loop
-    policy = make_policy(learner, device)
-    eval_every = max(1, n_updates // max(1, cfg.n_evals))
-    columns = evaluation_columns()   # every metric of the tables (envs/suites.py METRICS)
-    label = f"[{cfg.algorithm} {task.name} {ds.meta['quality']} {cfg.variant} seed{cfg.seed}]"
 
-    resume_path = out_dir / RESUME_FILE
-    code = _code_version(learner.name)  # of the code that runs now, recorded in metrics.json
-    fingerprint = _fingerprint(resolved, code)
-    curve, step = [], 0
-    state = load_resume(resume_path, fingerprint, log) if cfg.resume else None
-    if state is not None:
-        try:
-            _restore(state, learner, data, venv)
-            curve, step = list(state["curve"]), int(state["step"])
-        except Exception as exc:  # noqa: BLE001 - a state that loads but does not fit this learner
-            # the learner may hold half of it by now: set the file aside and start the whole run
-            # again from a clean process state (the rerun finds no resume file)
-            set_aside(resume_path, f"resume state does not fit the run ({type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", log)
-            return train(cfg, out_dir, log)
-        log(f"{label} resumed at step {step} ({len(curve)} evaluations done)")
-    tb = _tensorboard(out_dir, log)
+def _resume_or_start(run: _Run) -> Optional[tuple]:
+    """``(curve, step)`` to start from: those of the resume state a previous attempt left (when
+    ``cfg.resume`` and the state is of this run), else ``([], 0)``.  None when a state loaded
+    but did not fit the learner: it is set aside and the caller must start the whole run again."""
+    state = load_resume(run.resume_path, run.fingerprint, run.log) if run.cfg.resume else None
+    if state is None:
+        return [], 0
+    try:
+        _restore(state, run.learner, run.data, run.venv)
+        curve, step = list(state["curve"]), int(state["step"])
+    except Exception as exc:  # noqa: BLE001 - a state that loads but does not fit this learner
+        # the learner may hold half of it by now: set the file aside and start the whole run
+        # again from a clean process state (the rerun finds no resume file)
+        set_aside(run.resume_path, f"resume state does not fit the run ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", run.log)
+        return None
+    run.log(f"{run.label} resumed at step {step} ({len(curve)} evaluations done)")
+    return curve, step
 
-    t0, train_s, t_evals = time.perf_counter(), 0.0, 0.0
-    start_step, last, reason = step, {}, None
-    while step < n_updates:
+
+def _train_loop(run: _Run, curve: list, step: int, hooks: RunHooks) -> _Progress:
+    """Updates from ``step`` to ``n_updates`` in chunks of ``eval_every``, each chunk followed by
+    the divergence check, an evaluation, the resume save and ``hooks.after_evaluation``; stops
+    early at a divergence (its row in the curve has no evaluation)."""
+    cfg, n_updates = run.cfg, run.n_updates
+    tb = _tensorboard(run.out_dir, run.log)
+    p = _Progress(curve=curve, step=step, start_step=step, t0=time.perf_counter())
+    last = {}
+    while p.step < n_updates:
         t_train = time.perf_counter()
-        chunk = min(eval_every, n_updates - step)
+        chunk = min(run.eval_every, n_updates - p.step)
         for _ in range(chunk):
-            last = learner.update(data.sample(cfg.batch_size))
-        step += chunk
+            last = run.learner.update(run.data.sample(cfg.batch_size))
+        p.step += chunk
         losses = {k: float(v) for k, v in last.items()}  # one host sync per evaluation
-        train_s += time.perf_counter() - t_train
-        reason = divergence(losses, value_bound)
-        if reason is not None:
-            curve.append({"step": step, **{c: math.nan for c in columns}, **losses})
-            log(f"{label} DIVERGED at step {step}: {reason}")
+        p.train_s += time.perf_counter() - t_train
+        p.reason = divergence(losses, run.value_bound)
+        if p.reason is not None:
+            p.curve.append({"step": p.step, **{c: math.nan for c in run.columns}, **losses})
+            run.log(f"{run.label} DIVERGED at step {p.step}: {p.reason}")
             break
-        t_eval = time.perf_counter()
-        res = evaluate(task, policy, cfg.eval_episodes, venv=venv)
-        t_evals += time.perf_counter() - t_eval
-        row = {"step": step, **{c: float(res.get(c, math.nan)) for c in columns}, **losses}
-        curve.append(row)
-        if tb is not None:
-            for k, v in row.items():
-                if k != "step" and math.isfinite(v):
-                    tb.add_scalar(k, v, step)
-        elapsed = time.perf_counter() - t0
-        done = (step - start_step) / max(1, n_updates - start_step)
-        eta = elapsed * (1 - done) / max(done, 1e-9)
-        log(f"{label} step {step}/{n_updates} ({100 * step / n_updates:.0f}%), {elapsed:.0f} s, ~{eta:.0f} s left: "
-            + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "step"))
-        if step < n_updates and cfg.resume:
-            _save_resume(resume_path, fingerprint, learner, data, venv, step, curve)
-        if cfg.fail_after_evals and len(curve) >= cfg.fail_after_evals and step < n_updates:
-            raise RuntimeError(f"run configured to fail after {cfg.fail_after_evals} evaluations (a test of resuming)")
+        _evaluation(run, p, losses, tb)
+        if p.step < n_updates and cfg.resume:
+            _save_resume(run.resume_path, run.fingerprint, run.learner, run.data, run.venv, p.step, p.curve)
+        if hooks.after_evaluation is not None:
+            hooks.after_evaluation(p.step, p.curve)
     if tb is not None:
         tb.close()
+    return p
 
-    atomic_write_text(out_dir / "curve.csv", _curve_csv(curve))
+
+def _evaluation(run: _Run, p: _Progress, losses: dict, tb) -> None:
+    """Evaluate the policy after ``p.step`` updates: the curve's row (metrics and losses), its
+    TensorBoard scalars and the progress log line."""
+    t_eval = time.perf_counter()
+    res = evaluate(run.task, run.policy, run.cfg.eval_episodes, venv=run.venv)
+    p.eval_s += time.perf_counter() - t_eval
+    row = {"step": p.step, **{c: float(res.get(c, math.nan)) for c in run.columns}, **losses}
+    p.curve.append(row)
+    if tb is not None:
+        for k, v in row.items():
+            if k != "step" and math.isfinite(v):
+                tb.add_scalar(k, v, p.step)
+    elapsed = time.perf_counter() - p.t0
+    done = (p.step - p.start_step) / max(1, run.n_updates - p.start_step)
+    eta = elapsed * (1 - done) / max(done, 1e-9)
+    run.log(f"{run.label} step {p.step}/{run.n_updates} ({100 * p.step / run.n_updates:.0f}%), {elapsed:.0f} s, "
+            f"~{eta:.0f} s left: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "step"))
+
+
+def _write_results(run: _Run, p: _Progress, hooks: RunHooks) -> dict:
+    """curve.csv, checkpoint.pt, the final evaluation, timing.json, ``hooks.before_metrics`` and,
+    last, metrics.json; then the resume state goes.  The metrics and timing."""
+    atomic_write_text(run.out_dir / "curve.csv", _curve_csv(p.curve))
     # through a buffer: torch.save names its archive after the file, and the temporary
     # file's random name would make two identical checkpoints differ
     buf = io.BytesIO()
-    torch.save(learner.state_dict(), buf)
-    atomic_write_bytes(out_dir / "checkpoint.pt", buf.getvalue())
+    torch.save(run.learner.state_dict(), buf)
+    atomic_write_bytes(run.out_dir / "checkpoint.pt", buf.getvalue())
 
-    final = curve[-1]
+    metrics = _metrics(run, p)
+    timing = {"wall_s": time.perf_counter() - p.t0, "train_s": p.train_s, "eval_s": p.eval_s,
+              "updates_per_s": (p.step - p.start_step) / max(p.train_s, 1e-9), "resumed_at_step": p.start_step}
+    atomic_write_text(run.out_dir / "timing.json", json.dumps(timing, indent=2))
+    if hooks.before_metrics is not None:
+        hooks.before_metrics(metrics)
+    atomic_write_text(run.out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=True))
+    run.resume_path.unlink(missing_ok=True)
+    return {**metrics, **timing}
+
+
+def _metrics(run: _Run, p: _Progress) -> dict:
+    """metrics.json (schema in the module docstring), the final evaluation's figures included
+    (that evaluation runs here, for a run that did not diverge)."""
+    cfg, task, final = run.cfg, run.task, p.curve[-1]
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
-        "suite": task.suite, "task": task.name, "quality": ds.meta["quality"],
-        "algorithm": learner.name, "variant": cfg.variant, "seed": cfg.seed,
-        "status": "ok" if reason is None else "diverged",
+        "suite": task.suite, "task": task.name, "quality": run.ds.meta["quality"],
+        "algorithm": run.learner.name, "variant": cfg.variant, "seed": cfg.seed,
+        "status": "ok" if p.reason is None else "diverged",
         "backend": task.backend, "approximation": task.approximation,
-        "dataset_sha256": checksum, "dataset_grade": ds.meta.get("grade", "unknown"),
-        "n_updates": n_updates, "epochs": cfg.epochs, "eval_episodes": cfg.eval_episodes, "n_evals": len(curve),
+        "dataset_sha256": run.checksum, "dataset_grade": run.ds.meta.get("grade", "unknown"),
+        "n_updates": run.n_updates, "epochs": cfg.epochs, "eval_episodes": cfg.eval_episodes,
+        "n_evals": len(p.curve),
         # the paper's statistic: the last evaluation of training (never a diverged run's)
-        **{c: None if reason else final[c] for c in columns},
+        **{c: None if p.reason else final[c] for c in run.columns},
     }
-    metrics["code_version"] = code
-    if reason is not None:
-        metrics.update(diverged_reason=reason, diverged_step=final["step"])
+    metrics["code_version"] = run.code
+    if p.reason is not None:
+        metrics.update(diverged_reason=p.reason, diverged_step=final["step"])
     elif cfg.final_eval_episodes:
-        fvenv = venv if cfg.final_eval_episodes == cfg.eval_episodes else None  # no second compile
-        fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
+        fvenv = run.venv if cfg.final_eval_episodes == cfg.eval_episodes else None  # no second compile
+        fres = evaluate(task, run.policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
-        metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in columns})
-    timing = {"wall_s": time.perf_counter() - t0, "train_s": train_s, "eval_s": t_evals,
-              "updates_per_s": (step - start_step) / max(train_s, 1e-9), "resumed_at_step": start_step}
-    atomic_write_text(out_dir / "timing.json", json.dumps(timing, indent=2))
-    if cfg.fail:
-        raise RuntimeError("run configured to fail (fail: true) before writing metrics.json")
-    atomic_write_text(metrics_path, json.dumps(metrics, indent=2, allow_nan=True))
-    resume_path.unlink(missing_ok=True)
-    return {**metrics, **timing}
+        metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in run.columns})
+    return metrics

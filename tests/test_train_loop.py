@@ -10,7 +10,7 @@ from behaviour.ars import mamujoco_from_ars, train_ars
 from behaviour.smax_heuristic import collect_smax
 from envs.dataset import write_dataset
 from envs.registry import get_task
-from harness.train import RESUME_FILE, RunConfig, divergence, resolve_device, train, updates_for
+from harness.train import RESUME_FILE, RunConfig, RunHooks, divergence, resolve_device, train, updates_for
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,14 @@ def hopper_dataset(tmp_path_factory):
     return str(path)
 
 
+def fail_after_evals(n, n_updates):
+    """Hooks that stop a run after ``n`` evaluations (a test of resuming), unless it has finished."""
+    def after_evaluation(step, curve):
+        if len(curve) >= n and step < n_updates:
+            raise RuntimeError(f"run configured to fail after {n} evaluations (a test of resuming)")
+    return RunHooks(after_evaluation=after_evaluation)
+
+
 def _digest(run_dir):
     return {name: hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
             for name in ("metrics.json", "curve.csv", "checkpoint.pt")}
@@ -45,7 +53,7 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, reques
 
     cut = tmp_path / "cut"
     with pytest.raises(RuntimeError, match="fail after 2 evaluations"):
-        train(RunConfig(**base, fail_after_evals=2), cut, log=lambda s: None)
+        train(RunConfig(**base), cut, log=lambda s: None, hooks=fail_after_evals(2, base["n_updates"]))
     assert (cut / RESUME_FILE).exists() and not (cut / "metrics.json").exists()
     lines = []
     train(RunConfig(**base), cut, log=lines.append)
@@ -58,7 +66,7 @@ def test_a_resume_state_of_another_configuration_is_refused_and_the_run_restarts
     base = dict(dataset=smax_dataset, algorithm="BC", seed=0, n_updates=8, n_evals=4, eval_episodes=2,
                 hyperparameters={"hidden": 16}, device="cpu")
     with pytest.raises(RuntimeError):
-        train(RunConfig(**base, fail_after_evals=1), tmp_path, log=lambda s: None)
+        train(RunConfig(**base), tmp_path, log=lambda s: None, hooks=fail_after_evals(1, base["n_updates"]))
     lines = []
     train(RunConfig(**{**base, "hyperparameters": {"hidden": 32}}), tmp_path, log=lines.append)
     assert any("of a different configuration (differs in hyperparameters)" in s for s in lines)

@@ -2,7 +2,7 @@
 import os
 
 from analysis.logs import log_to
-from harness.train import RunConfig, train
+from harness.train import RunConfig, RunHooks, train
 
 run = snakemake.params.run
 tcfg = snakemake.params.train
@@ -18,7 +18,14 @@ cfg = RunConfig(
     task=f"{run.suite}/{run.task}", quality=run.quality,  # the dataset must be of this cell
     # the simulators the task runs on (backend, observation layout): the dataset must have been made so
     simulators=snakemake.params.simulators,
-    fail=snakemake.params.fail,
 )
+
+
+def fail_before_metrics(metrics):
+    raise RuntimeError("run configured to fail (fail_runs) before writing metrics.json")
+
+
+# fail_runs (tests of the pipeline's rerun): the run dies where metrics.json would be written
+hooks = RunHooks(before_metrics=fail_before_metrics) if snakemake.params.fail else None
 with log_to(snakemake.log[0]):
-    train(cfg, os.path.dirname(snakemake.output.metrics), log=lambda s: print(s, flush=True))
+    train(cfg, os.path.dirname(snakemake.output.metrics), log=lambda s: print(s, flush=True), hooks=hooks)
