@@ -135,7 +135,7 @@ def test_the_configs_simulators_key_reaches_the_training_run(tmp_path, monkeypat
 
     # workflow/scripts/train.py fills the run's settings from its rule's params (the device from the config)
     seen = []
-    monkeypatch.setattr(harness.train, "train", lambda cfg, out, log: seen.append(cfg))
+    monkeypatch.setattr(harness.train, "train", lambda cfg, out, log, hooks=None: seen.append(cfg))
     config = {"train": {"device": "cpu"}, "simulators": {"smac_backend": "smax", "mamujoco_obs": "local"}}
     run = types.SimpleNamespace(algorithm="BC", seed=0, variant="default", hyperparameters={"hidden": 16},
                                 suite="mamujoco", task="Hopper_3x1", quality="expert")
