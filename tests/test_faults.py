@@ -28,7 +28,8 @@ from behaviour.ars import mamujoco_from_ars, train_ars
 from envs.dataset import write_dataset
 from envs.registry import get_task
 from envs.resume import load_resume, resume_path, save_resume
-from harness.train import RESUME_FILE, RunConfig, RunHooks, train
+from harness.train import RESUME_FILE, RunConfig, train
+from tests.test_train_loop import fail_after_evals
 
 HOPPER = get_task("mamujoco/Hopper_3x1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,16 +107,10 @@ def _base(dataset, **kw):
                 hyperparameters={"hidden": 16}, device="cpu", **kw)
 
 
-def _fail_after_first_evaluation(step, curve):
-    """An ``after_evaluation`` hook: the run stops after its first evaluation (a test of resuming)."""
-    if len(curve) >= 1 and step < _base("")["n_updates"]:
-        raise RuntimeError("run configured to fail after 1 evaluations (a test of resuming)")
-
-
 def _interrupted(tmp_path, dataset):
     with pytest.raises(RuntimeError, match="fail after 1 evaluations"):
         train(RunConfig(**_base(dataset)), tmp_path, log=lambda s: None,
-              hooks=RunHooks(after_evaluation=_fail_after_first_evaluation))
+              hooks=fail_after_evals(1, _base(dataset)["n_updates"]))
     assert (tmp_path / RESUME_FILE).is_file()
 
 
