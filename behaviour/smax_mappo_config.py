@@ -27,6 +27,11 @@ class SMAXMAPPOConfig:
     hidden: int = 64             # MAPPO's SMAC width (Yu et al. 2022, hidden_size 64; JaxMARL: 128, 2x slower here)
     agent_id: bool = True        # the agent's one-hot id appended to its observation (MAPPO on SMAC:
                                  # obs_agent_id; JaxMARL's SMAX sweep results "agent_id")
+    critic: str = "state"        # "state": MAPPO's centralised V(s, id_i) on the world state (Yu et al. 2022);
+                                 # "local": IPPO's recurrent V(tau_i) on the agent's own observations
+                                 # (JaxMARL's ippo_rnn_smax_split_networks.py, its SMAX sweep_results/)
+    state_norm: bool = False     # layer-normalise the "state" critic's input: MAPPO's use_feature_normalization
+                                 # (HARL, configs/algos_cfgs/mappo.yaml:52, models/base/mlp.py:57-66)
     chunk_length: int = 16       # BPTT over chunks of this many steps, each from its stored hidden
                                  # state (MAPPO's data_chunk_length, Yu et al. 2022: 10 on SMAC;
                                  # 16 divides the 128-step rollout); = rollout_steps: whole rollouts
@@ -43,6 +48,8 @@ class SMAXMAPPOConfig:
         for name in ("gamma", "gae_lambda"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"{name} must be in (0, 1] (got {getattr(self, name)!r})")
+        if self.critic not in ("state", "local"):
+            problems.append(f"critic must be 'state' or 'local' (got {self.critic!r})")
         if not self.entropy >= 0:
             problems.append(f"entropy must be >= 0 (got {self.entropy!r})")
         ints = all(isinstance(getattr(self, k), int) and getattr(self, k) >= 1
@@ -53,6 +60,9 @@ class SMAXMAPPOConfig:
             problems.append(f"minibatches ({self.minibatches}) must divide the sequences of an update "
                             f"(rollout_steps / chunk_length x num_envs = "
                             f"{self.rollout_steps // self.chunk_length * self.num_envs})")
+        if ints and (self.rollout_steps * self.num_envs) % self.minibatches:
+            problems.append(f"minibatches ({self.minibatches}) must divide the critic's states of an update "
+                            f"(rollout_steps x num_envs = {self.rollout_steps * self.num_envs})")
         if env_steps < self.num_envs * self.rollout_steps:
             problems.append(f"env_steps ({env_steps}) is less than one update ({self.num_envs} x {self.rollout_steps})")
         if problems:

@@ -156,3 +156,46 @@ def test_bad_settings_are_refused():
         SMAXMAPPOConfig().validate(100)
     with pytest.raises(ValueError, match="lr must be > 0"):
         SMAXMAPPOConfig(lr=0.0).validate(10**6)
+    with pytest.raises(ValueError, match="critic must be 'state' or 'local'"):
+        SMAXMAPPOConfig(critic="central").validate(10**6)
+    with pytest.raises(ValueError, match="critic's states"):
+        SMAXMAPPOConfig(num_envs=3, rollout_steps=16, chunk_length=16, minibatches=3 * 5).validate(10**6)
+
+
+@pytest.mark.parametrize("option", [{"critic": "local"}, {"state_norm": True}])
+def test_the_critic_options_learn_the_easy_battle(option):
+    run = train_smax_mappo(easy_task(), 40 * 512, dataclasses.replace(EASY, **option), seed=0, log=lambda s: None)
+    ck = run["checkpoints"]
+    assert ck[-1]["return_mean"] > ck[0]["return_mean"] + 0.3, [c["return_mean"] for c in ck]
+    assert max(c["win_rate"] for c in ck[1:]) > ck[0]["win_rate"]
+
+
+def test_the_state_critic_is_a_dense_layer_on_the_state_and_the_agent_id():
+    """Its first layer computes the state's part once for all N agents: the values equal those of
+    the same weights applied to [s, onehot(i)] for each agent i."""
+    import jax
+    import jax.numpy as jnp
+
+    from behaviour.smax_mappo import SMAXMAPPO
+    task, cfg = easy_task(), EASY
+    learner = SMAXMAPPO(task, cfg, 10)
+    params = learner.init(jax.random.PRNGKey(0))["critic"]
+    state = jax.random.normal(jax.random.PRNGKey(1), (7, task.state_dim))
+    values = learner.critic.apply(params, state)
+    p = params["params"]
+    w, b = p["input_kernel"], p["input_bias"]
+    N = learner.N
+    x = jnp.concatenate([jnp.repeat(state[:, None], N, 1), jnp.broadcast_to(jnp.eye(N), (7, N, N))], -1)
+    h = jax.nn.relu(x @ w + b)
+    dense = [p[k] for k in sorted(k for k in p if k.startswith("Dense"))]
+    h = jax.nn.relu(h @ dense[0]["kernel"] + dense[0]["bias"])
+    expect = (h @ dense[1]["kernel"] + dense[1]["bias"])[..., 0]
+    assert values.shape == (7, N) and np.allclose(values, expect, atol=1e-5)
+
+
+def test_a_run_of_other_networks_is_refused_naming_the_checkpoint(easy_run):
+    from behaviour.smax_mappo import actor_policy
+    old = dict(easy_run["checkpoints"][-1])
+    old["actor"] = old["actor"][:-1]   # one array fewer: an actor of another layout
+    with pytest.raises(ValueError, match="does not fit this code's SMAX MAPPO actor.*remove it"):
+        actor_policy(easy_task(), easy_run, old)

@@ -12,7 +12,10 @@ with log_to(snakemake.log[0]):
         from behaviour.smax_datasets import smax_from_run
         from behaviour.smax_mappo import load_run
         run = load_run(snakemake.input[0])
-        ds = smax_from_run(task, w.quality, run, snakemake.params.episodes, seed=snakemake.params.seed)
+        try:
+            ds = smax_from_run(task, w.quality, run, snakemake.params.episodes, seed=snakemake.params.seed)
+        except ValueError as exc:  # name the file: a run of other code cannot make this dataset
+            raise ValueError(f"{snakemake.input[0]}: {exc}") from exc
     else:
         from behaviour.smax_heuristic import collect_smax
         ds = collect_smax(task, w.quality, snakemake.params.episodes, seed=snakemake.params.seed)
