@@ -279,7 +279,7 @@ class SMAXMAPPO:
             if cfg.critic == "state":
                 value = self.critic.apply(critic_params, mb["state"])
             else:
-                _, value, _ = self.critic.apply(critic_params, mb["h"], mb["obs"], mb["start"])
+                _, value, _ = self.critic.apply(critic_params, mb["h"][0], mb["obs"], mb["start"])
             # clipped value loss: 0.5 * max((V - R)^2, (V_old + clip(V - V_old, -eps, eps) - R)^2)
             v_clip = mb["value"] + jnp.clip(value - mb["value"], -cfg.clip, cfg.clip)
             mb_targets = mb["targets"]
@@ -294,15 +294,15 @@ class SMAXMAPPO:
         seqs = {k: chunked(traj[k]) for k in seq_keys}
         h_start = traj["h"][::C].reshape((T // C) * E * N, -1)
         adv_c = chunked(adv)
-        if cfg.critic == "state":   # the critic's samples: (t, env) states, the N agents' old values and targets
-            critic_data = {"state": states[:T].reshape(T * E, -1), "value": traj["value"].reshape(T * E, N),
-                           "targets": targets.reshape(T * E, N)}
+        # the critic's samples, all [leading, rows, ...] and minibatched over rows
+        if cfg.critic == "state":   # (t, env) states with the N agents' old values and targets
+            critic_data = {"state": states[:T].reshape(1, T * E, -1), "value": traj["value"].reshape(1, T * E, N),
+                           "targets": targets.reshape(1, T * E, N)}
         else:                       # the actor's sequences, from the critic's own hidden states
             critic_data = {"obs": seqs["obs"], "start": seqs["start"], "value": chunked(traj["value"]),
-                           "targets": chunked(targets), "h": traj["h_critic"][::C].reshape((T // C) * E * N, -1)}
-        critic_rows = T * E if cfg.critic == "state" else (T // C) * E * N
-        critic_batch = (lambda d, i: {k: v[i] for k, v in d.items()}) if cfg.critic == "state" else \
-            (lambda d, i: {k: (v[i] if k == "h" else v[:, i]) for k, v in d.items()})
+                           "targets": chunked(targets),
+                           "h": traj["h_critic"][::C].reshape(1, (T // C) * E * N, -1)}
+        critic_rows = critic_data["value"].shape[1]
 
         def epoch(carry, _):
             state, key = carry
@@ -314,7 +314,7 @@ class SMAXMAPPO:
                 idx, idx_c = idx
                 mb = {k: seqs[k][:, idx] for k in seq_keys}
                 ga = jax.grad(actor_loss)(state["actor"], h_start[idx], mb, adv_c[:, idx])
-                gc = jax.grad(critic_loss)(state["critic"], critic_batch(critic_data, idx_c))
+                gc = jax.grad(critic_loss)(state["critic"], {k: v[:, idx_c] for k, v in critic_data.items()})
                 ua, actor_opt = self.tx.update(ga, state["actor_opt"], state["actor"])
                 uc, critic_opt = self.tx.update(gc, state["critic_opt"], state["critic"])
                 return {"actor": optax.apply_updates(state["actor"], ua),
