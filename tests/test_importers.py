@@ -116,3 +116,26 @@ def test_cli_imports_and_names_errors(tmp_path):
                  str(tmp_path / "x.npz"), str(tmp_path / "out.h5")]) == 0
     assert main(["--layout", "comadice-npz", "--task", "smacv1/5m_vs_7m", "--quality", "good",
                  str(tmp_path / "x.npz"), str(tmp_path / "out2.h5")]) == 2
+
+
+def test_cli_imports_local_observation_omiga_file(tmp_path, capsys):
+    """OMIGA's files hold each agent's own observation: the command line imports them with
+    ``--obs-layout local`` (as users run it), and without it says what does not fit."""
+    import sys
+    sys.path.insert(0, "workflow/scripts")
+    from import_dataset import main
+    omiga_file(tmp_path / "Hopper-expert.hdf5")
+    src, out = str(tmp_path / "Hopper-expert.hdf5"), tmp_path / "expert.h5"
+    assert main(["--layout", "omiga-hdf5", "--task", "mamujoco/Hopper_3x1", "--quality", "expert",
+                 "--obs-layout", "local", src, str(out)]) == 0
+    from envs.dataset import load_dataset
+    ds = load_dataset(out, expect_task=HOPPER, expect_quality="expert")
+    assert ds.obs.shape[2] == HOPPER.obs_dim == 9 and ds.n_transitions == 4 + 1000
+    assert main(["--layout", "omiga-hdf5", "--task", "mamujoco/Hopper_3x1", "--quality", "expert",
+                 src, str(tmp_path / "authors.h5")]) == 2
+    assert "observation size 9" in capsys.readouterr().err
+    assert not (tmp_path / "authors.h5").exists()
+    # a layout of MaMuJoCo asked of a SMAC task is refused by name, not imported
+    smac_npz(tmp_path / "x.npz")
+    assert main(["--layout", "comadice-npz", "--task", "smacv1/5m_vs_6m", "--quality", "good",
+                 "--obs-layout", "local", str(tmp_path / "x.npz"), str(tmp_path / "y.h5")]) == 2

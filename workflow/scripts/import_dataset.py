@@ -4,8 +4,12 @@
         --quality good 5m_vs_6m_good.npz results/datasets/smacv1/5m_vs_6m/good.h5
 
 Layouts: comadice-npz (the paper's public code, SMAC or MaMuJoCo), omiga-hdf5 (OMIGA's
-MaMuJoCo files), madt (a directory of MADT SMAC episode files).  Writing the output where the
-pipeline expects it (results/<profile>/datasets/{suite}/{task}/{quality}.h5) makes the training runs use it.
+MaMuJoCo files), madt (a directory of MADT SMAC episode files).  ``--obs-layout`` says which
+observation the source holds for a MaMuJoCo task (``authors``: the state and a one-hot agent id,
+the default; ``local``: each agent's own MuJoCo v5 observation, as OMIGA's files): the dataset is
+made for the task configured so, and a run uses it under ``simulators: {mamujoco_obs: <layout>}``.
+Writing the output where the pipeline expects it (results/<profile>/datasets/{suite}/{task}/{quality}.h5)
+makes the training runs use it.
 Exit status 2 and a message naming the file and the problem when the source is malformed.
 """
 import argparse
@@ -18,7 +22,7 @@ if str(_ROOT) not in sys.path:  # run as a script from anywhere
 
 from envs.dataset import DatasetError, write_dataset  # noqa: E402
 from envs.importers import LAYOUTS, import_dataset  # noqa: E402
-from envs.registry import get_task  # noqa: E402
+from envs.registry import MAMUJOCO_OBS_LAYOUTS, get_task  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,11 +30,14 @@ def main(argv=None) -> int:
     p.add_argument("--layout", required=True, choices=LAYOUTS)
     p.add_argument("--task", required=True, help="suite/task, e.g. smacv1/5m_vs_6m or mamujoco/Hopper_3x1")
     p.add_argument("--quality", required=True, help="e.g. good, medium, expert, medium-replay")
+    p.add_argument("--obs-layout", choices=MAMUJOCO_OBS_LAYOUTS, default=None,
+                   help="MaMuJoCo: the observation the source holds (authors: state + one-hot agent id, the "
+                        "default; local: each agent's own observation, OMIGA's files)")
     p.add_argument("source", help="the .npz / .hdf5 file, or the directory of MADT episode files")
     p.add_argument("output", help="the .h5 file to write")
     args = p.parse_args(argv)
     try:
-        task = get_task(args.task)
+        task = get_task(args.task, obs_layout=args.obs_layout)
         ds = import_dataset(args.layout, args.source, task, args.quality)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
