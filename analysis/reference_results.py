@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,7 +47,7 @@ from analysis.report_plan import algorithm_columns, report_algorithms
 from analysis.tables import PAPER_DATA, build_table, paper_reference
 from analysis.tables import _rank as _table_rank
 from behaviour.qualities import MEDIUM_FRACTION
-from envs.files import atomic_write_text
+from envs.files import atomic_copy, atomic_write_text
 from envs.registry import get_task
 from envs.suites import get_metric, get_suite
 
@@ -577,7 +576,7 @@ def collect(config: dict, run_dir: Path, log: Path = None) -> Path:
     report_dir = ROOT / paths.reports
     src = run_dir / paths.scores
     if src.resolve() != (report_dir / "scores.csv").resolve():
-        shutil.copyfile(src, report_dir / "scores.csv")
+        atomic_copy(src, report_dir / "scores.csv")
     prov = provenance(config, run_dir, log or newest_training_log(run_dir), pd.read_csv(report_dir / "scores.csv"))
     atomic_write_text(report_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
     # the config the run executed, beside its results: config/reference.yaml may later size another run

@@ -4,6 +4,7 @@ never half of one.
     with atomic_path("results/scores.csv") as tmp:
         df.to_csv(tmp, index=False)
     atomic_write_text(path, text)
+    atomic_copy(source, path)
 
 The new content goes to a temporary file in the same directory (same file system, so the
 final ``os.replace`` is atomic), is flushed to disk, given the permissions an ordinary
@@ -131,6 +132,18 @@ def atomic_write_bytes(path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def atomic_copy(source, path) -> None:
+    """Copy ``source`` to ``path`` as the other writes are made: into a temporary file beside
+    ``path``, then renamed, so a full disk or a file-size limit leaves the previous ``path``
+    (``shutil.copyfile`` truncates it first and leaves the part that fitted, which may still parse
+    as a valid, shorter file: a table of fewer runs)."""
+    import shutil
+
+    with atomic_path(path) as tmp:
+        with open(source, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def numpy_safe_globals() -> list:

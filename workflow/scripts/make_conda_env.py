@@ -24,6 +24,10 @@ CUDA_VERSION = "12.*"
 #: host-only tools that jobs do not need
 NOT_IN_JOBS = {"snakemake", "pygments"}
 
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+from envs.files import atomic_write_text  # noqa: E402
+
 
 def _name(spec: str) -> str:
     return re.split(r"[<>=!~ \[;@]", spec.strip(), maxsplit=1)[0].lower()
@@ -91,7 +95,7 @@ def main(argv=None) -> int:
             if not path.exists() or path.read_text() != text:
                 bad.append(str(path.relative_to(ROOT)))
         else:
-            path.write_text(text)
+            atomic_write_text(path, text)
             print(f"wrote {path.relative_to(ROOT)}")
     if bad:
         print("out of date with pyproject.toml: " + ", ".join(bad)
