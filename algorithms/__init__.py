@@ -43,4 +43,7 @@ def make_config(name: str, hyperparameters: Optional[dict] = None):
 
 
 def make(name: str, spec: LearnerSpec, hyperparameters: Optional[dict] = None, device="cpu") -> Learner:
-    return algorithm_class(name)(spec, make_config(name, hyperparameters), device).to(device)
+    cls = algorithm_class(name)
+    if issubclass(cls, Learner):
+        return cls(spec, make_config(name, hyperparameters))
+    return cls(spec, make_config(name, hyperparameters), device).to(device)  # an eager PyTorch learner

@@ -53,9 +53,9 @@ from typing import ClassVar
 import torch
 import torch.nn as nn
 
-from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.fdiv import get_f_divergence
-from algorithms.networks import AgentMLP, masked_logits
+from algorithms.torch_base import Batch, Learner, LearnerSpec
+from algorithms.torch_fdiv import get_f_divergence
+from algorithms.torch_networks import AgentMLP, masked_logits
 
 REWARD_TO_GO = ("never", "smac", "always")
 

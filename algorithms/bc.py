@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
+import jax
 
-from algorithms.base import Batch, Learner, LearnerSpec
+from algorithms.base import Batch, Draws, Learner, TrainState
 
 
 @dataclass
@@ -30,15 +30,17 @@ class BC(Learner):
     name = "BC"
     Config = BCConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: BCConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
-        self.actor = self.make_actor(cfg.hidden)
-        self.optim = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+    def init_params(self, key) -> dict:
+        return self.init_actor(key, self.cfg.hidden)
 
-    def _update(self, b: Batch) -> dict:
-        loss = -self.actor_log_prob(b.obs, b.actions, b.avail).mean()
-        self.optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.actor.parameters(), self.cfg.grad_clip)
-        self.optim.step()
-        return {"pi_loss": loss.detach()}
+    def groups(self) -> dict:
+        return {"actor": (["actor"], self.cfg.lr)}
+
+    def loss(self, params: dict, b: Batch):
+        """-E_D[ log pi_i(a_i | o_i) ], averaged over the batch and the agents."""
+        return -self.actor_log_prob(params, b.obs, b.actions, b.avail).mean()
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        loss, grads = jax.value_and_grad(self.loss)(state.params, b)
+        state = self.apply_grads(state, grads, "actor", clip=self.cfg.grad_clip)
+        return state, {"pi_loss": loss}

@@ -82,9 +82,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.fdiv import get_f_divergence
-from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
+from algorithms.torch_base import Batch, Learner, LearnerSpec
+from algorithms.torch_fdiv import get_f_divergence
+from algorithms.torch_networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
 FORMULATIONS = ("authors", "paper", "sound")
 

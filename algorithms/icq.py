@@ -35,8 +35,8 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.networks import HyperMixer, LocalQ, masked_logits, soft_update
+from algorithms.torch_base import Batch, Learner, LearnerSpec
+from algorithms.torch_networks import HyperMixer, LocalQ, masked_logits, soft_update
 
 
 @dataclass

@@ -57,8 +57,8 @@ import torch
 import torch.nn.functional as F
 
 from algorithms.alberdice import REWARD_TO_GO, pick_reward
-from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.networks import AgentMLP, HyperMixer, LocalQ, soft_update
+from algorithms.torch_base import Batch, Learner, LearnerSpec
+from algorithms.torch_networks import AgentMLP, HyperMixer, LocalQ, soft_update
 
 
 @dataclass

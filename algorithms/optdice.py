@@ -37,9 +37,9 @@ from typing import ClassVar
 import torch
 import torch.nn as nn
 
-from algorithms.base import Batch, Learner, LearnerSpec
-from algorithms.fdiv import get_f_divergence
-from algorithms.networks import mlp
+from algorithms.torch_base import Batch, Learner, LearnerSpec
+from algorithms.torch_fdiv import get_f_divergence
+from algorithms.torch_networks import mlp
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""What every learner shares: the spec, the batch, the interface and the config checks.
+"""The eager PyTorch learner base, kept while the learners move to the compiled engine
+(``algorithms/base.py``).  What every learner shares: the spec, the batch, the interface and the config checks.
 (The registry is the package's ``__init__``: this module knows no learner.)
 
     learner = make(name, spec, hyperparameters, device)
@@ -17,21 +18,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from algorithms.fdiv import F_DIVERGENCES
-from algorithms.networks import AgentMLP, TanhGaussianHead, masked_logits
-
-
-@dataclass(frozen=True)
-class LearnerSpec:
-    n_agents: int
-    obs_dim: int
-    state_dim: int
-    action_dim: int          # discrete: number of actions; continuous: action size per agent
-    action_type: str         # "discrete" | "continuous"
-
-    @property
-    def discrete(self) -> bool:
-        return self.action_type == "discrete"
+from algorithms.base import LearnerSpec, config_from  # noqa: F401 - re-exported while learners move
+from algorithms.torch_networks import AgentMLP, TanhGaussianHead, masked_logits
 
 
 @dataclass
@@ -147,124 +135,3 @@ class Learner(nn.Module):
 
     def _update(self, batch: Batch) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-def config_from(cls, hyperparameters: Optional[dict] = None):
-    """Learner class ``cls``'s Config from ``hyperparameters``: unknown names, wrong types (an int
-    field given 64.5, 20.0 or "big"; PyYAML's string "1e-3" for a float) and generic ranges
-    (``FIELD_RANGES``, ``FIELD_CHOICES``) are refused before the learner's own ``validate()``."""
-    hp = dict(hyperparameters or {})
-    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
-    unknown = sorted(set(hp) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown hyperparameter(s) for {cls.name}: {', '.join(unknown)}; "
-                         f"valid: {', '.join(fields)}")
-    problems = [p for key, value in hp.items() for p in _field_problems(cls.name, key, fields[key].type, value)]
-    if problems:
-        raise ValueError("; ".join(problems))
-    cfg = cls.Config(**hp)
-    problems = _range_problems(cls.name, cfg)
-    if problems:
-        raise ValueError("; ".join(problems))
-    if hasattr(cfg, "validate"):
-        cfg.validate()
-    return cfg
-
-
-def yaml_number_hint(value) -> str:
-    """Why a string stands where a number belongs, when it reads as one (else "")."""
-    import re
-
-    if not isinstance(value, str):
-        return ""
-    try:
-        as_float = float(value)
-    except ValueError:
-        return ""
-    if re.fullmatch(r"\s*[-+]?\d+[eE][-+]?\d+\s*", value):
-        return (f" (YAML 1.1, which PyYAML and Snakemake follow, reads {value} -- an exponent without a decimal "
-                f"point -- as text: write {value.strip().lower().replace('e', '.0e', 1)} or {as_float!r})")
-    return f" (it is quoted, so YAML reads it as text: write {value.strip()} without quotes)"
-
-
-def _field_problems(algo: str, key: str, annotation, value) -> list:
-    """The value against the Config field's annotation (``int``, ``float``, ``bool``, ``str``,
-    ``Optional[...]`` of them; others are not checked)."""
-    import math
-
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    optional = text.startswith("Optional[")
-    base = text[len("Optional["):-1] if optional else text
-    if value is None:
-        return [] if optional else [f"{algo} {key}: null is not allowed (expected {base})"]
-    what = f"{algo} {key}: {value!r}"
-    if base == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-                return [f"{what} must be an integer: write {int(value)}"]
-            return [f"{what} must be an integer{yaml_number_hint(value)}"]
-    elif base == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{what} must be a number{yaml_number_hint(value)}"]
-        if not math.isfinite(value):
-            return [f"{what} must be a finite number"]
-    elif base == "bool":
-        if not isinstance(value, bool):
-            return [f"{what} must be true or false"]
-    elif base == "str":
-        if not isinstance(value, str):
-            return [f"{what} must be a string"]
-    return []
-
-
-#: ranges every learner's hyperparameter of that name must respect: name -> (test, what the test
-#: says).  The one statement of each range: a learner's ``validate()`` checks only what no other
-#: learner shares (its own choices, rules between its fields).
-FIELD_RANGES = {
-    "lr": (lambda v: v > 0, "> 0"),
-    "tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "gamma": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "grad_clip": (lambda v: v > 0, "> 0"),
-    "action_scale": (lambda v: v > 0, "> 0"),
-    "alpha": (lambda v: v > 0, "> 0"),
-    "cql_alpha": (lambda v: v >= 0, ">= 0"),
-    "entropy": (lambda v: v >= 0, ">= 0"),
-    "threshold": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "phi": (lambda v: v >= 0, ">= 0"),
-    "beta_q": (lambda v: v > 0, "> 0"),
-    "beta_pi": (lambda v: v > 0, "> 0"),
-    "omar_coe": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "omar_sigma": (lambda v: v > 0, "> 0"),
-    "z_clip": (lambda v: v > 0, "> 0"),
-    "clip_log_ratio": (lambda v: v > 0, "> 0"),
-    "bc_weight_clip": (lambda v: v > 0, "> 0"),
-    "ratio_max": (lambda v: v > 0, "> 0"),
-    **{k: (lambda v: v >= 1, ">= 1") for k in ("hidden", "hyper_hidden", "mixer_embed", "mixer_layers",
-                                              "n_candidates", "n_samples", "omar_iters", "omar_num_samples",
-                                              "omar_num_elites", "kl_samples")},
-}
-
-#: values every learner's hyperparameter of that name must be one of (the DICE learners' f)
-FIELD_CHOICES = {"f_divergence": F_DIVERGENCES}
-
-#: pairs of fields ordered by every learner that has both: (smaller, larger)
-FIELD_ORDER = (("omar_num_elites", "omar_num_samples"),)
-
-
-def _range_problems(algo: str, cfg) -> list:
-    out = []
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if f.name in FIELD_RANGES and value is not None and not isinstance(value, bool):
-            test, text = FIELD_RANGES[f.name]
-            if not test(value):
-                out.append(f"{algo} {f.name} must be {text}, got {value!r}")
-    for name, choices in FIELD_CHOICES.items():
-        value = getattr(cfg, name, None)
-        if value is not None and value not in choices:
-            out.append(f"{algo} {name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-    for small, large in FIELD_ORDER:
-        a, b = getattr(cfg, small, None), getattr(cfg, large, None)
-        if a is not None and b is not None and a > b:
-            out.append(f"{algo} {small} ({a}) must not exceed {large} ({b})")
-    return out

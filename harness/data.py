@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from algorithms.base import Batch, LearnerSpec
+from algorithms.base import LearnerSpec
+from algorithms.torch_base import Batch
 from envs.dataset import OfflineDataset
 
 
