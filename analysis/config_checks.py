@@ -273,6 +273,58 @@ def behaviour_problems(config: dict) -> list:
     return problems
 
 
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def memory_problems(config: dict, memory: int = None) -> list:
+    """Settings whose memory cannot fit this machine (``envs.dataset.machine_memory_bytes``), named
+    by key, before any job: a SMAX MAPPO update holds ``num_envs x rollout_steps`` steps of the
+    task's observations (``analysis.pipeline.smax_rollout_bytes``; past the memory XLA fails inside
+    the run naming no setting), and a SMAC dataset's ``smax_episodes`` episodes are held in memory
+    until it is written (``smax_episode_bytes``: each at its longest).  Each says how much would fit."""
+    from analysis.pipeline import smax_episode_bytes, smax_rollout_bytes, smax_rollout_step_bytes
+    from behaviour.smax_mappo_config import SMAXMAPPOConfig
+    from envs.dataset import machine_memory_bytes
+    from envs.registry import get_task
+    from envs.suites import get_suite
+
+    memory = machine_memory_bytes() if memory is None else memory
+    d = config.get("datasets") or {}
+    smac = sorted({(s, t) for s, t, _ in task_cells(config) if get_suite(s).dataset_kind == "smac"})
+    problems = []
+    episodes = d.get("smax_episodes")
+    for suite, name in smac:
+        task = get_task(name, suite)
+        if isinstance(episodes, int) and episodes * smax_episode_bytes(task) > memory:
+            fit = memory // smax_episode_bytes(task)
+            problems.append(f"datasets.smax_episodes: {episodes:,} episodes of {task.id} take up to "
+                            f"{_gib(episodes * smax_episode_bytes(task))} in memory ({task.episode_limit} steps "
+                            f"each at most), more than this machine's {_gib(memory)}; at most {fit:,} fit")
+    if d.get("generator", "smoke") != "paper":
+        return problems
+    smax = {k: v for k, v in (((d.get("mappo") or {}).get("smax")) or {}).items()
+            if k not in ("env_steps", "task_env_steps")}
+    try:
+        cfg = SMAXMAPPOConfig(**smax)
+    except TypeError:
+        return problems  # an unknown field: behaviour_problems names it
+    if not all(isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1 for k in ("num_envs", "rollout_steps",
+                                                                                  "hidden")):
+        return problems
+    for suite, name in smac:
+        task = get_task(name, suite)
+        need = smax_rollout_bytes(task, cfg.num_envs, cfg.rollout_steps, cfg.hidden, bool(cfg.agent_id))
+        if need > memory:
+            per_step = smax_rollout_bytes(task, 1, 1, cfg.hidden, bool(cfg.agent_id))
+            problems.append(f"datasets.mappo.smax.num_envs x rollout_steps: {cfg.num_envs} x {cfg.rollout_steps} "
+                            f"steps of {task.id} need about {_gib(need)} in an update "
+                            f"({smax_rollout_step_bytes(task, cfg.hidden, bool(cfg.agent_id)):,} bytes a step, "
+                            f"held more than once), more than this machine's {_gib(memory)}; "
+                            f"num_envs x rollout_steps must stay below {memory // per_step:,}")
+    return problems
+
+
 def fail_run_problems(config: dict, run_ids) -> list:
     """Every ``fail_runs`` entry must be the id of a run of the grid (a typo would silently
     fail nothing)."""
@@ -349,6 +401,8 @@ def check_config(config: dict) -> None:
         problems += fail_run_problems(config, [r.id for r in runs(config)])
     if not problems:
         problems += behaviour_problems(config)
+    if not problems:
+        problems += memory_problems(config)
     if problems:
         raise ValueError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems), key=problems.index)))
 

@@ -143,3 +143,36 @@ def dataset_runtime(config: dict, suite: str) -> int:
     if _on_mujoco(suite):
         return _minutes(d["mamujoco_episodes"] * 4 * 1000 / MAMUJOCO_STEPS_PER_S, floor=30)
     return _minutes(d["smax_episodes"] * SMAX_EVAL_S_PER_EPISODE * 20, floor=30)
+
+
+# -- memory a setting needs, judged before any job (analysis.config_checks memory_problems) ------
+
+#: the SMAX learner's update holds its rollout more than once (the epochs' minibatch gathers, the
+#: gradients' activations): XLA asked 107,770,509,272 bytes for 4096 x 4096 steps of 5m_vs_6m, 1.3
+#: times the rollout as counted here in one buffer alone
+SMAX_ROLLOUT_COPIES = 2
+
+
+def smax_rollout_step_bytes(task, hidden: int, agent_id: bool = True) -> int:
+    """Bytes one env step of a SMAX MAPPO rollout keeps until the update (behaviour/smax_mappo.py
+    ``_env_step``): per agent the actor's input (observation, one-hot id) and recurrent state in
+    float32, the available actions, action, log-prob, reward, value, advantage and target, start
+    and done flags; the world state once."""
+    n, obs = task.n_agents, task.obs_dim + (task.n_agents if agent_id else 0)
+    per_agent = 4 * (obs + hidden) + task.action_dim + 4 * 6 + 2
+    return n * per_agent + 4 * task.state_dim + 8
+
+
+def smax_rollout_bytes(task, num_envs: int, rollout_steps: int, hidden: int, agent_id: bool = True) -> int:
+    """Memory a SMAX MAPPO update needs for ``num_envs x rollout_steps`` steps of ``task``."""
+    return SMAX_ROLLOUT_COPIES * num_envs * rollout_steps * smax_rollout_step_bytes(task, hidden, agent_id)
+
+
+def smax_episode_bytes(task) -> int:
+    """Bytes one recorded SMAX episode of ``task`` takes at its longest (``episode_limit`` steps):
+    per step every agent's float32 observation, available actions and int64 action, the float32
+    state and reward (behaviour/smax_mappo.py ``episodes_from_rollout``, behaviour/episodes.py);
+    a dataset's episodes are all held in memory until it is written."""
+    n = task.n_agents
+    step = n * (4 * task.obs_dim + task.action_dim + 8) + 4 * task.state_dim + 4
+    return (task.episode_limit + 1) * step

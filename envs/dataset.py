@@ -330,6 +330,20 @@ def available_memory_bytes() -> int:
     return avail if group is None else min(avail, group)
 
 
+def machine_memory_bytes() -> int:
+    """The most memory one process of this machine can ever hold: physical memory, or less under a
+    cgroup limit (a container, a SLURM job).  What a setting needs is judged against it before any
+    job (``analysis.config_checks``): a setting past it cannot run here however idle the machine."""
+    total = _physical_bytes()
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            total = min(total, int(limit))
+    except (OSError, ValueError):
+        pass
+    return total
+
+
 def _memory_bytes() -> int:
     return available_memory_bytes()
 
