@@ -1,15 +1,19 @@
-"""The dataset as tensors on the training device; batches are drawn by index.
+"""The dataset as arrays on the training device; batches are drawn by index inside the program.
 
 Next observations are not duplicated: ``obs_all = concat(obs, final_obs)`` and a
-``next_index`` map give each step's successor (see envs/dataset.py).
+``next_index`` map give each step's successor (see envs/dataset.py).  ``sample_batch`` is a pure
+function of the arrays and a key, so the engine draws every member's minibatches inside its
+compiled program (``harness/engine.py``), each member from its own key.
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import NamedTuple, Optional
 
-from algorithms.base import LearnerSpec
-from algorithms.torch_base import Batch
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algorithms.base import Batch, LearnerSpec
 from envs.dataset import OfflineDataset
 
 
@@ -19,56 +23,68 @@ def spec_from_dataset(ds: OfflineDataset) -> LearnerSpec:
     return LearnerSpec(ds.n_agents, ds.obs.shape[2], ds.state.shape[1], ds.actions.shape[2], "continuous")
 
 
-class TensorData:
-    def __init__(self, ds: OfflineDataset, device="cpu", seed: int = 0):
-        dev = torch.device(device)
-        # torch.from_numpy shares memory with the numpy buffer on the CPU
-        t = lambda a, dtype=None: torch.from_numpy(np.ascontiguousarray(a)).to(device=dev, dtype=dtype)
-        self.spec = spec_from_dataset(ds)
-        self.size = ds.n_transitions
-        # one buffer of steps then final observations; no copy when the loader made it
-        obs_all = ds.obs_all if ds.obs_all is not None else np.concatenate([ds.obs, ds.final_obs])
-        state_all = ds.state_all if ds.state_all is not None else np.concatenate([ds.state, ds.final_state])
-        self.obs = t(obs_all)
-        self.state = t(state_all)
-        # actions of every step, then a zero action per episode end (the next action of a final step)
-        pad = np.zeros((ds.n_episodes,) + ds.actions.shape[1:], ds.actions.dtype)
-        self.actions = t(np.concatenate([ds.actions, pad]), torch.long if ds.discrete else torch.float32)
-        self.avail = t(np.concatenate([ds.avail, ds.final_avail])) if ds.discrete else None
-        self.reward = t(ds.reward)
-        self.done = t(ds.terminated.astype(np.float32))
-        self.next_index = t(ds.next_index())
-        self.init_index = t(np.flatnonzero(ds.episode_start))
-        self.is_init = t(ds.episode_start.astype(bool))
-        # a step's successor lies past the steps (among the final observations) exactly when
-        # the step ends its episode, by termination or by a time-limit cut
-        self.episode_end = (self.next_index >= self.size).float()
-        # undiscounted reward-to-go within each episode (for the public code's SMAC variant)
-        rtg = np.zeros(self.size, np.float32)
-        for s, e in ds.episode_bounds():
-            rtg[s:e] = np.cumsum(ds.reward[s:e][::-1])[::-1]
-        self.reward_to_go = t(rtg)
-        self.generator = torch.Generator(device=dev)
-        self.generator.manual_seed(seed)
-        self.device = dev
+class DeviceData(NamedTuple):
+    """Every array a batch is gathered from (a pytree: passed into programs, not baked into them)."""
+    obs: jax.Array           # [T + E, N, O] steps then final observations (float32 or float16)
+    state: jax.Array         # [T + E, S]
+    actions: jax.Array       # [T + E, N] int32 or [T + E, N, A]: a zero action after each episode end
+    avail: Optional[jax.Array]
+    reward: jax.Array        # [T]
+    done: jax.Array          # [T] 1.0 where the episode terminated
+    next_index: jax.Array    # [T] int32: the row of each step's successor in obs / state
+    init_index: jax.Array    # [n_episodes] int32: the episodes' first steps
+    is_init: jax.Array       # [T] bool
+    episode_end: jax.Array   # [T] 1.0 where the step ends its episode (termination or time limit)
+    reward_to_go: jax.Array  # [T] undiscounted, within each episode
 
-    def batch_at(self, idx: torch.Tensor, init_idx: torch.Tensor = None) -> Batch:
-        nxt = self.next_index[idx]
-        if init_idx is None:
-            init_idx = self.init_index[torch.randint(len(self.init_index), idx.shape, device=self.device,
-                                                     generator=self.generator)]
-        f32 = lambda x: x.float()  # observations may be stored in float16 (large datasets)
-        return Batch(
-            obs=f32(self.obs[idx]), state=f32(self.state[idx]), actions=self.actions[idx],
-            reward=self.reward[idx], done=self.done[idx],
-            next_obs=f32(self.obs[nxt]), next_state=f32(self.state[nxt]),
-            avail=None if self.avail is None else self.avail[idx],
-            next_avail=None if self.avail is None else self.avail[nxt],
-            reward_to_go=self.reward_to_go[idx],
-            init_obs=f32(self.obs[init_idx]), init_state=f32(self.state[init_idx]),
-            next_actions=self.actions[nxt], is_init=self.is_init[idx], episode_end=self.episode_end[idx],
-        )
+    @property
+    def size(self) -> int:
+        return int(self.reward.shape[0])
 
-    def sample(self, batch_size: int) -> Batch:
-        idx = torch.randint(self.size, (batch_size,), device=self.device, generator=self.generator)
-        return self.batch_at(idx)
+
+def device_data(ds: OfflineDataset, device=None) -> DeviceData:
+    """The dataset's arrays on ``device`` (a jax device; default: JAX's default device)."""
+    obs_all = ds.obs_all if ds.obs_all is not None else np.concatenate([ds.obs, ds.final_obs])
+    state_all = ds.state_all if ds.state_all is not None else np.concatenate([ds.state, ds.final_state])
+    pad = np.zeros((ds.n_episodes,) + ds.actions.shape[1:], ds.actions.dtype)
+    actions = np.concatenate([ds.actions, pad]).astype(np.int32 if ds.discrete else np.float32)
+    next_index = ds.next_index()
+    size = ds.n_transitions
+    rtg = np.zeros(size, np.float32)
+    for s, e in ds.episode_bounds():
+        rtg[s:e] = np.cumsum(ds.reward[s:e][::-1])[::-1]
+    put = (lambda a: jax.device_put(np.ascontiguousarray(a), device))
+    return DeviceData(
+        obs=put(obs_all), state=put(state_all), actions=put(actions),
+        avail=put(np.concatenate([ds.avail, ds.final_avail])) if ds.discrete else None,
+        reward=put(ds.reward.astype(np.float32)), done=put(ds.terminated.astype(np.float32)),
+        next_index=put(next_index.astype(np.int32)),
+        init_index=put(np.flatnonzero(ds.episode_start).astype(np.int32)),
+        is_init=put(ds.episode_start.astype(bool)),
+        # a step's successor lies past the steps (among the final observations) exactly when the
+        # step ends its episode, by termination or by a time-limit cut
+        episode_end=put((next_index >= size).astype(np.float32)),
+        reward_to_go=put(rtg))
+
+
+def batch_at(data: DeviceData, idx, init_idx) -> Batch:
+    """The transitions at rows ``idx`` and the episode-initial steps ``init_idx`` (into obs)."""
+    nxt = data.next_index[idx]
+    f32 = lambda x: x.astype(jnp.float32)  # observations may be stored in float16 (large datasets)
+    return Batch(
+        obs=f32(data.obs[idx]), state=f32(data.state[idx]), actions=data.actions[idx],
+        reward=data.reward[idx], done=data.done[idx],
+        next_obs=f32(data.obs[nxt]), next_state=f32(data.state[nxt]),
+        avail=None if data.avail is None else data.avail[idx],
+        next_avail=None if data.avail is None else data.avail[nxt],
+        reward_to_go=data.reward_to_go[idx],
+        init_obs=f32(data.obs[init_idx]), init_state=f32(data.state[init_idx]),
+        next_actions=data.actions[nxt], is_init=data.is_init[idx], episode_end=data.episode_end[idx])
+
+
+def sample_batch(data: DeviceData, key, batch_size: int) -> Batch:
+    """``batch_size`` transitions drawn uniformly with replacement, and as many initial steps."""
+    k_rows, k_init = jax.random.split(key)
+    idx = jax.random.randint(k_rows, (batch_size,), 0, data.reward.shape[0])
+    init_idx = data.init_index[jax.random.randint(k_init, (batch_size,), 0, data.init_index.shape[0])]
+    return batch_at(data, idx, init_idx)

@@ -14,11 +14,13 @@
 """
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-import torch
 
 from envs.dataset import OfflineDataset
-from harness.data import TensorData
+from harness.data import device_data
+from harness.engine import fit as fit_updates
 
 MATRIX_REWARD = np.array([[1.0, 0.0, 0.0], [0.0, 0.3, 0.0], [0.0, 0.0, 0.0]], np.float32)
 MATRIX_MIX = {(0, 0): 0.20, (1, 1): 0.30, (0, 1): 0.25, (1, 0): 0.25}
@@ -47,10 +49,9 @@ def matrix_game(n: int = 1000, seed: int = 0) -> OfflineDataset:
     return _one_step(obs, actions, reward, avail)
 
 
-def matrix_game_value(learner) -> float:
+def matrix_game_value(learner, params) -> float:
     """Reward of the learner's deterministic joint action in the matrix game."""
-    obs = torch.ones(1, 2, 2)
-    a = learner.act(obs, torch.ones(1, 2, 3, dtype=torch.bool), deterministic=True)[0].tolist()
+    a = np.asarray(learner.act(params, jnp.ones((1, 2, 2)), jnp.ones((1, 2, 3), bool), deterministic=True))[0]
     return float(MATRIX_REWARD[a[0], a[1]])
 
 
@@ -65,14 +66,12 @@ def bandit(n: int = 2000, seed: int = 0) -> OfflineDataset:
     return _one_step(obs, actions, bandit_reward(actions), None, "continuous")
 
 
-def bandit_value(learner) -> float:
-    a = learner.act(torch.ones(1, 2, 2), None, deterministic=True).cpu().numpy()
+def bandit_value(learner, params) -> float:
+    a = np.asarray(learner.act(params, jnp.ones((1, 2, 2)), None, deterministic=True))
     return float(bandit_reward(a)[0])
 
 
 def fit(learner, ds: OfflineDataset, steps: int, batch_size: int = 128, seed: int = 0):
-    torch.manual_seed(seed)
-    data = TensorData(ds, seed=seed)
-    for _ in range(steps):
-        learner.update(data.sample(batch_size))
-    return learner
+    """The learner's TrainState after ``steps`` updates on ``ds`` from seed ``seed``'s weights."""
+    state = learner.init(jax.random.PRNGKey(seed))
+    return fit_updates(learner, device_data(ds), state, steps, batch_size)

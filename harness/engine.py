@@ -1,0 +1,162 @@
+"""The training engine: the members of a cell trained together as one compiled program.
+
+The runs of one (task, quality, algorithm) share a dataset; their seeds and their hyperparameter
+variants (Figure 1's alpha sweep) are *members* of one program.  Every member has its own initial
+weights (from its seed), optimiser state, minibatches and random numbers (from its own key), so a
+member's trajectory does not depend on which others share its program (``tests/test_engine.py``).
+
+    engine = make_engine("ComaDICE", spec, [hp_0, hp_1, ...], batch_size=128)
+    states = engine.init([seed_0, seed_1, ...])          # TrainState, every leaf [S, ...]
+    states, metrics = engine.train(states, data, 1000)   # 1000 updates of every member, one call
+    actions = engine.act(states.params, obs, avail)      # obs [S, E, N, O] -> [S, E, N(, A)]
+
+As PureJaxRL's ``make_train``: the update is one pure function of the declared state
+(``algorithms/base.py`` ``TrainState``), the members are a ``vmap`` of it and the updates between
+two evaluations one ``fori_loop`` inside one ``jit``: a host call per evaluation, not per update.
+
+Members may differ in seed and in any float hyperparameter (alpha, lr, ...): those values are
+arrays of the program, so an alpha sweep is one program; members that differ in anything else
+(a formulation, a width) are different programs (``group_members``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algorithms import algorithm_class, make_config
+from algorithms.base import Draws, LearnerSpec, TrainState
+from harness.data import DeviceData, sample_batch
+
+_cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
+
+
+def configure_host(threads: int = 1) -> None:
+    """JAX's settings for training in this process: the persistent compilation cache (a run's
+    program is compiled once per machine, not once per job) and, before JAX starts its CPU
+    backend, ``threads`` XLA threads (one per process: the workflow runs one job per core)."""
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    try:
+        jax.config.update("jax_compilation_cache_dir", _cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    except Exception:  # noqa: BLE001 - a jax without the option trains without the cache
+        pass
+
+
+def varying_fields(cfgs: list) -> list:
+    """The float hyperparameters whose values differ between the members' configs."""
+    first = dataclasses.asdict(cfgs[0])
+    out = []
+    for name, value in first.items():
+        values = [getattr(c, name) for c in cfgs]
+        if any(v != value for v in values):
+            out.append(name)
+    return out
+
+
+def group_members(algorithm: str, hyperparameters: list) -> list:
+    """Indices of the members that can share one program: same config but for float fields."""
+    cfgs = [make_config(algorithm, hp) for hp in hyperparameters]
+    groups = []
+    for i, cfg in enumerate(cfgs):
+        for g in groups:
+            ref = cfgs[g[0]]
+            if all(isinstance(getattr(cfg, f), float) and isinstance(getattr(ref, f), float)
+                   for f in varying_fields([ref, cfg])):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def update_step(learner, state: TrainState, data: DeviceData, batch_size: int):
+    """One update of one member: its minibatch and its random numbers from its own key."""
+    rng, k_batch, k_draws = jax.random.split(state.rng, 3)
+    batch = sample_batch(data, k_batch, batch_size)
+    return learner.update(state._replace(rng=rng), batch, Draws(k_draws))
+
+
+def fit(learner, data: DeviceData, state: TrainState, n: int, batch_size: int = 128) -> TrainState:
+    """``n`` updates of one member in one compiled call (tests, small problems)."""
+    def body(s, _):
+        return update_step(learner, s, data, batch_size)[0], None
+    return jax.jit(lambda s: jax.lax.scan(body, s, None, length=n)[0])(state)
+
+
+class Engine(NamedTuple):
+    """One program's functions (``make_engine``) and what it trains."""
+    learner: object                 # the members' learner, its config that of member 0
+    n_members: int
+    init: Callable                  # seeds -> TrainState [S, ...]
+    train: Callable                 # (states, data, n) -> (states, metrics {name: [S]})
+    act: Callable                   # (params [S, ...], obs [S, E, N, O], avail) -> actions [S, E, ...]
+    member_values: dict             # float field -> [S] values (the fields that vary)
+
+
+def make_engine(algorithm: str, spec: LearnerSpec, hyperparameters: list, batch_size: int = 128) -> Engine:
+    """The program training ``len(hyperparameters)`` members of ``algorithm`` (configs checked,
+    and refused when they differ in more than float fields)."""
+    cls = algorithm_class(algorithm)
+    cfgs = [make_config(algorithm, hp) for hp in hyperparameters]
+    varying = varying_fields(cfgs)
+    bad = [f for f in varying if not all(isinstance(getattr(c, f), float) for c in cfgs)]
+    if bad:
+        raise ValueError(f"members of one {cls.name} program may differ only in float hyperparameters; "
+                         f"they differ in {', '.join(bad)} (train them as separate programs: group_members)")
+    values = {f: jnp.asarray([getattr(c, f) for c in cfgs], jnp.float32) for f in varying}
+    template = cls(spec, cfgs[0])
+
+    def learner_of(member_values: dict):
+        """The learner of one member: member 0's config with this member's float values (traced)."""
+        if not member_values:
+            return template
+        return cls(spec, dataclasses.replace(cfgs[0], **member_values))
+
+    def member_train(state: TrainState, member_values: dict, data: DeviceData, n):
+        learner = learner_of(member_values)
+        # the metrics' structure, for the loop's carry (the last update's metrics come out)
+        _, shapes = jax.eval_shape(lambda s: update_step(learner, s, data, batch_size), state)
+        zeros = jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+        def body(_, carry):
+            s, _ = carry
+            return update_step(learner, s, data, batch_size)
+        return jax.lax.fori_loop(0, n, body, (state, zeros))
+
+    def train(states: TrainState, data: DeviceData, n: int):
+        return jax.vmap(member_train, in_axes=(0, 0, None, None))(states, values, data, n)
+
+    def init(seeds) -> TrainState:
+        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+        return jax.vmap(template.init)(keys)
+
+    def member_act(params, member_values, obs, avail):
+        return learner_of(member_values).act(params, obs, avail, None, deterministic=True)
+
+    def act(params, obs, avail=None):
+        return jax.vmap(member_act, in_axes=(0, 0, 0, None if avail is None else 0))(params, values, obs, avail)
+
+    return Engine(learner=template, n_members=len(cfgs), init=init,
+                  train=jax.jit(train, donate_argnums=0), act=jax.jit(act), member_values=values)
+
+
+def to_host(tree):
+    """A pytree of device arrays as numpy arrays (for resume states and checkpoints)."""
+    return jax.tree_util.tree_map(lambda x: np.asarray(x), tree)
+
+
+def member(tree, k: int):
+    """Member ``k``'s slice of a stacked pytree."""
+    return jax.tree_util.tree_map(lambda x: x[k], tree)
+
+
+def stack(trees: list):
+    """Members' pytrees stacked on a leading axis (the inverse of ``member``)."""
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
