@@ -9,9 +9,19 @@ w = snakemake.wildcards
 with log_to(snakemake.log[0]):
     task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
     if snakemake.input:
+        from analysis.pipeline import smax_env_steps
         from behaviour.smax_datasets import smax_from_run
         from behaviour.smax_mappo import load_run
-        run = load_run(snakemake.input[0])
+        from envs.suites import get_suite
+
+        # the run this dataset must be made from, as the mappo_behaviour rule configures it; read from
+        # the config rather than this rule's params, so that the check reruns no existing dataset
+        cfg = snakemake.config["datasets"]
+        expect = {"config": {k: v for k, v in ((cfg.get("mappo") or {}).get("smax") or {}).items()
+                             if k not in ("env_steps", "task_env_steps")},
+                  "env_steps": smax_env_steps(snakemake.config, w.task), "seed": cfg["seed"],
+                  "record_episodes": cfg["smax_episodes"] if get_suite(w.suite).replay_sample else 0}
+        run = load_run(snakemake.input[0], task=task, expect=expect)
         try:
             ds = smax_from_run(task, w.quality, run, snakemake.params.episodes, seed=snakemake.params.seed)
         except ValueError as exc:  # name the file: a run of other code cannot make this dataset
