@@ -15,7 +15,9 @@ One row per (run, evaluation).  Columns:
                     code_shared, code_commit, code_dirty with it; see harness/provenance.py)
 
 Aggregation refuses a grid that mixes metric schema versions or, inside one
-(suite, task, quality), runs trained on different dataset files.
+(suite, task, quality), runs trained on different dataset files; and, given each run's dataset
+path, a run whose recorded ``dataset_sha256`` is not the file's there now (a stale run: named,
+its metrics.json set aside so that the workflow retrains it; ``analysis/stale_runs.py``).
 
 Each run's files are checked against their path and their schema before anything is counted:
 ``metrics.json`` must be a JSON object with the run's key, ``schema_version`` and a known
@@ -62,6 +64,11 @@ def _path_key(metrics_path: Path) -> dict:
         _fail(metrics_path, "not a run's metrics.json in a run directory "
                             "(.../{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json)")
     return {**dict(zip(KEY[:5], parts[-6:-1])), "seed": int(seed.group(1))}
+
+
+def run_key(metrics_path) -> dict:
+    """The run's key (suite, task, quality, algorithm, variant, seed) as its directory names it."""
+    return _path_key(Path(metrics_path))
 
 
 def _read_metrics(path: Path) -> dict:
@@ -171,10 +178,29 @@ def read_run(metrics_path) -> pd.DataFrame:
     return df
 
 
-def aggregate(metrics_paths) -> pd.DataFrame:
+def refuse_stale_runs(pairs, log=print) -> None:
+    """Runs (``(metrics.json, dataset path)`` pairs) whose recorded dataset checksum is not the file's
+    now at the dataset's path are set aside (the next invocation retrains them) and refused, named:
+    a table of data that no longer exist is never made (``analysis/stale_runs.py``)."""
+    from analysis.stale_runs import set_aside_stale_runs
+
+    stale = set_aside_stale_runs(pairs, log=log)
+    if stale:
+        raise AggregationError(f"{len(stale)} run(s) trained on a dataset that is no longer at its path: "
+                               + "; ".join(s.describe() for s in stale)
+                               + ". Their results are set aside (metrics.json.stale-*); run the same command "
+                                 "again and the workflow retrains them on the dataset there now")
+
+
+def aggregate(metrics_paths, datasets=None) -> pd.DataFrame:
+    """Every run into one table.  ``datasets``: each run's dataset path (a function of its
+    metrics.json path); given, a run trained on other data than the file there now is refused
+    (``refuse_stale_runs``)."""
     paths = list(metrics_paths)
     if not paths:
         raise AggregationError("no runs to aggregate")
+    if datasets is not None:
+        refuse_stale_runs([(p, datasets(p)) for p in paths])
     df = pd.concat([read_run(p) for p in paths], ignore_index=True)
     versions = sorted(df["metrics_schema"].unique())
     if len(versions) > 1:

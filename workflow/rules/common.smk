@@ -34,6 +34,17 @@ from envs.suites import SUITES as KNOWN_SUITES, get_suite, suites_of_kind
 P = paths_for(config)  # results/<profile>, reports/<profile>, logs/<profile>
 RUNS = runs(config)
 RUN_INDEX = {r.id: r for r in RUNS}
+# a finished run whose recorded dataset checksum is not the file's now at its dataset path (imported
+# over, regenerated with an older modification time) is set aside and named, so this invocation
+# retrains it (analysis/stale_runs.py); only the managing process checks, not each cluster job
+if workflow.is_main_process:
+    from analysis.stale_runs import set_aside_stale_runs
+
+    set_aside_stale_runs(
+        [(r.metrics, r.dataset) for r in RUNS],
+        cache_path=os.path.join(P.results, "datasets", ".sha256-cache.json"),
+        log=lambda line: print(line, file=sys.stderr),
+    )
 CELLS = task_cells(config)
 SUITES = list(config["suites"])
 GENERATOR = config["datasets"].get("generator", "smoke")

@@ -2,6 +2,7 @@
 import os
 
 from analysis.logs import log_to
+from analysis.stale_runs import set_aside, stale_runs
 from harness.train import RunConfig, RunHooks, train
 
 run = snakemake.params.run
@@ -27,5 +28,20 @@ def fail_before_metrics(metrics):
 
 # fail_runs (tests of the pipeline's rerun): the run dies where metrics.json would be written
 hooks = RunHooks(before_metrics=fail_before_metrics) if snakemake.params.fail else None
+#: trainings of one job while its dataset keeps being replaced, before the job gives up (and fails)
+ATTEMPTS = 3
+
 with log_to(snakemake.log[0]):
-    train(cfg, os.path.dirname(snakemake.output.metrics), log=lambda s: print(s, flush=True), hooks=hooks)
+    for attempt in range(ATTEMPTS):
+        train(cfg, os.path.dirname(snakemake.output.metrics), log=lambda s: print(s, flush=True), hooks=hooks)
+        # a dataset replaced while the run trained (regenerated, imported over): the result is of
+        # data no longer at the path, so it is set aside and the run trains again on the file there
+        stale = stale_runs([(snakemake.output.metrics, snakemake.input.dataset)])
+        if not stale:
+            break
+        moved = set_aside(stale[0])
+        print(f"stale run: {stale[0].describe()} (the dataset was replaced while the run trained); "
+              f"its result is set aside as {moved.name}", flush=True)
+    else:
+        raise RuntimeError(f"{snakemake.input.dataset} was replaced during each of {ATTEMPTS} trainings of "
+                           f"{run.id}; rerun once the dataset stays in place")
