@@ -96,7 +96,7 @@ class Engine(NamedTuple):
     n_members: int
     init: Callable                  # seeds -> TrainState [S, ...]
     train: Callable                 # (states, data, n) -> (states, metrics {name: [S]})
-    act: Callable                   # (params [S, ...], obs [S, E, N, O], avail) -> actions [S, E, ...]
+    act: Callable                   # (params [S, ...], obs [S, E, N, O], avail, members) -> [S, E, ...]
     member_values: dict             # float field -> [S] values (the fields that vary)
 
 
@@ -130,8 +130,10 @@ def make_engine(algorithm: str, spec: LearnerSpec, hyperparameters: list, batch_
             return update_step(learner, s, data, batch_size)
         return jax.lax.fori_loop(0, n, body, (state, zeros))
 
-    def train(states: TrainState, data: DeviceData, n: int):
-        return jax.vmap(member_train, in_axes=(0, 0, None, None))(states, values, data, n)
+    def train(states: TrainState, data: DeviceData, n):
+        """``n`` updates of every member, or ``n [S]``: member k's own count (0 leaves it as it is)."""
+        n = jnp.broadcast_to(jnp.asarray(n, jnp.int32), (len(cfgs),))
+        return jax.vmap(member_train, in_axes=(0, 0, None, 0))(states, values, data, n)
 
     def init(seeds) -> TrainState:
         keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
@@ -140,11 +142,13 @@ def make_engine(algorithm: str, spec: LearnerSpec, hyperparameters: list, batch_
     def member_act(params, member_values, obs, avail):
         return learner_of(member_values).act(params, obs, avail, None, deterministic=True)
 
-    def act(params, obs, avail=None):
-        return jax.vmap(member_act, in_axes=(0, 0, 0, None if avail is None else 0))(params, values, obs, avail)
+    def act(params, obs, avail=None, members=None):
+        """``members``: which members ``params`` hold (indices; default all, in order)."""
+        vals = values if members is None else {f: v[jnp.asarray(members)] for f, v in values.items()}
+        return jax.vmap(member_act, in_axes=(0, 0, 0, None if avail is None else 0))(params, vals, obs, avail)
 
-    return Engine(learner=template, n_members=len(cfgs), init=init,
-                  train=jax.jit(train, donate_argnums=0), act=jax.jit(act), member_values=values)
+    return Engine(learner=template, n_members=len(cfgs), init=init, train=jax.jit(train, donate_argnums=0),
+                  act=jax.jit(act, static_argnames="members"), member_values=values)
 
 
 def to_host(tree):

@@ -12,7 +12,8 @@ Run directory (``results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{va
     curve.csv       one row per evaluation: step, every metric the tables report (``envs/suites.py``
                     ``evaluation_columns``: win_rate, return_mean), the learner's losses
                     and diagnostics (ComaDICE: bc_weight_mean/max/ess, nu_tot_mean, multipliers)
-    checkpoint.pt   the learner's final state_dict
+    checkpoint.pt   the learner's final parameters (``torch.save`` of a dict of tensors named as the
+                    learners' parameters, ``algorithms/base.py``)
     timing.json     wall-clock figures (kept out of the files above so that they are
                     reproducible bit for bit)
     resume.pt       the whole training state at the last evaluation; deleted when the run
@@ -52,17 +53,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import jax
 import numpy as np
 import torch
 import yaml
 
-from algorithms import make
 from envs.dataset import file_sha256, load_dataset, obs_nbytes
 from envs.files import atomic_write_bytes, atomic_write_text
 from envs.resume import load_resume, save_resume, set_aside
 from envs.simulators import backend_version, evaluate, make_vector_env
 from envs.suites import evaluation_columns
-from harness.data import TensorData
+from harness.data import DeviceData, device_data, spec_from_dataset
+from harness.engine import Engine, configure_host, make_engine, member, stack, to_host
 
 METRICS_SCHEMA_VERSION = 2
 RESUME_FILE = "resume.pt"
@@ -89,7 +91,7 @@ class RunConfig:
     eval_episodes: int = 32         # episodes per evaluation (paper: 32)
     final_eval_episodes: int = 0    # extra evaluation of the last policy with more episodes (0: none)
     device: str = "auto"            # auto (CUDA when available, else CPU) | cpu | cuda | cuda:K
-    threads: int = 1                # torch CPU threads
+    threads: int = 1                # CPU threads of the process (XLA and torch)
     obs_dtype: str = "auto"         # float32 | float16 | auto (float16 when observations exceed 2 GiB)
     task: Optional[str] = None      # "suite/task" the run is for: the dataset must be of it
     quality: Optional[str] = None   # the quality the run is for: the dataset must be labelled so
@@ -121,19 +123,36 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _gpus() -> list:
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:
+        return []
+
+
 def resolve_device(requested: str, log=print) -> str:
-    """``auto`` -> ``cuda`` when this torch sees a GPU, else ``cpu``; an explicit CUDA device
-    without CUDA fails here, before any work, naming the fix."""
+    """``auto`` -> ``cuda`` when JAX sees a GPU, else ``cpu``; an explicit CUDA device without
+    one fails here, before any work, naming the fix."""
     requested = str(requested)
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {requested!r} was asked for, but this torch ({torch.__version__}) has no CUDA "
-                           "device: install a CUDA build of PyTorch, or set train.device to 'auto' or 'cpu'")
+    if requested.startswith("cuda") and not _gpus():
+        raise RuntimeError(f"device {requested!r} was asked for, but this JAX ({jax.__version__}) has no CUDA "
+                           "device: install jax[cuda12] (and unset JAX_PLATFORMS=cpu), or set train.device to "
+                           "'auto' or 'cpu'")
+    if requested == "auto" and not _gpus():
+        return "cpu"
     # concurrent runs on a machine with several GPUs each claim a free one (harness/devices.py)
     from harness.devices import pick_device
-    device = pick_device(requested)
+    device = pick_device(requested, n_devices=len(_gpus()))
     if device != requested:
         log(f"device: {requested} -> {device}")
     return device
+
+
+def jax_device(device: str):
+    """The JAX device of a resolved device name (``cpu``, ``cuda:K``)."""
+    if device == "cpu":
+        return jax.devices("cpu")[0]
+    return _gpus()[int(device.split(":")[1]) if ":" in device else 0]
 
 
 def updates_for(cfg: RunConfig, n_transitions: int) -> int:
@@ -173,10 +192,6 @@ def divergence(losses: dict, value_bound: float) -> Optional[str]:
 
 # -- resume state ------------------------------------------------------------------------
 
-def _optimizers(learner) -> dict:
-    return {k: v for k, v in vars(learner).items() if isinstance(v, torch.optim.Optimizer)}
-
-
 def _fingerprint(resolved: dict, code: dict) -> dict:
     """What a resume state must match: everything that decides the run's numbers -- the
     configuration and the code version (the checksum of every source file the run executes,
@@ -197,26 +212,29 @@ def _code_version(algorithm: str) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def _save_resume(path: Path, fingerprint: dict, learner, data, venv, step: int, curve: list) -> None:
-    """The run's state after ``step`` updates (``envs/resume.py`` adds the global RNGs)."""
-    save_resume(path, fingerprint, {
-        "step": step, "curve": curve, "n_updates_done": learner.n_updates,
-        "learner": learner.state_dict(),
-        "optimizers": {k: o.state_dict() for k, o in _optimizers(learner).items()},
-        "sampler": data.generator.get_state(),
-        "env": venv.rng_state() if hasattr(venv, "rng_state") else None,
-    })
+def _train_state_arrays(state) -> dict:
+    """A member's TrainState as numpy arrays (a resume state holds nothing else)."""
+    host = to_host(state)
+    return {"params": host.params,
+            "opt": {g: {"step": o.step, "m": o.m, "v": o.v} for g, o in host.opt.items()},
+            "rng": host.rng.astype(np.int64), "n_updates": host.n_updates}
 
 
-def _restore(state: dict, learner, data, venv) -> None:
-    """Put a loaded state back (``load_resume`` has already restored the global RNGs)."""
-    learner.load_state_dict(state["learner"])
-    learner.n_updates = state["n_updates_done"]
-    for k, o in _optimizers(learner).items():
-        o.load_state_dict(state["optimizers"][k])
-    data.generator.set_state(state["sampler"])
-    if state.get("env") is not None and hasattr(venv, "set_rng_state"):
-        venv.set_rng_state(state["env"])
+def _train_state_from(arrays: dict, learner, template):
+    """The TrainState saved by :func:`_train_state_arrays`, checked against ``template`` (a fresh
+    state of this learner): other names or shapes raise, naming the entry."""
+    params = learner.params_from_state_dict(arrays["params"])
+    opt = {}
+    for g, o in template.opt.items():
+        saved = arrays["opt"][g]
+        for part in ("m", "v"):
+            if set(saved[part]) != set(getattr(o, part)):
+                raise ValueError(f"optimiser group {g} holds other parameters")
+        opt[g] = o._replace(step=np.asarray(saved["step"], np.int32),
+                            m={k: np.asarray(saved["m"][k], np.float32) for k in o.m},
+                            v={k: np.asarray(saved["v"][k], np.float32) for k in o.v})
+    return template._replace(params=params, opt=opt, rng=np.asarray(arrays["rng"]).astype(np.uint32),
+                             n_updates=np.asarray(arrays["n_updates"], np.int32))
 
 
 def _curve_csv(curve: list) -> str:
@@ -240,88 +258,126 @@ def _tensorboard(out_dir: Path, log):
         return None
 
 
-# -- the run ------------------------------------------------------------------------------
+# -- the runs ----------------------------------------------------------------------------------
 
 @dataclass
 class _Run:
-    """A run once set up (:func:`_prepare_run`): what the loop and the results need."""
-    cfg: RunConfig
-    out_dir: Path
+    """What a program's members share once set up (:func:`_prepare`): the dataset, the engine,
+    the evaluation environment."""
+    cfg: RunConfig                  # member 0's configuration (the shared fields are equal)
     log: Callable
     device: str
     ds: object                      # the loaded dataset (envs/dataset.py)
     checksum: str                   # of the dataset file
     task: object                    # envs/registry.py task
-    data: TensorData
-    learner: object
+    data: DeviceData
+    engine: Engine
     n_updates: int
     value_bound: float              # r_max / (1 - gamma) of the rewards the learner trains on
-    venv: object                    # the batched evaluation environment
-    policy: Callable
+    venv: object                    # the batched evaluation environment: every member's episodes
     eval_every: int
     columns: list                   # every metric of the tables (envs/suites.py METRICS)
+
+
+@dataclass
+class _Member:
+    """One run of the program: its directory, its progress, its timing."""
+    cfg: RunConfig
+    out_dir: Path
     label: str                      # the run's prefix in log lines
     resume_path: Path
     code: dict                      # code version of the code that runs now, recorded in metrics.json
     fingerprint: dict               # what a resume state must match
-
-
-@dataclass
-class _Progress:
-    """Where training stands (:func:`_train_loop`), and its timing."""
-    curve: list
-    step: int
-    start_step: int                 # the step this attempt started (resumed) at
-    t0: float                       # perf_counter when the loop began
+    name: str                       # the learner's name
+    curve: list = field(default_factory=list)
+    step: int = 0
+    start_step: int = 0             # the step this attempt started (resumed) at
     reason: Optional[str] = None    # why the run diverged, None while it has not
     train_s: float = 0.0
     eval_s: float = 0.0
+    t0: float = 0.0
+    tb: object = None
+    result: Optional[dict] = None   # metrics and timing, once written
+
+    @property
+    def active(self) -> bool:
+        return self.result is None and self.reason is None
+
+
+#: the fields of RunConfig the members of one program may differ in
+MEMBER_FIELDS = ("seed", "variant", "hyperparameters", "resume")
 
 
 def train(cfg: RunConfig, out_dir, log=print, hooks: Optional[RunHooks] = None) -> dict:
     """Run ``cfg`` into ``out_dir`` (the run directory of the module docstring), resuming from the
     resume state a previous attempt left; the metrics and timing of the run."""
+    return train_members([cfg], [out_dir], log, hooks)[0]
+
+
+def train_members(cfgs: list, out_dirs: list, log=print, hooks: Optional[RunHooks] = None) -> list:
+    """Train the runs ``cfgs`` (one cell: the same dataset, algorithm and lengths; seeds, variants and
+    float hyperparameters may differ) as the members of one program, each into its own run
+    directory, each resumed from its own resume state; each member's metrics and timing."""
     hooks = hooks or RunHooks()
-    run = _prepare_run(cfg, Path(out_dir), log)
-    start = _resume_or_start(run)
-    if start is None:  # a state that did not fit, set aside: the whole run again, from a clean process state
-        return train(cfg, out_dir, log, hooks)
-    progress = _train_loop(run, *start, hooks)
-    return _write_results(run, progress, hooks)
+    _check_members(cfgs)
+    run, members = _prepare(cfgs, [Path(d) for d in out_dirs], log)
+    states = stack([_resume_or_start(run, m, k) for k, m in enumerate(members)])
+    _train_loop(run, members, states, hooks)
+    return [m.result for m in members]
 
 
-def _prepare_run(cfg: RunConfig, out_dir: Path, log) -> _Run:
-    """Everything before the first update: the process's threads, device and seed, the dataset
-    and the learner, config.yaml, the evaluation environment and the resume fingerprint."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = out_dir / "metrics.json"
-    if metrics_path.exists():
-        metrics_path.unlink()  # a rerun never leaves an old result next to new files
+def _check_members(cfgs: list) -> None:
+    if not cfgs:
+        raise ValueError("train_members needs at least one run")
+    shared = {f.name for f in dataclasses.fields(RunConfig)} - set(MEMBER_FIELDS)
+    for c in cfgs[1:]:
+        diff = sorted(f for f in shared if getattr(c, f) != getattr(cfgs[0], f))
+        if diff:
+            raise ValueError(f"runs trained as one program must share {', '.join(diff)} "
+                             f"(seed {cfgs[0].seed} and seed {c.seed} differ there)")
+
+
+def _prepare(cfgs: list, out_dirs: list, log):
+    """Everything before the first update: the process's threads, device and seed, the dataset and
+    the engine, each member's config.yaml and resume fingerprint, the evaluation environment."""
+    cfg = cfgs[0]
+    configure_host(max(1, cfg.threads))
     torch.set_num_threads(max(1, cfg.threads))
     device = resolve_device(cfg.device, log)
     set_seed(cfg.seed)
 
     ds, checksum, task = _load_run_dataset(cfg)
-    data = TensorData(ds, device, seed=cfg.seed)
-    learner = make(cfg.algorithm, data.spec, cfg.hyperparameters, device)
-    hp = dataclasses.asdict(learner.cfg)
+    spec = spec_from_dataset(ds)
+    engine = make_engine(cfg.algorithm, spec, [c.hyperparameters for c in cfgs], cfg.batch_size)
+    with jax.default_device(jax_device(device)):
+        data = device_data(ds, jax_device(device))
     n_updates = updates_for(cfg, ds.n_transitions)
-    resolved = _resolved_config(cfg, ds, checksum, task, hp, n_updates, device)
-    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    members = []
+    for c, out_dir in zip(cfgs, out_dirs):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if (out_dir / "metrics.json").exists():
+            (out_dir / "metrics.json").unlink()  # a rerun never leaves an old result next to new files
+        from algorithms import make
+        hp = dataclasses.asdict(make(c.algorithm, spec, c.hyperparameters).cfg)
+        resolved = _resolved_config(c, ds, checksum, task, hp, n_updates, device)
+        atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        code = _code_version(engine.learner.name)
+        members.append(_Member(
+            cfg=c, out_dir=out_dir, resume_path=out_dir / RESUME_FILE, code=code,
+            fingerprint=_fingerprint(resolved, code), name=engine.learner.name,
+            label=f"[{c.algorithm} {task.name} {ds.meta['quality']} {c.variant} seed{c.seed}]"))
     # r_max of the rewards the learner trains on bounds any value it should reach
-    rewards = data.reward_to_go if hp.get("reward_to_go") else data.reward
-    gamma = hp.get("gamma", 0.99)
-    value_bound = max(float(rewards.abs().max()), 1e-6) / (1.0 - gamma)
+    hp0 = dataclasses.asdict(engine.learner.cfg)
+    rewards = np.asarray(data.reward_to_go if hp0.get("reward_to_go") else data.reward)
+    gamma = hp0.get("gamma", 0.99)
+    value_bound = max(float(np.abs(rewards).max()), 1e-6) / (1.0 - gamma)
 
-    venv = make_vector_env(task, cfg.eval_episodes, seed=10_000 + cfg.seed)
+    venv = make_vector_env(task, cfg.eval_episodes * len(cfgs), seed=10_000 + cfg.seed)
     venv.warm_up()  # simulator compilation stays out of the timed loop
-    code = _code_version(learner.name)
-    return _Run(cfg=cfg, out_dir=out_dir, log=log, device=device, ds=ds, checksum=checksum, task=task, data=data,
-                learner=learner, n_updates=n_updates, value_bound=value_bound, venv=venv,
-                policy=make_policy(learner, device), eval_every=max(1, n_updates // max(1, cfg.n_evals)),
-                columns=evaluation_columns(),
-                label=f"[{cfg.algorithm} {task.name} {ds.meta['quality']} {cfg.variant} seed{cfg.seed}]",
-                resume_path=out_dir / RESUME_FILE, code=code, fingerprint=_fingerprint(resolved, code))
+    run = _Run(cfg=cfg, log=log, device=device, ds=ds, checksum=checksum, task=task, data=data, engine=engine,
+               n_updates=n_updates, value_bound=value_bound, venv=venv,
+               eval_every=max(1, n_updates // max(1, cfg.n_evals)), columns=evaluation_columns())
+    return run, members
 
 
 def _load_run_dataset(cfg: RunConfig):
@@ -348,7 +404,7 @@ def _resolved_config(cfg: RunConfig, ds, checksum: str, task, hp: dict, n_update
     resolved = {**dataclasses.asdict(cfg), "n_updates": n_updates, "hyperparameters": hp, "task": task.name,
                 "suite": task.suite, "quality": ds.meta["quality"], "dataset_sha256": checksum,
                 "n_transitions": ds.n_transitions, "backend": task.backend,
-                "backend_version": backend_version(task), "torch": str(torch.__version__), "device": device}
+                "backend_version": backend_version(task), "jax": str(jax.__version__), "device": device}
     # the simulator settings of the task's suite that differ from the defaults (a default run's
     # config.yaml has no such key, as before the settings existed)
     resolved["simulators"] = task_simulators(cfg.simulators, task.suite)
@@ -357,119 +413,172 @@ def _resolved_config(cfg: RunConfig, ds, checksum: str, task, hp: dict, n_update
     return resolved
 
 
-def _resume_or_start(run: _Run) -> Optional[tuple]:
-    """``(curve, step)`` to start from: those of the resume state a previous attempt left (when
-    ``cfg.resume`` and the state is of this run), else ``([], 0)``.  None when a state loaded
-    but did not fit the learner: it is set aside and the caller must start the whole run again."""
-    state = load_resume(run.resume_path, run.fingerprint, run.log) if run.cfg.resume else None
-    if state is None:
-        return [], 0
+def _resume_or_start(run: _Run, m: _Member, k: int):
+    """Member ``k``'s TrainState to start from: that of the resume state a previous attempt left
+    (when ``cfg.resume`` and the state is of this run; its curve and step go into ``m``), else the
+    fresh state of its seed.  A state that loads but does not fit the learner is set aside."""
+    fresh = member(run.engine.init([m.cfg.seed]), 0)
+    saved = load_resume(m.resume_path, m.fingerprint, run.log) if m.cfg.resume else None
+    if saved is None:
+        return fresh
     try:
-        _restore(state, run.learner, run.data, run.venv)
-        curve, step = list(state["curve"]), int(state["step"])
+        state = _train_state_from(saved["train_state"], run.engine.learner, fresh)
+        curve, step = list(saved["curve"]), int(saved["step"])
+        if k == 0 and saved.get("env") is not None and hasattr(run.venv, "set_rng_state"):
+            run.venv.set_rng_state(saved["env"])
     except Exception as exc:  # noqa: BLE001 - a state that loads but does not fit this learner
-        # the learner may hold half of it by now: set the file aside and start the whole run
-        # again from a clean process state (the rerun finds no resume file)
-        set_aside(run.resume_path, f"resume state does not fit the run ({type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", run.log)
-        return None
-    run.log(f"{run.label} resumed at step {step} ({len(curve)} evaluations done)")
-    return curve, step
+        set_aside(m.resume_path, f"resume state does not fit the run ({type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", run.log)
+        return fresh
+    m.curve, m.step, m.start_step = curve, step, step
+    run.log(f"{m.label} resumed at step {step} ({len(curve)} evaluations done)")
+    return state
 
 
-def _train_loop(run: _Run, curve: list, step: int, hooks: RunHooks) -> _Progress:
-    """Updates from ``step`` to ``n_updates`` in chunks of ``eval_every``, each chunk followed by
-    the divergence check, an evaluation, the resume save and ``hooks.after_evaluation``; stops
-    early at a divergence (its row in the curve has no evaluation)."""
-    cfg, n_updates = run.cfg, run.n_updates
-    tb = _tensorboard(run.out_dir, run.log)
-    p = _Progress(curve=curve, step=step, start_step=step, t0=time.perf_counter())
-    last = {}
-    while p.step < n_updates:
+def _train_loop(run: _Run, members: list, states, hooks: RunHooks) -> None:
+    """Every member's updates to ``n_updates`` in chunks of ``eval_every`` (one engine call for
+    all members per chunk), each chunk followed by the members' divergence checks, one batched
+    evaluation, the resume saves and ``hooks.after_evaluation``; a member that diverges stops
+    alone (its row in the curve has no evaluation); a member that ends writes its results."""
+    t0 = time.perf_counter()
+    for m in members:
+        m.t0, m.tb = t0, _tensorboard(m.out_dir, run.log)
+    n_members = len(members)
+    while any(m.active for m in members):
+        chunks = np.array([min(run.eval_every, run.n_updates - m.step) if m.active else 0 for m in members],
+                          np.int32)
         t_train = time.perf_counter()
-        chunk = min(run.eval_every, n_updates - p.step)
-        for _ in range(chunk):
-            last = run.learner.update(run.data.sample(cfg.batch_size))
-        p.step += chunk
-        losses = {k: float(v) for k, v in last.items()}  # one host sync per evaluation
-        p.train_s += time.perf_counter() - t_train
-        p.reason = divergence(losses, run.value_bound)
-        if p.reason is not None:
-            p.curve.append({"step": p.step, **{c: math.nan for c in run.columns}, **losses})
-            run.log(f"{run.label} DIVERGED at step {p.step}: {p.reason}")
-            break
-        _evaluation(run, p, losses, tb)
-        if p.step < n_updates and cfg.resume:
-            _save_resume(run.resume_path, run.fingerprint, run.learner, run.data, run.venv, p.step, p.curve)
-        if hooks.after_evaluation is not None:
-            hooks.after_evaluation(p.step, p.curve)
-    if tb is not None:
-        tb.close()
-    return p
+        states, last = run.engine.train(states, run.data, jax.numpy.asarray(chunks))
+        last = to_host(last)  # one host sync per evaluation
+        dt = time.perf_counter() - t_train
+        evaluated = []
+        for k, m in enumerate(members):
+            if not chunks[k]:
+                continue
+            m.step += int(chunks[k])
+            m.train_s += dt / max(1, int((chunks > 0).sum()))
+            losses = {name: float(v[k]) for name, v in last.items()}
+            m.reason = divergence(losses, run.value_bound)
+            if m.reason is not None:
+                m.curve.append({"step": m.step, **{c: math.nan for c in run.columns}, **losses})
+                run.log(f"{m.label} DIVERGED at step {m.step}: {m.reason}")
+                _write_results(run, m, k, member(states.params, k), hooks)
+                continue
+            evaluated.append((k, m, losses))
+        if evaluated:
+            _evaluation(run, members, states, evaluated, n_members)
+        for k, m, _ in evaluated:
+            if m.step < run.n_updates and m.cfg.resume:
+                save_resume(m.resume_path, m.fingerprint, {
+                    "step": m.step, "curve": m.curve, "train_state": _train_state_arrays(member(states, k)),
+                    "env": run.venv.rng_state() if hasattr(run.venv, "rng_state") else None})
+            if hooks.after_evaluation is not None:
+                hooks.after_evaluation(m.step, m.curve)
+            if m.step >= run.n_updates:
+                _write_results(run, m, k, member(states.params, k), hooks)
 
 
-def _evaluation(run: _Run, p: _Progress, losses: dict, tb) -> None:
-    """Evaluate the policy after ``p.step`` updates: the curve's row (metrics and losses), its
-    TensorBoard scalars and the progress log line."""
+def _member_policy(run: _Run, params, n_members: int, members=None):
+    """``policy(obs [S*E, N, O], avail)`` of every member at once: member k plays episodes
+    k*E .. (k+1)*E - 1 of the shared evaluation environment."""
+    def policy(obs, avail):
+        shape = (n_members, -1) + obs.shape[1:]
+        o = jax.numpy.asarray(obs, jax.numpy.float32).reshape(shape)
+        a = None if avail is None else jax.numpy.asarray(avail, bool).reshape((n_members, -1) + avail.shape[1:])
+        actions = np.asarray(run.engine.act(params, o, a, members))
+        actions = actions.reshape((-1,) + actions.shape[2:])
+        # a diverged member's NaN actions must not reach the simulator
+        return actions if actions.dtype.kind in "iu" else np.nan_to_num(actions)
+    return policy
+
+
+def _member_results(res: dict, k: int, n_members: int, columns: list) -> dict:
+    """Member ``k``'s evaluation from the shared one: its block of the per-episode arrays."""
+    if n_members == 1:
+        return res
+    per_episode = {"win_rate": "wins", "return_mean": "returns"}
+    out = {}
+    for c in columns:
+        arr = res.get(per_episode.get(c, ""))
+        if arr is None:
+            out[c] = math.nan
+            continue
+        block = np.asarray(arr).reshape(n_members, -1)[k]
+        out[c] = float(block.mean()) if c != "win_rate" or not np.isnan(res.get(c, 0.0)) else math.nan
+    return out
+
+
+def _evaluation(run: _Run, members: list, states, evaluated: list, n_members: int) -> None:
+    """One batched evaluation of every member's policy; the curve rows (metrics and losses) of the
+    members in ``evaluated``, their TensorBoard scalars and progress log lines."""
     t_eval = time.perf_counter()
-    res = evaluate(run.task, run.policy, run.cfg.eval_episodes, venv=run.venv)
-    p.eval_s += time.perf_counter() - t_eval
-    row = {"step": p.step, **{c: float(res.get(c, math.nan)) for c in run.columns}, **losses}
-    p.curve.append(row)
-    if tb is not None:
-        for k, v in row.items():
-            if k != "step" and math.isfinite(v):
-                tb.add_scalar(k, v, p.step)
-    elapsed = time.perf_counter() - p.t0
-    done = (p.step - p.start_step) / max(1, run.n_updates - p.start_step)
-    eta = elapsed * (1 - done) / max(done, 1e-9)
-    run.log(f"{run.label} step {p.step}/{run.n_updates} ({100 * p.step / run.n_updates:.0f}%), {elapsed:.0f} s, "
-            f"~{eta:.0f} s left: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "step"))
+    res = evaluate(run.task, _member_policy(run, states.params, n_members), run.cfg.eval_episodes * n_members,
+                   venv=run.venv)
+    dt = time.perf_counter() - t_eval
+    for k, m, losses in evaluated:
+        m.eval_s += dt / len(evaluated)
+        mres = _member_results(res, k, n_members, run.columns)
+        row = {"step": m.step, **{c: float(mres.get(c, math.nan)) for c in run.columns}, **losses}
+        m.curve.append(row)
+        if m.tb is not None:
+            for name, v in row.items():
+                if name != "step" and math.isfinite(v):
+                    m.tb.add_scalar(name, v, m.step)
+        elapsed = time.perf_counter() - m.t0
+        done = (m.step - m.start_step) / max(1, run.n_updates - m.start_step)
+        eta = elapsed * (1 - done) / max(done, 1e-9)
+        run.log(f"{m.label} step {m.step}/{run.n_updates} ({100 * m.step / run.n_updates:.0f}%), {elapsed:.0f} s, "
+                f"~{eta:.0f} s left: " + ", ".join(f"{name}={v:.4g}" for name, v in row.items() if name != "step"))
 
 
-def _write_results(run: _Run, p: _Progress, hooks: RunHooks) -> dict:
+def _write_results(run: _Run, m: _Member, k: int, params, hooks: RunHooks) -> None:
     """curve.csv, checkpoint.pt, the final evaluation, timing.json, ``hooks.before_metrics`` and,
-    last, metrics.json; then the resume state goes.  The metrics and timing."""
-    atomic_write_text(run.out_dir / "curve.csv", _curve_csv(p.curve))
+    last, metrics.json; then the resume state goes."""
+    if m.tb is not None:
+        m.tb.close()
+    atomic_write_text(m.out_dir / "curve.csv", _curve_csv(m.curve))
     # through a buffer: torch.save names its archive after the file, and the temporary
     # file's random name would make two identical checkpoints differ
     buf = io.BytesIO()
-    torch.save(run.learner.state_dict(), buf)
-    atomic_write_bytes(run.out_dir / "checkpoint.pt", buf.getvalue())
+    torch.save({k: torch.from_numpy(np.array(v)) for k, v in sorted(to_host(params).items())}, buf)
+    atomic_write_bytes(m.out_dir / "checkpoint.pt", buf.getvalue())
 
-    metrics = _metrics(run, p)
-    timing = {"wall_s": time.perf_counter() - p.t0, "train_s": p.train_s, "eval_s": p.eval_s,
-              "updates_per_s": (p.step - p.start_step) / max(p.train_s, 1e-9), "resumed_at_step": p.start_step}
-    atomic_write_text(run.out_dir / "timing.json", json.dumps(timing, indent=2))
+    metrics = _metrics(run, m, k, params)
+    timing = {"wall_s": time.perf_counter() - m.t0, "train_s": m.train_s, "eval_s": m.eval_s,
+              "updates_per_s": (m.step - m.start_step) / max(m.train_s, 1e-9), "resumed_at_step": m.start_step}
+    atomic_write_text(m.out_dir / "timing.json", json.dumps(timing, indent=2))
     if hooks.before_metrics is not None:
         hooks.before_metrics(metrics)
-    atomic_write_text(run.out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=True))
-    run.resume_path.unlink(missing_ok=True)
-    return {**metrics, **timing}
+    atomic_write_text(m.out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=True))
+    m.resume_path.unlink(missing_ok=True)
+    m.result = {**metrics, **timing}
 
 
-def _metrics(run: _Run, p: _Progress) -> dict:
+def _metrics(run: _Run, m: _Member, k: int, params) -> dict:
     """metrics.json (schema in the module docstring), the final evaluation's figures included
     (that evaluation runs here, for a run that did not diverge)."""
-    cfg, task, final = run.cfg, run.task, p.curve[-1]
+    cfg, task, final = m.cfg, run.task, m.curve[-1]
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "suite": task.suite, "task": task.name, "quality": run.ds.meta["quality"],
-        "algorithm": run.learner.name, "variant": cfg.variant, "seed": cfg.seed,
-        "status": "ok" if p.reason is None else "diverged",
+        "algorithm": m.name, "variant": cfg.variant, "seed": cfg.seed,
+        "status": "ok" if m.reason is None else "diverged",
         "backend": task.backend, "approximation": task.approximation,
         "dataset_sha256": run.checksum, "dataset_grade": run.ds.meta.get("grade", "unknown"),
         "n_updates": run.n_updates, "epochs": cfg.epochs, "eval_episodes": cfg.eval_episodes,
-        "n_evals": len(p.curve),
+        "n_evals": len(m.curve),
         # the paper's statistic: the last evaluation of training (never a diverged run's)
-        **{c: None if p.reason else final[c] for c in run.columns},
+        **{c: None if m.reason else final[c] for c in run.columns},
     }
-    metrics["code_version"] = run.code
-    if p.reason is not None:
-        metrics.update(diverged_reason=p.reason, diverged_step=final["step"])
+    metrics["code_version"] = m.code
+    if m.reason is not None:
+        metrics.update(diverged_reason=m.reason, diverged_step=final["step"])
     elif cfg.final_eval_episodes:
-        fvenv = run.venv if cfg.final_eval_episodes == cfg.eval_episodes else None  # no second compile
-        fres = evaluate(task, run.policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
+        one = stack([params])
+        policy = _member_policy(run, one, 1, members=(k,))
+        # the shared environment when it has the size (no second compile), else one of the final size
+        fvenv = run.venv if cfg.final_eval_episodes == run.venv.num_envs else None
+        fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
         metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in run.columns})
     return metrics
