@@ -31,15 +31,16 @@ Departures from OptiDICE's code (secury/optidice neural_dice_rl.py), each in alg
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-import torch.nn as nn
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_fdiv import get_f_divergence
-from algorithms.torch_networks import mlp
+from algorithms.base import AdamState, Batch, Draws, Learner, LearnerSpec, TrainState, clip_grad_norm
+from algorithms.fdiv import get_f_divergence
+from algorithms.networks import mlp, mlp_init
 
 
 @dataclass
@@ -55,34 +56,85 @@ class OptDICEConfig:
     TRAINING: ClassVar[str] = "3e6 updates of batch 512 (default_config.py lines 46, 61)"
 
 
+def adam_step(params: dict, grads: dict, opt: AdamState, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+    """``algorithms.base.adam_step`` with PyTorch's precision in the bias corrections: torch computes
+    1 - beta^t in float64 (Python floats); 1 - beta2^t in float32 loses the digits of beta2 = 0.999
+    (a relative error of 1e-5 in the step), which is larger than the recorded run's rounding of
+    lambda, a small scalar moved by whole Adam steps.  -expm1(t log beta) keeps float32 precision."""
+    b1, b2 = betas
+    step = opt.step + 1
+    t = step.astype(jnp.float32)
+    c1, c2 = -jnp.expm1(t * math.log(b1)), -jnp.expm1(t * math.log(b2))
+    m = {k: b1 * opt.m[k] + (1 - b1) * g for k, g in grads.items()}
+    v = {k: b2 * opt.v[k] + (1 - b2) * g * g for k, g in grads.items()}
+    new = {k: params[k] - (lr / c1) * m[k] / (jnp.sqrt(v[k]) / jnp.sqrt(c2) + eps) for k in grads}
+    return new, AdamState(step, m, v)
+
+
 class OptDICE(Learner):
     name = "OptDICE"
     Config = OptDICEConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: OptDICEConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
+    def __init__(self, spec: LearnerSpec, cfg: OptDICEConfig):
+        super().__init__(spec, cfg)
         self.fdiv = get_f_divergence(cfg.f_divergence)
-        self.nu = mlp(spec.state_dim, 1, cfg.hidden)
-        self.lam = nn.Parameter(torch.zeros(()))
-        self.actor = self.make_actor(cfg.hidden)
-        self.groups = {"nu": list(self.nu.parameters()) + [self.lam], "actor": list(self.actor.parameters())}
-        self.optim = torch.optim.Adam([p for g in self.groups.values() for p in g], lr=cfg.lr)
 
-    def _update(self, b: Batch) -> dict:
+    def init_params(self, key) -> dict:
+        k_nu, k_actor = jax.random.split(key)
+        return {**mlp_init(k_nu, "nu", self.spec.state_dim, 1, self.cfg.hidden),
+                "lam": jnp.zeros(()),
+                **self.init_actor(k_actor, self.cfg.hidden)}
+
+    def groups(self) -> dict:
+        # OptiDICE steps one Adam over every parameter; as every parameter gets a gradient at every
+        # update, two groups at the same rate step as that optimiser did (the clipping is per group)
+        return {"nu": (["nu", "lam"], self.cfg.lr), "actor": (["actor"], self.cfg.lr)}
+
+    def nu_value(self, params: dict, state):
+        """nu(s) of global states [B, S]: [B]."""
+        return mlp(params, "nu", state)[..., 0]
+
+    def residual(self, params: dict, b: Batch):
+        """y = (e - lambda) / alpha, e(s, a, s') = r + gamma (1 - done) nu(s') - nu(s): [B]."""
         cfg = self.cfg
-        nu = self.nu(b.state).squeeze(-1)
-        nu_next = self.nu(b.next_state).squeeze(-1)
-        nu0 = self.nu(b.init_state).squeeze(-1)
-        e = b.reward + cfg.gamma * (1 - b.done) * nu_next - nu
-        y = (e - self.lam) / cfg.alpha
-        nu_loss = (1 - cfg.gamma) * nu0.mean() + (cfg.alpha * self.fdiv.conjugate(y)).mean() + self.lam
-        with torch.no_grad():
-            w = self.fdiv.ratio(y).unsqueeze(-1)
-        pi_loss = -(w * self.actor_log_prob(b.obs, b.actions, b.avail)).mean()
-        self.optim.zero_grad(set_to_none=True)
-        (nu_loss + pi_loss).backward()
-        for params in self.groups.values():
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        self.optim.step()
-        return {"nu_loss": nu_loss.detach(), "pi_loss": pi_loss.detach(), "w_mean": w.mean(),
-                "lambda": self.lam.detach().clone()}
+        e = b.reward + cfg.gamma * (1 - b.done) * self.nu_value(params, b.next_state) - self.nu_value(params, b.state)
+        return (e - params["lam"]) / cfg.alpha
+
+    def bc_weights(self, params: dict, b: Batch):
+        """w(s, a) = max(0, (f')^-1(y)), held fixed for the policy: [B]."""
+        return jax.lax.stop_gradient(self.fdiv.ratio(self.residual(params, b)))
+
+    def nu_loss(self, params: dict, b: Batch, y):
+        """L(nu, lambda) = (1 - gamma) E_{s0}[nu(s0)] + E_D[ alpha f*(y) ] + lambda."""
+        cfg = self.cfg
+        return ((1 - cfg.gamma) * self.nu_value(params, b.init_state).mean()
+                + (cfg.alpha * self.fdiv.conjugate(y)).mean() + params["lam"])
+
+    def pi_loss(self, params: dict, b: Batch, w):
+        """L_pi = - E_D[ w(s, a) log pi_i(a_i | o_i) ], averaged over the batch and the agents."""
+        return -(w[:, None] * self.actor_log_prob(params, b.obs, b.actions, b.avail)).mean()
+
+    def apply_grads(self, state: TrainState, grads: dict, group: str, clip=None, clip_parts=None) -> TrainState:
+        """One Adam step of ``group``, its gradient clipped over the whole group (this module's adam_step)."""
+        if clip_parts is not None:
+            raise ValueError("OptDICE clips each group as a whole")
+        keys = self.group_keys(state.params, group)
+        g = {k: grads[k] for k in keys}
+        if clip is not None:
+            g = clip_grad_norm(g, clip)
+        new, opt = adam_step({k: state.params[k] for k in keys}, g, state.opt[group], self.groups()[group][1])
+        return state._replace(params={**state.params, **new}, opt={**state.opt, group: opt})
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        def total_loss(params):
+            y = self.residual(params, b)
+            w = jax.lax.stop_gradient(self.fdiv.ratio(y))
+            nu_loss, pi_loss = self.nu_loss(params, b, y), self.pi_loss(params, b, w)
+            return nu_loss + pi_loss, (nu_loss, pi_loss, w)
+
+        # one backward over the summed losses, then each group clipped and stepped on its own
+        grads, (nu_loss, pi_loss, w) = jax.grad(total_loss, has_aux=True)(state.params)
+        state = self.apply_grads(state, grads, "nu", clip=self.cfg.grad_clip)
+        state = self.apply_grads(state, grads, "actor", clip=self.cfg.grad_clip)
+        # lambda as the PyTorch learner reported it: after the step
+        return state, {"nu_loss": nu_loss, "pi_loss": pi_loss, "w_mean": w.mean(), "lambda": state.params["lam"]}
