@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from analysis.score_checks import check_scores  # noqa: E402
 from envs.files import atomic_path  # noqa: E402
 from envs.suites import get_metric, get_suite  # noqa: E402
 
@@ -24,30 +25,41 @@ def _save(fig, path, **kw) -> None:
         fig.savefig(tmp, **kw)
 
 
-def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites) -> pd.DataFrame:
+def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites, cells: dict = None) -> pd.DataFrame:
     """Tidy frame: suite, alpha, seed, value (mean over the suite's cells for that seed).
 
     A run that diverged has no result (its last evaluation is not a number of the method), so
-    it is left out; a seed of which any cell diverged is left out at that alpha as a whole,
-    because a mean over fewer cells would mix cells of different scale.  ``left_out`` counts,
-    per (suite, alpha), the seeds so dropped (the same on every row of that alpha)."""
+    it is left out; a seed of which any cell diverged, or lacks a run or a value, is left out at
+    that alpha as a whole, because a mean over fewer cells would mix cells of different scale.
+    The suite's cells are ``cells[suite]`` (the grid's (task, quality) pairs) or else every cell
+    any alpha of the suite has, so a cell missing at one alpha is noticed.  Per (suite, alpha)
+    (the same on every row of that alpha): ``left_out`` counts the seeds left out for a diverged
+    run, ``missing`` those left out for a cell without a run or value; an alpha whose every seed
+    was left out has no row (the scores are checked first: ``analysis/score_checks.py``)."""
+    check_scores(scores)
     rows = []
     final = scores[scores["is_final"] & (scores["algorithm"] == "ComaDICE")]
     for suite in suites:
         metric = get_suite(suite).metric
+        swept = final[(final["suite"] == suite) & final["variant"].isin(list(alpha_variants.values()))]
+        expected = set(map(tuple, (cells or {}).get(suite) or zip(swept["task"], swept["quality"])))
+        seeds = sorted(set(swept["seed"]))
         for alpha, variant in alpha_variants.items():
-            df = final[(final["suite"] == suite) & (final["variant"] == variant)]
-            n_cells = df.groupby(["task", "quality"]).ngroups
-            kept, left_out = [], 0
-            for seed, g in df.groupby("seed"):
-                ok = g[g["status"] == "ok"] if "status" in g else g
-                if len(ok) < n_cells:
+            df = swept[swept["variant"] == variant]
+            kept, left_out, missing = [], 0, 0
+            for seed in seeds:
+                g = df[df["seed"] == seed]
+                if "status" in g and (g["status"] == "diverged").any():
                     left_out += 1
+                    continue
+                ok = g[g[metric].notna()] if metric in g else g.iloc[:0]
+                if set(zip(ok["task"], ok["quality"])) != expected:
+                    missing += 1
                     continue
                 kept.append({"suite": suite, "alpha": float(alpha), "seed": seed, "value": ok[metric].mean(),
                              "cells": len(ok)})
-            rows += [{**r, "left_out": left_out} for r in kept]
-    return pd.DataFrame(rows, columns=["suite", "alpha", "seed", "value", "cells", "left_out"])
+            rows += [{**r, "left_out": left_out, "missing": missing} for r in kept]
+    return pd.DataFrame(rows, columns=["suite", "alpha", "seed", "value", "cells", "left_out", "missing"])
 
 
 def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:

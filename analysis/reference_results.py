@@ -44,6 +44,7 @@ from analysis.dataset_stats import PUBLISHED_SMAC_MAX_RETURN, SMAC_MAX_RETURN, w
 from analysis.grid import training_length, variant_for
 from analysis.paths import paths_for
 from analysis.report_plan import algorithm_columns, report_algorithms
+from analysis.score_checks import ScoresError, check_scores
 from analysis.tables import PAPER_DATA, build_table, paper_reference
 from analysis.tables import _rank as _table_rank
 from behaviour.qualities import MEDIUM_FRACTION
@@ -252,7 +253,7 @@ def comparison_rows(scores: pd.DataFrame, config: dict, reference: pd.DataFrame 
     algos = report_algorithms(config)
     suites = list(config["suites"])
     cols = algorithm_columns(algos)
-    ours, _ = build_table(scores, suites, cols)
+    ours, _ = build_table(scores, suites, cols, rows=grid_rows(config), seeds=config.get("seeds"))
     rows = []
     keys = list(dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])))
     for suite, task, quality in keys:
@@ -279,11 +280,14 @@ def alpha_summary(scores: pd.DataFrame, config: dict) -> pd.DataFrame:
     from analysis.figures import alpha_frame
     abl = config.get("ablations") or {}
     variants = {a: variant_for(config, "alpha", a) for a in abl.get("alpha", [])}
-    frame = alpha_frame(scores, variants, abl.get("suites", []))
+    cells = {s: [(t, q) for t in config["suites"][s]["tasks"] for q in config["suites"][s]["qualities"]]
+             for s in abl.get("suites", []) if s in config["suites"]}
+    frame = alpha_frame(scores, variants, abl.get("suites", []), cells)
     if frame.empty:
-        return pd.DataFrame(columns=["suite", "alpha", "mean", "std", "seeds", "left_out"])
+        return pd.DataFrame(columns=["suite", "alpha", "mean", "std", "seeds", "left_out", "missing"])
     out = frame.groupby(["suite", "alpha"], sort=False).agg(mean=("value", "mean"), std=("value", "std"),
-                                                           seeds=("value", "count"), left_out=("left_out", "first"))
+                                                           seeds=("value", "count"), left_out=("left_out", "first"),
+                                                           missing=("missing", "first"))
     return out.reset_index().sort_values(["suite", "alpha"], kind="stable")
 
 
@@ -361,7 +365,7 @@ def _kilo(v) -> str:
 def _rank(r, n=None) -> str:
     if r is None or (isinstance(r, float) and math.isnan(r)):
         return "–"
-    return f"{int(r)}" + (f"/{int(n)}" if n else "")
+    return f"{int(r)}" + (f"/{int(n)}" if n and n == n else "")
 
 
 def _md_table(header: list, rows: list) -> str:
@@ -380,23 +384,84 @@ def _markdown_environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
 
 
-def _main_table(ours: pd.DataFrame, ref: pd.DataFrame, algos: list) -> str:
-    rows = []
+def grid_rows(config: dict) -> list:
+    """The grid's (suite, task, quality) cells in the tables' order: what the main tables show,
+    a cell without runs included (shown missing, never dropped)."""
+    from analysis.tables import row_key
+    cells = [(s, t, q) for s, spec in config["suites"].items() for t in spec["tasks"] for q in spec["qualities"]]
+    return sorted(cells, key=lambda k: row_key(*k))
+
+
+def _main_table(ours: pd.DataFrame, ref: pd.DataFrame, algos: list, n_seeds: int = None, absent: dict = None) -> str:
+    """The main table in Markdown: a cell with fewer seeds than the grid's ``n_seeds`` is shown with
+    its count ("k of n seeds"), a diverged one as "div. k/n" (no number), a cell without runs as "–";
+    each mark is explained under the table, as the LaTeX tables' captions do."""
+    rows, marks = [], []
+    absent = absent or {}
     for suite, task, quality in dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])):
         o = ours[(ours["suite"] == suite) & (ours["task"] == task) & (ours["quality"] == quality)]
         p = _means(ref, suite, task, quality)
-        om = _means(ours, suite, task, quality)
+        om = {a: v for a, v in _means(ours, suite, task, quality).items() if math.isfinite(v)}
         best = max(om.values()) if om else None
         cells = []
+        name = f"{get_task(task, suite).display} {quality}"
+        if not om and not o["n_diverged"].fillna(0).astype(int).any():
+            marks.append(f"{name}: no runs in the scores")
         for a in algos:
             r = o[o["algorithm"] == a]
             mean, std = (float(r["mean"].iloc[0]), float(r["std"].iloc[0])) if len(r) else (math.nan, math.nan)
-            txt = _num(mean, 1, std)
-            if best is not None and not math.isnan(mean) and round(mean, 1) == round(best, 1):
-                txt = f"**{txt}**"
+            n = int(r["n_seeds"].iloc[0]) if len(r) else 0
+            k = int(r["n_diverged"].iloc[0]) if len(r) and "n_diverged" in r else 0
+            if k:
+                txt = f"div. {k}/{k + n}"
+                marks.append(f"{name} {a}: {k} of {k + n} seeds diverged (no number is shown)")
+            else:
+                txt = _num(mean, 1, std)
+                if best is not None and math.isfinite(mean) and round(mean, 1) == round(best, 1):
+                    txt = f"**{txt}**"
+                if n_seeds and 0 < n < n_seeds:
+                    txt += f" ({n} of {n_seeds} seeds)"
+                    why = absent.get((suite, task, quality, a))
+                    marks.append(f"{name} {a}: mean over {n} of {n_seeds} seeds" + (f" ({why})" if why else ""))
             cells.append(txt + (f" / {_num(p[a])}" if a in p else ""))
         rows.append([get_task(task, suite).display, quality, *cells])
-    return _md_table(["task", "quality", *algos], rows)
+    table = _md_table(["task", "quality", *algos], rows)
+    if marks:
+        table += "\n\nMarked: " + "; ".join(marks) + "."
+    return table
+
+
+def _absent_runs(scores: pd.DataFrame, config: dict, algos: list) -> dict:
+    """Per (suite, task, quality, algorithm) of the main tables: which seeds its mean lacks and why."""
+    from analysis.tables import absent_seeds
+    final = scores[scores["is_final"] & (scores["variant"] == "default")]
+    out = {}
+    for suite, task, quality in grid_rows(config):
+        m = get_suite(suite).metric
+        cell = final[(final["suite"] == suite) & (final["task"] == task) & (final["quality"] == quality)]
+        for a in algos:
+            runs = cell[cell["algorithm"] == a]
+            diverged = "status" in runs and (runs["status"] == "diverged").any()
+            if len(runs) and not diverged:  # a diverged cell is marked as diverged, without a mean
+                why = absent_seeds(list(config["seeds"]), runs, runs[m].dropna())
+                if why:
+                    out[(suite, task, quality, a)] = why
+    return out
+
+
+def read_scores(path) -> pd.DataFrame:
+    """A committed scores.csv, checked (``analysis/score_checks.py``): refused naming the file when
+    empty, without runs, or with a run counted twice or a non-finite value."""
+    path = Path(path)
+    try:
+        scores = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ScoresError(f"{path}: empty; nothing to report") from None
+    check_scores(scores, str(path))
+    if FOCUS not in set(scores.loc[scores["is_final"].astype(bool), "algorithm"]):
+        raise ScoresError(f"{path}: no {FOCUS} run; RESULTS.md sets {FOCUS} beside the paper and has nothing to "
+                          "compare")
+    return scores
 
 
 def _rank_summary(comp: pd.DataFrame) -> dict:
@@ -437,15 +502,20 @@ def _alpha_tables(alpha: pd.DataFrame, cells: pd.DataFrame, config: dict) -> dic
         a = alpha[alpha["suite"] == suite].set_index("alpha")
         nb = g.groupby("alpha")["paper_mean"].mean()
         ours_by = {x: float(a.loc[x, "mean"]) if x in a.index else math.nan for x in alphas}
-        def left_out(x):  # seeds of which some cell diverged are not in the suite's mean
-            k = int(a.loc[x, "left_out"]) if x in a.index else 0
-            n = int(a.loc[x, "seeds"])
-            return f" ({n} seed{'s' if n != 1 else ''}; {k} left out, diverged)" if k else ""
+        def left_out(x):  # seeds of which some cell diverged or lacks a value are not in the suite's mean
+            if x not in a.index:
+                return " (no seed has every cell)"
+            k, m, n = int(a.loc[x, "left_out"]), int(a.loc[x, "missing"]), int(a.loc[x, "seeds"])
+            why = [f"{k} left out, diverged"] if k else []
+            why += [f"{m} left out, a cell without a value"] if m else []
+            return f" ({n} seed{'s' if n != 1 else ''}; {'; '.join(why)})" if why else ""
 
+        # a peak over fewer alphas than swept is no peak: "–" and the alphas without a value say why
+        complete = all(x in a.index for x in alphas)
         suite_rows.append([get_suite(suite).title + " (ours)",
                            *[_num(ours_by[x], d, float(a.loc[x, "std"]) if x in a.index else None) + left_out(x)
                              for x in alphas],
-                           f"alpha = {_peak(ours_by):g}" if _peak(ours_by) is not None else "–"])
+                           f"alpha = {_peak(ours_by):g}" if complete and _peak(ours_by) is not None else "–"])
         nb_by = {x: float(nb.get(x, math.nan)) for x in alphas}
         suite_rows.append([get_suite(suite).title + " (notebook, same cells)", *[_num(nb_by[x], d) for x in alphas],
                            f"alpha = {_peak(nb_by):g}" if _peak(nb_by) is not None else "–"])
@@ -498,15 +568,19 @@ def _behaviour_budgets(config: dict) -> str:
 def results_context(report_dir, config: dict) -> dict:
     """Everything RESULTS.md shows, read from the committed files of ``report_dir`` alone."""
     report_dir = Path(report_dir)
-    scores = pd.read_csv(report_dir / "scores.csv")
+    scores = read_scores(report_dir / "scores.csv")
     datasets = pd.read_csv(report_dir / "dataset_statistics.csv")
     prov = json.loads((report_dir / "provenance.json").read_text())
     statistics = pd.read_csv(report_dir / "statistics.csv")
     ref = paper_reference()
     algos = report_algorithms(config)
     suites = list(config["suites"])
-    ours, _ = build_table(scores, suites, algorithm_columns(algos))
+    ours, _ = build_table(scores, suites, algorithm_columns(algos), rows=grid_rows(config), seeds=config.get("seeds"))
     comp = comparison_rows(scores, config, ref)
+    shown = list(dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])))
+    empty = [f"{get_task(t, s).display} {q}" for s, t, q in shown
+             if ours[(ours["suite"] == s) & (ours["task"] == t) & (ours["quality"] == q)]["n_seeds"].sum() == 0
+             and not ours[(ours["suite"] == s) & (ours["task"] == t) & (ours["quality"] == q)]["n_diverged"].sum()]
     lengths = training_lengths(config, datasets)
     stages = {s["stage"]: s for s in prov["stages"]}
     final = scores[scores["is_final"]]
@@ -531,13 +605,13 @@ def results_context(report_dir, config: dict) -> dict:
     frac = lengths["fraction"]
     return {
         "profile": config["profile"],
-        "cells": sum(len(s["tasks"]) * len(s["qualities"]) for s in config["suites"].values()),
+        "cells": f"{len(shown)} cells" + (f" ({len(empty)} without any run: {', '.join(empty)})" if empty else ""),
         "algorithms": algos, "n_seeds": len(final["seed"].unique()), "n_runs": int(len(final)),
         "n_diverged": int((final["status"] == "diverged").sum()),
         "total_time": _duration(stages["total"]["wall_s"]), "machine": m, "prov": prov,
         "train": train, "paper_algorithms": {get_suite(s).title: ", ".join(a) for s, a in paper_algos.items()},
         "missing_from_table3": ", ".join(a for a in algos if a not in paper_algos.get("mamujoco", algos)),
-        "main_table": _main_table(ours, ref, algos),
+        "main_table": _main_table(ours, ref, algos, len(config["seeds"]), _absent_runs(scores, config, algos)),
         "rank_table": _md_table(["task", "quality", "ComaDICE rank (ours, all)", "(ours, the paper's methods)",
                                  "(ours, final eval)", "(paper)", "best (ours)", "best (paper)", "Kendall tau"],
                                 rank_rows),

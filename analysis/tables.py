@@ -30,6 +30,7 @@ from analysis.report_plan import (  # noqa: F401 - the plan's names, re-exported
     report_tables,
     table_stems,
 )
+from analysis.score_checks import check_scores
 from analysis.stats import aggregate_table, improvement_table
 from envs.files import atomic_path
 from envs.registry import get_task
@@ -73,11 +74,16 @@ def _cell_name(task: str, quality: str, label: str) -> str:
 
 
 def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decimals: int = 1,
-                rows: list = None) -> tuple:
-    """(tidy frame of every cell, template context).  ``metric`` None: each suite's own."""
+                rows: list = None, seeds: list = None) -> tuple:
+    """(tidy frame of every cell, template context).  ``metric`` None: each suite's own.  ``rows``
+    (the grid's cells) and ``seeds`` (the grid's seeds) default to those the scores hold; given, a
+    cell or seed missing from the scores is shown missing (``--``, counted) or unbalanced (named),
+    never dropped.  The scores are checked first (``analysis/score_checks.py``): a duplicated run
+    or a non-finite value is refused naming the run."""
+    check_scores(scores)
     final = scores[scores["is_final"] & scores["suite"].isin(list(suites))]
     keys = rows if rows is not None else _row_keys(final)
-    seeds = sorted(final["seed"].unique())
+    seeds = sorted(final["seed"].unique()) if seeds is None else sorted(seeds)
     groups, records, missing, unbalanced, diverged = [], [], 0, [], []
     for suite, task, quality in keys:
         m = metric or SUITES[suite].metric
@@ -91,7 +97,8 @@ def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decim
                 continue
             vals = runs[m].dropna() if m in cell_df else pd.Series(dtype=float)
             if len(vals):
-                stats[col] = (float(vals.mean()), float(vals.std(ddof=0)), len(vals))
+                stats[col] = (float(vals.mean()), float(vals.std(ddof=0)), len(vals),
+                              absent_seeds(seeds, runs, vals))
         best = max(round(v[0], decimals) for v in stats.values()) if stats else None
         texts = []
         for col in columns:
@@ -110,9 +117,10 @@ def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decim
                                 "algorithm": col.algorithm, "variant": col.variant, "metric": m,
                                 "mean": np.nan, "std": np.nan, "n_seeds": 0, "n_diverged": 0})
                 continue
-            mean, std, n = stats[col]
-            if n != len(seeds):
-                unbalanced.append(f"{_cell_name(task, quality, col.label)} ({n} of {len(seeds)} seeds)")
+            mean, std, n, absent = stats[col]
+            if n != len(seeds) or absent:
+                unbalanced.append(f"{_cell_name(task, quality, col.label)} ({n} of {len(seeds)} seeds"
+                                  + (f"; {latex_escape(absent)}" if absent else "") + ")")
             texts.append(tex_number(mean, decimals, std, bold=round(mean, decimals) == best))
             records.append({"suite": suite, "task": task, "quality": quality, "column": col.label,
                             "algorithm": col.algorithm, "variant": col.variant, "metric": m,
@@ -126,6 +134,21 @@ def build_table(scores: pd.DataFrame, suites, columns, metric: str = None, decim
     ctx = {"groups": groups, "missing": missing, "unbalanced": unbalanced, "diverged": diverged, "seeds": seeds,
            "header": [_tex_label(c.label) for c in columns]}
     return pd.DataFrame(records), ctx
+
+
+def absent_seeds(seeds, runs: pd.DataFrame, vals: pd.Series) -> str:
+    """Which of the grid's seeds a cell's mean lacks, and why: "seed 2 missing", "seed 1 without a
+    value" (a run that finished ok but recorded no number); "" when none."""
+    have = set(runs.loc[vals.index, "seed"])
+    ran = set(runs["seed"])
+    parts = []
+    missing = [s for s in seeds if s not in ran]
+    empty = [s for s in seeds if s in ran and s not in have]
+    if missing:
+        parts.append(f"seed{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} missing")
+    if empty:
+        parts.append(f"seed{'s' if len(empty) > 1 else ''} {', '.join(map(str, empty))} without a value")
+    return "; ".join(parts)
 
 
 def reported(suites, metric: str = None) -> str:
@@ -220,10 +243,10 @@ def paper_reference() -> pd.DataFrame:
 
 
 def _rank(means: dict, algo: str):
-    """1-based rank of ``algo`` among the algorithms with a mean (ties share the best rank)."""
-    if algo not in means or any(v is None or math.isnan(v) for v in [means[algo]]):
+    """1-based rank of ``algo`` among the algorithms with a finite mean (ties share the best rank)."""
+    if algo not in means or means[algo] is None or not math.isfinite(means[algo]):
         return None
-    return 1 + sum(v > means[algo] for v in means.values() if v is not None and not math.isnan(v))
+    return 1 + sum(v > means[algo] for v in means.values() if v is not None and math.isfinite(v))
 
 
 def paper_comparison(scores: pd.DataFrame, suites, algorithms, reference: pd.DataFrame = None,
@@ -297,6 +320,7 @@ def statistics_table(scores: pd.DataFrame, suites, algorithms) -> pd.DataFrame:
     metric with a full range (``scale`` in envs/suites.py: win rates) is divided by it; one
     without (returns) is min-max normalised per cell over all runs of the grid, so that cells
     of different scale can be pooled."""
+    check_scores(scores)
     final = scores[scores["is_final"] & (scores["variant"] == "default")].copy()
     rows = []
     for suite in suites:

@@ -105,7 +105,7 @@ def test_a_caption_names_a_math_labelled_column_once_escaped(tmp_path):
     render(scores, ["smacv1"], [Column("BC", "BC"), Column("soft-$\\chi^2$", "ComaDICE")], out,
            title="SMACv1", label="tab:x")
     tex = out.read_text()
-    assert "5m\\_vs\\_6m/good/soft-$\\chi^2$ (1 of 2 seeds)" in tex
+    assert "5m\\_vs\\_6m/good/soft-$\\chi^2$ (1 of 2 seeds; seed 1 missing)" in tex
     assert "textbackslash" not in tex
     syntax_check(out)
 
