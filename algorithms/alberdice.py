@@ -50,12 +50,19 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-import torch.nn as nn
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_fdiv import get_f_divergence
-from algorithms.torch_networks import AgentMLP, masked_logits
+from algorithms.base import Batch, Draws, Learner, LearnerSpec, TrainState, check_batch
+from algorithms.fdiv import get_f_divergence
+from algorithms.networks import (
+    agent_mlp,
+    agent_mlp_init,
+    masked_logits,
+    tanh_gaussian_init,
+    tanh_gaussian_log_prob,
+    tanh_gaussian_sample,
+)
 
 REWARD_TO_GO = ("never", "smac", "always")
 
@@ -89,7 +96,7 @@ class AlberDICEConfig:
             raise ValueError(f"reward_to_go must be one of {', '.join(REWARD_TO_GO)}, got {self.reward_to_go!r}")
 
 
-def pick_reward(b: Batch, mode: str, discrete: bool) -> torch.Tensor:
+def pick_reward(b: Batch, mode: str, discrete: bool) -> jax.Array:
     """The batch's reward, or its undiscounted reward-to-go ("smac": for discrete-action
     tasks only, as the authors' SMAC loaders; "always"; "never")."""
     if mode == "always" or (mode == "smac" and discrete):
@@ -99,82 +106,118 @@ def pick_reward(b: Batch, mode: str, discrete: bool) -> torch.Tensor:
     return b.reward
 
 
+def sum_others(x):
+    """[B, N] -> [B, N]: for each agent i, the sum over j != i."""
+    return x.sum(-1, keepdims=True) - x
+
+
 class AlberDICE(Learner):
     name = "AlberDICE"
     Config = AlberDICEConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: AlberDICEConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
+    def __init__(self, spec: LearnerSpec, cfg: AlberDICEConfig):
+        super().__init__(spec, cfg)
         self.fdiv = get_f_divergence(cfg.f_divergence)
-        self.nu = AgentMLP(spec.state_dim, 1, spec.n_agents, cfg.hidden)
-        self.lam = nn.Parameter(torch.zeros(spec.n_agents))
-        self.actor = self.make_actor(cfg.hidden)
-        self.data_policy = self.make_actor(cfg.hidden)
-        self.groups = {"nu": list(self.nu.parameters()) + [self.lam], "actor": list(self.actor.parameters()),
-                       "mu": list(self.data_policy.parameters())}
-        self.optim = torch.optim.Adam([p for g in self.groups.values() for p in g], lr=cfg.lr)
 
-    def _nu(self, state):
-        rep = state.unsqueeze(-2).expand(*state.shape[:-1], self.spec.n_agents, state.shape[-1])
-        return self.nu(rep).squeeze(-1)                                        # [B, N]
+    def init_params(self, key) -> dict:
+        s, hidden = self.spec, self.cfg.hidden
+        k_nu, k_actor, k_mu = jax.random.split(key, 3)
+        if s.discrete:
+            data_policy = agent_mlp_init(k_mu, "data_policy", s.obs_dim, s.action_dim, s.n_agents, hidden)
+        else:
+            data_policy = tanh_gaussian_init(k_mu, "data_policy", s.obs_dim, s.action_dim, s.n_agents, hidden)
+        return {"lam": jnp.zeros((s.n_agents,)),
+                **agent_mlp_init(k_nu, "nu", s.state_dim, 1, s.n_agents, hidden),
+                **self.init_actor(k_actor, hidden), **data_policy}
 
-    def _log_prob(self, net, obs, actions, avail):
-        if self.spec.discrete:
-            logp = torch.log_softmax(masked_logits(net(obs), avail), -1)
-            return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        return net.log_prob(obs, actions)
+    def groups(self) -> dict:
+        # one Adam over every parameter in the eager learner; every parameter gets a gradient at
+        # every update (the agents share weights, so the alternation zeroes no whole tensor), so
+        # three groups at the same rate step exactly as that one optimiser did
+        lr = self.cfg.lr
+        return {"nu": (["nu", "lam"], lr), "actor": (["actor"], lr), "mu": (["data_policy"], lr)}
 
-    @staticmethod
-    def _sum_others(x):
-        """[B, N] -> [B, N]: for each agent i, the sum over j != i."""
-        return x.sum(-1, keepdim=True) - x
+    def nu_value(self, params: dict, state):
+        """nu_i(s) of every agent i (the global state with agent i's id): [B, N]."""
+        rep = jnp.broadcast_to(state[..., None, :], (*state.shape[:-1], self.spec.n_agents, state.shape[-1]))
+        return agent_mlp(params, "nu", rep)[..., 0]
 
-    @torch.no_grad()
-    def other_agents(self, b: Batch, log_pi, log_mu):
-        """The others' KL penalty KL_i(s) and the row weights rho_i, both [B, N] (see module doc).
-        ``log_pi`` / ``log_mu``: log-probabilities of the data actions [B, N]."""
+    def log_prob(self, params: dict, name: str, obs, actions, avail=None):
+        """log pi_i(a_i | o_i) of the policy ``name`` ("actor" or "data_policy"): [B, N]."""
+        return self.actor_log_prob(params, obs, actions, avail, name=name)
+
+    def other_agents(self, params: dict, b: Batch, log_pi, log_mu, draws: Draws):
+        """The others' KL penalty KL_i(s) and the row weights rho_i, both [B, N] (see module doc),
+        held fixed.  ``log_pi`` / ``log_mu``: log-probabilities of the data actions [B, N]."""
         cfg, K = self.cfg, self.cfg.kl_samples
         if self.spec.discrete:
-            logits_pi = masked_logits(self.actor(b.obs), b.avail)
-            lp_pi = torch.log_softmax(logits_pi, -1)
-            lp_mu = torch.log_softmax(masked_logits(self.data_policy(b.obs), b.avail), -1)
-            a = torch.distributions.Categorical(logits=logits_pi).sample((K,))            # [K, B, N]
-            sampled = (lp_pi.expand(K, *lp_pi.shape).gather(-1, a.unsqueeze(-1))
-                       - lp_mu.expand(K, *lp_mu.shape).gather(-1, a.unsqueeze(-1))).squeeze(-1)
+            logits_pi = masked_logits(agent_mlp(params, "actor", b.obs), b.avail)
+            lp_pi = jax.nn.log_softmax(logits_pi, -1)
+            lp_mu = jax.nn.log_softmax(masked_logits(agent_mlp(params, "data_policy", b.obs), b.avail), -1)
+            a = draws.categorical(logits_pi, (K,))[..., None]                             # [K, B, N, 1]
+            sampled = (jnp.take_along_axis(jnp.broadcast_to(lp_pi, (K, *lp_pi.shape)), a, -1)
+                       - jnp.take_along_axis(jnp.broadcast_to(lp_mu, (K, *lp_mu.shape)), a, -1))[..., 0]
         else:
-            rep = b.obs.unsqueeze(0).expand(K, *b.obs.shape)
-            a, lp_a = self.actor.sample(rep)                                              # [K, B, N, A]
-            sampled = lp_a - self.data_policy.log_prob(rep, a)
-        per_agent = sampled.clamp(-cfg.clip_log_ratio, cfg.clip_log_ratio).mean(0)      # ~ KL(pi_j || mu_j)
-        kl = self._sum_others(per_agent)
-        log_rho = self._sum_others(log_pi - log_mu).clamp(max=math.log(cfg.ratio_max))
-        rho = torch.exp(log_rho - log_rho.max(0, keepdim=True).values)                  # overflow-safe
-        rho = rho / rho.mean(0, keepdim=True)
+            rep = jnp.broadcast_to(b.obs, (K, *b.obs.shape))
+            a, lp_a = tanh_gaussian_sample(params, "actor", rep, draws)                    # [K, B, N, A]
+            sampled = lp_a - tanh_gaussian_log_prob(params, "data_policy", rep, a)
+        per_agent = jnp.clip(sampled, -cfg.clip_log_ratio, cfg.clip_log_ratio).mean(0)  # ~ KL(pi_j || mu_j)
+        kl = sum_others(per_agent)
+        log_rho = jnp.minimum(sum_others(log_pi - log_mu), math.log(cfg.ratio_max))
+        rho = jnp.exp(log_rho - log_rho.max(0, keepdims=True))                           # overflow-safe
+        rho = rho / rho.mean(0, keepdims=True)
         return kl, rho
 
-    def _update(self, b: Batch) -> dict:
-        cfg, N = self.cfg, self.spec.n_agents
-        log_pi = self._log_prob(self.actor, b.obs, b.actions, b.avail)                  # [B, N]
-        log_mu = self._log_prob(self.data_policy, b.obs, b.actions, b.avail)
-        kl, rho = self.other_agents(b, log_pi.detach(), log_mu.detach())
+    def residual(self, params: dict, b: Batch, kl):
+        """y_i = (e_i - lambda_i) / alpha, e_i = r + gamma (1 - done) nu_i(s') - nu_i(s) - alpha KL_i(s): [B, N]."""
+        cfg = self.cfg
         reward = pick_reward(b, cfg.reward_to_go, self.spec.discrete)
-        nu, nu_next, nu0 = self._nu(b.state), self._nu(b.next_state), self._nu(b.init_state)
-        e = reward.unsqueeze(-1) + cfg.gamma * (1 - b.done).unsqueeze(-1) * nu_next - nu - cfg.alpha * kl
-        y = (e - self.lam) / cfg.alpha
-        nu_loss = ((1 - cfg.gamma) * nu0.mean(0) + (rho * cfg.alpha * self.fdiv.conjugate(y)).mean(0)
-                   + self.lam).sum()
-        with torch.no_grad():
-            w = self.fdiv.ratio(y) * rho                                       # [B, N]
-            if cfg.alternate:
-                turn = torch.zeros(N, device=w.device)
-                turn[self.n_updates % N] = 1.0
-                w = w * turn
-        pi_loss = -(w * log_pi).mean()
-        mu_loss = -log_mu.mean()
-        self.optim.zero_grad(set_to_none=True)
-        (nu_loss + pi_loss + mu_loss).backward()
-        for params in self.groups.values():
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        self.optim.step()
-        return {"nu_loss": nu_loss.detach(), "pi_loss": pi_loss.detach(), "mu_loss": mu_loss.detach(),
-                "kl_others": kl.mean(), "rho_max": rho.max()}
+        e = (reward[:, None] + cfg.gamma * (1 - b.done)[:, None] * self.nu_value(params, b.next_state)
+             - self.nu_value(params, b.state) - cfg.alpha * kl)
+        return (e - params["lam"]) / cfg.alpha
+
+    def nu_loss(self, params: dict, b: Batch, y, rho):
+        """L_i(nu_i, lambda_i) = (1 - gamma) E_{s0}[nu_i(s0)] + E_D[ rho_i alpha f*(y_i) ] + lambda_i,
+        summed over the agents."""
+        cfg = self.cfg
+        return ((1 - cfg.gamma) * self.nu_value(params, b.init_state).mean(0)
+                + (rho * cfg.alpha * self.fdiv.conjugate(y)).mean(0) + params["lam"]).sum()
+
+    def bc_weights(self, y, rho, n_updates):
+        """rho_i w_i, w_i = max(0, (f')^-1(y_i)), held fixed; under ``alternate`` only agent
+        ``n_updates mod N`` keeps its weights (the others' policies stay where they are): [B, N]."""
+        w = jax.lax.stop_gradient(self.fdiv.ratio(y) * rho)
+        if self.cfg.alternate:
+            w = w * jax.nn.one_hot(n_updates % self.spec.n_agents, self.spec.n_agents, dtype=w.dtype)
+        return w
+
+    def pi_loss(self, log_pi, w):
+        """L_pi = - E_D[ rho_i w_i log pi_i(a_i | o_i) ], averaged over the batch and the agents."""
+        return -(w * log_pi).mean()
+
+    def mu_loss(self, log_mu):
+        """L_mu = - E_D[ log mu_j(a_j | o_j) ] (BC of the data policy)."""
+        return -log_mu.mean()
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        check_batch(self.spec, b)
+        # the count of this update, from 1 (the eager learner counted before its step): whose turn it is
+        n_updates = state.n_updates + 1
+
+        def total(params):
+            log_pi = self.log_prob(params, "actor", b.obs, b.actions, b.avail)           # [B, N]
+            log_mu = self.log_prob(params, "data_policy", b.obs, b.actions, b.avail)
+            # the others' term is a fixed penalty and fixed weights: no gradient flows through it
+            kl, rho = jax.lax.stop_gradient(self.other_agents(params, b, log_pi, log_mu, draws))
+            y = self.residual(params, b, kl)
+            nu_loss = self.nu_loss(params, b, y, rho)
+            pi_loss = self.pi_loss(log_pi, self.bc_weights(y, rho, n_updates))
+            mu_loss = self.mu_loss(log_mu)
+            return nu_loss + pi_loss + mu_loss, {"nu_loss": nu_loss, "pi_loss": pi_loss, "mu_loss": mu_loss,
+                                                 "kl_others": kl.mean(), "rho_max": rho.max()}
+
+        # one backward over the summed losses; each group's gradient clipped on its own
+        grads, metrics = jax.grad(total, has_aux=True)(state.params)
+        for group in self.groups():
+            state = self.apply_grads(state, grads, group, clip=self.cfg.grad_clip)
+        return state._replace(n_updates=n_updates), metrics

@@ -35,8 +35,8 @@ Polyak-averaged target networks (tau).
 
 Q_i and w in z come from the target networks, as in the authors' code.  The three losses
 touch disjoint parameters (Q + mixer, V, pi) and each is computed from the networks as they
-stand before the step, so one backward pass with per-group gradient clipping equals the
-authors' three sequential optimiser steps (Adam is per-parameter).
+stand before the step, so one gradient of the summed losses, each group's part clipped on its
+own and stepped by its own Adam, equals the authors' three sequential optimiser steps.
 
 Departures from the authors' code, for one footing across the harness: the mixer is the
 harness's shared HyperMixer of the global state (the authors' hypernetwork reads the
@@ -49,16 +49,24 @@ from s == s').
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
+import jax
+import jax.numpy as jnp
 
 from algorithms.alberdice import REWARD_TO_GO, pick_reward
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_networks import AgentMLP, HyperMixer, LocalQ, soft_update
+from algorithms.base import Batch, Draws, Learner, TrainState, check_batch, soft_update
+from algorithms.networks import (
+    agent_mlp,
+    agent_mlp_init,
+    copy_params,
+    local_q,
+    local_q_init,
+    mixer,
+    mixer_hyper,
+    mixer_init,
+)
 
 
 @dataclass
@@ -97,72 +105,79 @@ class OMIGA(Learner):
     name = "OMIGA"
     Config = OMIGAConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: OMIGAConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
-        self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
-        self.v = AgentMLP(spec.obs_dim, 1, spec.n_agents, cfg.hidden)
-        self.mixer = HyperMixer(spec.state_dim, spec.n_agents, layers=1, hyper_hidden=cfg.hyper_hidden)
-        self.actor = self.make_actor(cfg.hidden)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.v_target = copy.deepcopy(self.v).requires_grad_(False)
-        self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.groups = {"q": list(self.q.parameters()) + list(self.mixer.parameters()),
-                       "v": list(self.v.parameters()),
-                       "actor": list(self.actor.parameters())}
-        # One Adam over disjoint groups is the same as the authors' one Adam per group.
-        self.optim = torch.optim.Adam([p for g in self.groups.values() for p in g], lr=cfg.lr)
+    def init_params(self, key) -> dict:
+        s, cfg = self.spec, self.cfg
+        k_q, k_v, k_mixer, k_actor = jax.random.split(key, 4)
+        online = {**local_q_init(k_q, "q", s.obs_dim, s.action_dim, s.n_agents, s.discrete, cfg.hidden),
+                  **agent_mlp_init(k_v, "v", s.obs_dim, 1, s.n_agents, cfg.hidden),
+                  **mixer_init(k_mixer, "mixer", s.state_dim, s.n_agents, layers=1, hyper_hidden=cfg.hyper_hidden),
+                  **self.init_actor(k_actor, cfg.hidden)}
+        return {**online, **copy_params(online, "q", "q_target"), **copy_params(online, "v", "v_target"),
+                **copy_params(online, "mixer", "mixer_target")}
 
-    def _z(self, b: Batch, v: torch.Tensor) -> torch.Tensor:
+    def groups(self) -> dict:
+        # the authors' three optimisers (one Adam per group, all at the same rate)
+        lr = self.cfg.lr
+        return {"q": (["q", "mixer"], lr), "v": (["v"], lr), "actor": (["actor"], lr)}
+
+    def local_v(self, params: dict, obs, name: str = "v"):
+        """V_i(o_i): [B, N]."""
+        return agent_mlp(params, name, obs)[..., 0]
+
+    def z(self, params: dict, b: Batch, v):
         """z_i = w-bar_i(s) (Q-bar_i(o_i, a_i) - V_i(o_i)) / alpha, unclipped: [B, N]."""
-        with torch.no_grad():
-            q_bar = self.q_target(b.obs, b.actions)                        # [B, N]
-            w_bar = self.mixer_target.hyper(b.state)[0]                    # [B, N], >= 0
+        q_bar = jax.lax.stop_gradient(local_q(params, "q_target", b.obs, b.actions, self.discrete))    # [B, N]
+        w_bar = jax.lax.stop_gradient(mixer_hyper(params, "mixer_target", b.state)[0])                # [B, N], >= 0
         return w_bar * (q_bar - v) / self.cfg.alpha
 
-    def value_loss(self, z: torch.Tensor, zc: torch.Tensor) -> torch.Tensor:
+    def q_loss(self, params: dict, b: Batch):
+        """L_Q = E_D[ (w(s)^T Q(o, a) + b(s) - r - gamma (1 - done) V_tot-bar(s'))^2 ]; also Q_tot [B]."""
+        cfg = self.cfg
+        w, bias = mixer_hyper(params, "mixer", b.state)                                 # [B, N], [B]
+        q_tot = (w * local_q(params, "q", b.obs, b.actions, self.discrete)).sum(-1) + bias
+        next_v_tot = mixer(params, "mixer_target", self.local_v(params, b.next_obs, "v_target"), b.next_state)
+        reward = pick_reward(b, cfg.reward_to_go, self.discrete)
+        target = jax.lax.stop_gradient(reward + cfg.gamma * (1.0 - b.done) * next_v_tot)
+        return ((q_tot - target) ** 2).mean(), q_tot
+
+    def value_loss(self, z, zc):
         """L_V = mean(exp(z^c) - z), times exp(-m) with m = max(max z^c, -1) held fixed when
         ``rescale_v_loss``.  The linear term uses the unclipped z, as the authors' w V / alpha
         does, so a clipped sample still pulls V down."""
         if self.cfg.rescale_v_loss:
-            m = zc.detach().max().clamp_min(-1.0)
-            return (torch.exp(zc - m) - torch.exp(-m) * z).mean()
-        return (torch.exp(zc) - z).mean()
+            m = jnp.maximum(jax.lax.stop_gradient(zc).max(), -1.0)
+            return (jnp.exp(zc - m) - jnp.exp(-m) * z).mean()
+        return (jnp.exp(zc) - z).mean()
 
-    def _update(self, b: Batch) -> dict:
+    def pi_loss(self, params: dict, b: Batch, zc):
+        """L_pi = - E_D[ mean_i exp(z_i^c) log pi_i(a_i | o_i) ], the weights held fixed; also the weights."""
+        weight = jnp.exp(jax.lax.stop_gradient(zc))                                      # [B, N]
+        return -(weight * self.actor_log_prob(params, b.obs, b.actions, b.avail)).mean(), weight
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        check_batch(self.spec, b)
         cfg = self.cfg
 
-        # -- L_Q: w(s)^T Q + b(s) regressed on r + gamma (1 - done) V_tot-bar(s') --------
-        w, bias = self.mixer.hyper(b.state)                                # [B, N], [B]
-        q_tot = (w * self.q(b.obs, b.actions)).sum(-1) + bias
-        with torch.no_grad():
-            next_v_tot = self.mixer_target(self.v_target(b.next_obs).squeeze(-1), b.next_state)
-            reward = pick_reward(b, cfg.reward_to_go, self.spec.discrete)
-            target = reward + cfg.gamma * (1.0 - b.done) * next_v_tot
-        q_loss = F.mse_loss(q_tot, target)
+        def total(params):
+            q_loss, q_tot = self.q_loss(params, b)
+            z = self.z(params, b, self.local_v(params, b.obs))
+            zc = jnp.clip(z, -cfg.z_clip, cfg.z_clip)
+            v_loss = self.value_loss(z, zc)
+            pi_loss, weight = self.pi_loss(params, b, zc)
+            return q_loss + v_loss + pi_loss, {"q_loss": q_loss, "v_loss": v_loss, "pi_loss": pi_loss,
+                                               "weight_mean": weight.mean(), "z_max": zc.max(),
+                                               "q_tot_mean": q_tot.mean()}
 
-        # -- L_V: mean_i exp(z_i^c) - z_i (times exp(-m) as in the authors' code) --------
-        v = self.v(b.obs).squeeze(-1)                                      # [B, N]
-        z = self._z(b, v)
-        zc = z.clamp(-cfg.z_clip, cfg.z_clip)
-        v_loss = self.value_loss(z, zc)
+        # one backward over the summed losses (they touch disjoint groups); each group clipped on its own
+        grads, metrics = jax.grad(total, has_aux=True)(state.params)
+        for group in self.groups():
+            state = self.apply_grads(state, grads, group, clip=cfg.grad_clip)
+        params = state.params
+        for target, source in (("q_target", "q"), ("v_target", "v"), ("mixer_target", "mixer")):
+            params = soft_update(params, target, source, cfg.tau)
+        return state._replace(params=params), metrics
 
-        # -- L_pi: weighted BC with exp(z_i^c), per agent ------------------------------
-        weight = torch.exp(zc.detach())                                     # [B, N]
-        pi_loss = -(weight * self.actor_log_prob(b.obs, b.actions, b.avail)).mean()
-
-        self.optim.zero_grad(set_to_none=True)
-        (q_loss + v_loss + pi_loss).backward()
-        for params in self.groups.values():
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        self.optim.step()
-        soft_update(self.q_target, self.q, cfg.tau)
-        soft_update(self.v_target, self.v, cfg.tau)
-        soft_update(self.mixer_target, self.mixer, cfg.tau)
-        return {"q_loss": q_loss.detach(), "v_loss": v_loss.detach(), "pi_loss": pi_loss.detach(),
-                "weight_mean": weight.mean(), "z_max": zc.detach().max(), "q_tot_mean": q_tot.detach().mean()}
-
-    @torch.no_grad()
-    def local_advantage(self, b: Batch) -> torch.Tensor:
+    def local_advantage(self, params: dict, b: Batch):
         """w_i(s) (Q_i(o_i, a_i) - V_i(o_i)) with the online networks: [B, N] (diagnostics, tests)."""
-        w = self.mixer.hyper(b.state)[0]
-        return w * (self.q(b.obs, b.actions) - self.v(b.obs).squeeze(-1))
+        w = mixer_hyper(params, "mixer", b.state)[0]
+        return w * (local_q(params, "q", b.obs, b.actions, self.discrete) - self.local_v(params, b.obs))
