@@ -19,6 +19,7 @@ as they are (``tests/test_learner_fixtures.py``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -145,7 +146,9 @@ def adam_step(params: dict, grads: dict, opt: AdamState, lr: float, betas=(0.9, 
     b1, b2 = betas
     step = opt.step + 1
     t = step.astype(jnp.float32)
-    c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+    # 1 - beta^t to float32's precision (1 - b2 ** t in float32 loses five digits at b2 = 0.999;
+    # PyTorch computes these corrections in float64)
+    c1, c2 = -jnp.expm1(t * math.log(b1)), -jnp.expm1(t * math.log(b2))
     m = {k: b1 * opt.m[k] + (1 - b1) * g for k, g in grads.items()}
     v = {k: b2 * opt.v[k] + (1 - b2) * g * g for k, g in grads.items()}
     new = {k: params[k] - (lr / c1) * m[k] / (jnp.sqrt(v[k]) / jnp.sqrt(c2) + eps) for k in grads}

@@ -31,14 +31,13 @@ Departures from OptiDICE's code (secury/optidice neural_dice_rl.py), each in alg
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 
-from algorithms.base import AdamState, Batch, Draws, Learner, LearnerSpec, TrainState, clip_grad_norm
+from algorithms.base import Batch, Draws, Learner, LearnerSpec, TrainState
 from algorithms.fdiv import get_f_divergence
 from algorithms.networks import mlp, mlp_init
 
@@ -54,21 +53,6 @@ class OptDICEConfig:
     grad_clip: float = 1.0          # harness (OptiDICE does not clip)
     #: training length in the authors' runs (RunConfig.n_updates)
     TRAINING: ClassVar[str] = "3e6 updates of batch 512 (default_config.py lines 46, 61)"
-
-
-def adam_step(params: dict, grads: dict, opt: AdamState, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-    """``algorithms.base.adam_step`` with PyTorch's precision in the bias corrections: torch computes
-    1 - beta^t in float64 (Python floats); 1 - beta2^t in float32 loses the digits of beta2 = 0.999
-    (a relative error of 1e-5 in the step), which is larger than the recorded run's rounding of
-    lambda, a small scalar moved by whole Adam steps.  -expm1(t log beta) keeps float32 precision."""
-    b1, b2 = betas
-    step = opt.step + 1
-    t = step.astype(jnp.float32)
-    c1, c2 = -jnp.expm1(t * math.log(b1)), -jnp.expm1(t * math.log(b2))
-    m = {k: b1 * opt.m[k] + (1 - b1) * g for k, g in grads.items()}
-    v = {k: b2 * opt.v[k] + (1 - b2) * g * g for k, g in grads.items()}
-    new = {k: params[k] - (lr / c1) * m[k] / (jnp.sqrt(v[k]) / jnp.sqrt(c2) + eps) for k in grads}
-    return new, AdamState(step, m, v)
 
 
 class OptDICE(Learner):
@@ -113,17 +97,6 @@ class OptDICE(Learner):
     def pi_loss(self, params: dict, b: Batch, w):
         """L_pi = - E_D[ w(s, a) log pi_i(a_i | o_i) ], averaged over the batch and the agents."""
         return -(w[:, None] * self.actor_log_prob(params, b.obs, b.actions, b.avail)).mean()
-
-    def apply_grads(self, state: TrainState, grads: dict, group: str, clip=None, clip_parts=None) -> TrainState:
-        """One Adam step of ``group``, its gradient clipped over the whole group (this module's adam_step)."""
-        if clip_parts is not None:
-            raise ValueError("OptDICE clips each group as a whole")
-        keys = self.group_keys(state.params, group)
-        g = {k: grads[k] for k in keys}
-        if clip is not None:
-            g = clip_grad_norm(g, clip)
-        new, opt = adam_step({k: state.params[k] for k in keys}, g, state.opt[group], self.groups()[group][1])
-        return state._replace(params={**state.params, **new}, opt={**state.opt, group: opt})
 
     def update(self, state: TrainState, b: Batch, draws: Draws):
         def total_loss(params):

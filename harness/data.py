@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algorithms.base import Batch, LearnerSpec
+from algorithms.base import Batch, BatchError, LearnerSpec
 from envs.dataset import OfflineDataset
 
 
@@ -43,7 +43,13 @@ class DeviceData(NamedTuple):
 
 
 def device_data(ds: OfflineDataset, device=None) -> DeviceData:
-    """The dataset's arrays on ``device`` (a jax device; default: JAX's default device)."""
+    """The dataset's arrays on ``device`` (a jax device; default: JAX's default device).  Values
+    are checked here, once: no update inside the program can stop to look at them."""
+    for name in ("obs", "state", "reward", "final_obs", "final_state"):
+        if not np.isfinite(getattr(ds, name)).all():
+            raise BatchError(f"dataset '{name}' contains NaN or infinity")
+    if not ds.discrete and not np.isfinite(ds.actions).all():
+        raise BatchError("dataset 'actions' contains NaN or infinity")
     obs_all = ds.obs_all if ds.obs_all is not None else np.concatenate([ds.obs, ds.final_obs])
     state_all = ds.state_all if ds.state_all is not None else np.concatenate([ds.state, ds.final_state])
     pad = np.zeros((ds.n_episodes,) + ds.actions.shape[1:], ds.actions.dtype)

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algorithms import algorithm_class, make_config
-from algorithms.base import Draws, LearnerSpec, TrainState
+from algorithms.base import Draws, LearnerSpec, TrainState, check_batch
 from harness.data import DeviceData, sample_batch
 
 _cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
@@ -80,6 +80,7 @@ def update_step(learner, state: TrainState, data: DeviceData, batch_size: int):
     """One update of one member: its minibatch and its random numbers from its own key."""
     rng, k_batch, k_draws = jax.random.split(state.rng, 3)
     batch = sample_batch(data, k_batch, batch_size)
+    check_batch(learner.spec, batch)  # shapes, at trace time: free in the program
     return learner.update(state._replace(rng=rng), batch, Draws(k_draws))
 
 

@@ -1,16 +1,34 @@
 """ComaDICE learns what BC cannot, on problems whose answer is known (tests/problems.py)."""
+import dataclasses
+
+import numpy as np
 import pytest
-import torch
 
 from algorithms import make
 from algorithms.base import BatchError
-from harness.data import TensorData, spec_from_dataset
+from harness.data import device_data, spec_from_dataset
+from harness.engine import make_engine
 from tests.problems import bandit, bandit_value, fit, matrix_game, matrix_game_value
 
 
+class Trained:
+    """A learner and its parameters after training (what the value functions read)."""
+
+    def __init__(self, learner, params):
+        self.learner, self.params = learner, params
+
+
 def _train(name, ds, hp, steps=400, seed=0):
-    torch.manual_seed(seed)
-    return fit(make(name, spec_from_dataset(ds), {"hidden": 64, **hp}), ds, steps, seed=seed)
+    learner = make(name, spec_from_dataset(ds), {"hidden": 64, **hp})
+    return Trained(learner, fit(learner, ds, steps, seed=seed).params)
+
+
+def _game(t: Trained) -> float:
+    return matrix_game_value(t.learner, t.params)
+
+
+def _bandit(t: Trained) -> float:
+    return bandit_value(t.learner, t.params)
 
 
 @pytest.mark.parametrize("formulation", ["authors", "paper", "sound"])
@@ -23,20 +41,20 @@ def test_comadice_finds_the_best_joint_action_bc_misses(seed, formulation):
     # (tuned to SMAC / MuJoCo returns) leaves ComaDICE at BC's answer on this toy, alpha = 1
     # is marginal (seed-dependent), alpha = 0.1 is decisive.
     ds = matrix_game(seed=seed)
-    assert matrix_game_value(_train("BC", ds, {}, seed=seed)) == pytest.approx(0.3)
+    assert _game(_train("BC", ds, {}, seed=seed)) == pytest.approx(0.3)
     coma = _train("ComaDICE", ds, {"alpha": 0.1, "formulation": formulation, "lr": 1e-3}, seed=seed)
-    assert matrix_game_value(coma) == pytest.approx(1.0)
+    assert _game(coma) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("formulation", ["authors", "paper", "sound"])
 def test_comadice_beats_bc_on_a_continuous_bandit(formulation):
     # BC imitates uniform actions (value ~0.5); ComaDICE moves toward (0.5, -0.5) (value 1).
     ds = bandit()
-    bc = bandit_value(_train("BC", ds, {}))
+    bc = _bandit(_train("BC", ds, {}))
     # the authors' x4 action scale (their data's convention) squeezes this bandit's actions
     # into [-0.25, 0.25] and slows it (0.75 at 600 updates, 0.86 at 1200): tested at scale 1
     scale = {"action_scale": 1.0} if formulation == "authors" else {}
-    coma = bandit_value(_train("ComaDICE", ds, {"alpha": 0.1, "formulation": formulation, "lr": 1e-3, **scale},
+    coma = _bandit(_train("ComaDICE", ds, {"alpha": 0.1, "formulation": formulation, "lr": 1e-3, **scale},
                                steps=600))
     assert bc < 0.6
     assert coma > 0.9 and coma > bc + 0.3
@@ -55,20 +73,20 @@ def test_comadice_options_each_still_find_the_best_joint_action(variant):
     # every option of every formulation is a working learner on its own (see
     # algorithms/README.md); the matrix game's answer does not depend on them
     learner = _train("ComaDICE", matrix_game(), {"alpha": 0.1, **variant})
-    assert matrix_game_value(learner) == pytest.approx(1.0)
+    assert _game(learner) == pytest.approx(1.0)
 
 
-def test_malformed_batch_is_refused_with_the_field_named():
+def test_malformed_data_is_refused_with_the_field_named():
     ds = matrix_game(n=64)
-    learner = make("ComaDICE", spec_from_dataset(ds), {"hidden": 16})
-    batch = TensorData(ds).sample(8)
-    batch.obs = batch.obs[:, :, :1]
+    data = device_data(ds)
+    engine = make_engine("ComaDICE", spec_from_dataset(ds), [{"hidden": 16}], batch_size=8)
+    narrow = data._replace(obs=data.obs[:, :, :1])
     with pytest.raises(BatchError, match="'obs' has shape"):
-        learner.update(batch)
-    batch = TensorData(ds).sample(8)
-    batch.reward[0] = float("nan")
+        engine.train(engine.init([0]), narrow, 1)
+    reward = ds.reward.copy()
+    reward[0] = np.nan
     with pytest.raises(BatchError, match="'reward' contains NaN"):
-        learner.update(batch)
+        device_data(dataclasses.replace(ds, reward=reward))
 
 
 def test_bad_hyperparameters_are_named():

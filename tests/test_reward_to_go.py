@@ -3,13 +3,15 @@ actions) by default, as its authors' SMAC loader (OMIGA branch SMAC, framework/u
 get_episode) and the ComaDICE code's (runner/utils.py) do, and on raw rewards on MaMuJoCo;
 AlberDICE (no authors' SMAC code) keeps raw rewards unless asked.  ICQ's authors' SMAC code
 (YiqinYang/ICQ, ICQ-MA) trains on raw rewards with TD(lambda): no option."""
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 
 from algorithms import make
+from algorithms.base import Draws
 from envs.dataset import from_episodes
-from harness.data import TensorData, spec_from_dataset
+from harness.data import batch_at, device_data, spec_from_dataset
 
 
 def two_step(discrete: bool, n=16):
@@ -27,16 +29,20 @@ def two_step(discrete: bool, n=16):
     return from_episodes(eps, meta)
 
 
+def _all_rows(ds):
+    rows = jnp.arange(ds.n_transitions)
+    return batch_at(device_data(ds), rows, rows)
+
+
 def first_q_loss(name, ds, **hp):
-    torch.manual_seed(0)
     learner = make(name, spec_from_dataset(ds), {"hidden": 16, **hp})
-    b = TensorData(ds).batch_at(torch.arange(ds.n_transitions))
-    out = learner.update(b)
+    _, out = learner.update(learner.init(jax.random.PRNGKey(0)), _all_rows(ds), Draws(jax.random.PRNGKey(1)))
     return float(out.get("q_loss", out.get("nu_loss")))
 
 
 def test_the_batch_carries_the_undiscounted_reward_to_go():
-    b = TensorData(two_step(True)).batch_at(torch.arange(4))
+    rows = jnp.arange(4)
+    b = batch_at(device_data(two_step(True)), rows, rows)
     assert b.reward.tolist() == [1.0, 2.0, 1.0, 2.0] and b.reward_to_go.tolist() == [3.0, 2.0, 3.0, 2.0]
 
 
