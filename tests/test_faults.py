@@ -147,7 +147,8 @@ def _unusable(kind, path: Path):
         del saved["fingerprint"]
         torch.save(saved, path)
     elif kind == "tensors that do not fit":
-        saved["state"]["learner"] = {k: torch.zeros(3, 3) for k in saved["state"]["learner"]}
+        params = saved["state"]["train_state"]["params"]
+        saved["state"]["train_state"]["params"] = {k: np.zeros((3, 3), np.float32) for k in params}
         torch.save(saved, path)
     elif kind == "a directory":
         path.unlink()
