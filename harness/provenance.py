@@ -32,7 +32,8 @@ PACKAGES = ("envs", "algorithms", "behaviour", "harness", "analysis")
 #: where every run starts, whatever its learner; the simulator backends are reached through the
 #: table ``envs/suites.py`` ``BACKENDS`` (envs/simulators.py imports them by name), not an import
 SHARED_ROOTS = ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "harness/data.py",
-                "harness/engine.py", "harness/train.py", "envs/simulators.py", "envs/registry.py", "envs/dataset.py") + tuple(
+                "harness/engine.py", "harness/train.py", "envs/simulators.py", "envs/registry.py",
+                "envs/dataset.py") + tuple(
     b.module.replace(".", "/") + ".py" for b in BACKENDS.values())
 
 
