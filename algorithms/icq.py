@@ -27,16 +27,25 @@ TD(lambda)-style decay (lines 46, 59-70), which we do not (algorithms/README.md)
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Optional
 
-import torch
-import torch.nn.functional as F
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_networks import HyperMixer, LocalQ, masked_logits, soft_update
+from algorithms.base import Batch, Draws, Learner, LearnerSpec, TrainState, soft_update
+from algorithms.networks import (
+    agent_mlp,
+    copy_params,
+    local_q,
+    local_q_all,
+    local_q_init,
+    masked_logits,
+    mixer,
+    mixer_init,
+    tanh_gaussian_sample,
+)
 
 
 @dataclass
@@ -74,49 +83,58 @@ class ICQ(Learner):
     name = "ICQ"
     Config = ICQConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: ICQConfig, device="cpu"):
-        cfg = cfg.resolved(spec.discrete)
-        super().__init__(spec, cfg, device)
-        self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
-        self.mixer = HyperMixer(spec.state_dim, spec.n_agents)
-        self.actor = self.make_actor(cfg.hidden)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.optim = torch.optim.Adam(list(self.q.parameters()) + list(self.mixer.parameters()), lr=cfg.critic_lr)
-        self.optim_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+    def __init__(self, spec: LearnerSpec, cfg: ICQConfig):
+        super().__init__(spec, cfg.resolved(spec.discrete))
 
-    def _expected_q(self, obs, avail):
-        """E_{a ~ pi_i}[q_i(o_i, a)] per agent: [B, N]."""
-        if self.spec.discrete:
-            probs = torch.softmax(masked_logits(self.actor(obs), avail), -1)
-            return (probs * self.q.all_actions(obs)).sum(-1)
-        rep = obs.unsqueeze(0).expand(self.cfg.n_samples, *obs.shape)
-        a, _ = self.actor.sample(rep)
-        return self.q(rep, a).mean(0)
+    def init_params(self, key) -> dict:
+        s, cfg = self.spec, self.cfg
+        kq, km, ka = jax.random.split(key, 3)
+        online = {**local_q_init(kq, "q", s.obs_dim, s.action_dim, s.n_agents, s.discrete, cfg.hidden),
+                  **mixer_init(km, "mixer", s.state_dim, s.n_agents),
+                  **self.init_actor(ka, cfg.hidden)}
+        return {**online, **copy_params(online, "q", "q_target"), **copy_params(online, "mixer", "mixer_target")}
 
-    def _update(self, b: Batch) -> dict:
+    def groups(self) -> dict:
+        # the critic and its mixer share one Adam (and one gradient-norm clip) at the critic's rate
+        return {"critic": (["q", "mixer"], self.cfg.critic_lr), "actor": (["actor"], self.cfg.lr)}
+
+    def expected_q(self, params: dict, obs, avail=None, draws: Optional[Draws] = None):
+        """E_{a ~ pi_i}[q_i(o_i, a)] per agent: [B, N] (continuous: a mean over ``n_samples`` policy samples)."""
+        if self.discrete:
+            probs = jax.nn.softmax(masked_logits(agent_mlp(params, "actor", obs), avail), -1)
+            return (probs * local_q_all(params, "q", obs)).sum(-1)
+        rep = jnp.broadcast_to(obs, (self.cfg.n_samples, *obs.shape))
+        a, _ = tanh_gaussian_sample(params, "actor", rep, draws)
+        return local_q(params, "q", rep, a, False).mean(0)
+
+    def critic_loss(self, params: dict, b: Batch):
+        """L_q = mean_k (M_s[q_i(o_i, a_i)] - y_k)^2 with the batch-softmax weighted target y_k;
+        also returns q_i(o_i, a_i) [B, N] (the actor's advantage uses these pre-step values)."""
         cfg = self.cfg
         B = b.reward.shape[0]
-        q_data = self.q(b.obs, b.actions)
-        q_tot = self.mixer(q_data, b.state)
-        with torch.no_grad():
-            next_tot = self.mixer_target(self.q_target(b.next_obs, b.next_actions), b.next_state)
-            w = torch.softmax(next_tot / cfg.beta_q, 0) * B
-            target = b.reward + cfg.gamma * (1 - b.done) * w * next_tot
-        q_loss = F.mse_loss(q_tot, target)
-        self.optim.zero_grad(set_to_none=True)
-        q_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.optim.param_groups[0]["params"], cfg.grad_clip)
-        self.optim.step()
+        q_data = local_q(params, "q", b.obs, b.actions, self.discrete)
+        q_tot = mixer(params, "mixer", q_data, b.state)
+        next_tot = mixer(params, "mixer_target", local_q(params, "q_target", b.next_obs, b.next_actions,
+                                                           self.discrete), b.next_state)
+        w = jax.nn.softmax(next_tot / cfg.beta_q, 0) * B
+        target = jax.lax.stop_gradient(b.reward + cfg.gamma * (1 - b.done) * w * next_tot)
+        return jnp.mean((q_tot - target) ** 2), q_data
 
-        with torch.no_grad():
-            adv = q_data.detach() - self._expected_q(b.obs, b.avail)            # [B, N]
-            weight = torch.softmax(adv / cfg.beta_pi, 0) * B
-        pi_loss = -(weight * self.actor_log_prob(b.obs, b.actions, b.avail)).mean()
-        self.optim_actor.zero_grad(set_to_none=True)
-        pi_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
-        self.optim_actor.step()
-        soft_update(self.q_target, self.q, cfg.tau)
-        soft_update(self.mixer_target, self.mixer, cfg.tau)
-        return {"q_loss": q_loss.detach(), "pi_loss": pi_loss.detach()}
+    def actor_loss(self, params: dict, b: Batch, q_data, draws: Draws):
+        """L_pi = - mean softmax_k(A_i / beta_pi) * B * log pi_i(a_i | o_i), A_i = q_i(o_i, a_i) - E_pi[q_i]."""
+        cfg = self.cfg
+        B = b.reward.shape[0]
+        adv = jax.lax.stop_gradient(q_data - self.expected_q(params, b.obs, b.avail, draws))   # [B, N]
+        weight = jax.nn.softmax(adv / cfg.beta_pi, 0) * B
+        return -(weight * self.actor_log_prob(params, b.obs, b.actions, b.avail)).mean()
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        cfg = self.cfg
+        (q_loss, q_data), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.params, b)
+        state = self.apply_grads(state, grads, "critic", clip=cfg.grad_clip)
+        # the actor's step follows the critic's: E_pi[q] from the updated critic, A_i from the pre-step q_i
+        pi_loss, grads = jax.value_and_grad(self.actor_loss)(state.params, b, jax.lax.stop_gradient(q_data), draws)
+        state = self.apply_grads(state, grads, "actor", clip=cfg.grad_clip)
+        params = soft_update(state.params, "q_target", "q", cfg.tau)
+        params = soft_update(params, "mixer_target", "mixer", cfg.tau)
+        return state._replace(params=params), {"q_loss": q_loss, "pi_loss": pi_loss}

@@ -29,16 +29,23 @@ mean and std every time, omar.py lines 62 and 80-84).
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Optional
 
-import torch
-import torch.nn.functional as F
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_networks import AgentMLP, LocalQ, masked_logits, soft_update
+from algorithms.base import Batch, Draws, Learner, TrainState, soft_update
+from algorithms.networks import (
+    agent_mlp,
+    agent_mlp_init,
+    copy_params,
+    local_q,
+    local_q_all,
+    local_q_init,
+    masked_logits,
+)
 
 
 @dataclass
@@ -69,85 +76,106 @@ class OMAR(Learner):
     name = "OMAR"
     Config = OMARConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: OMARConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
-        self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
-        self.actor = AgentMLP(spec.obs_dim, spec.action_dim, spec.n_agents, cfg.hidden)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
-        self.optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
-        self.optim_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+    def init_params(self, key) -> dict:
+        s, cfg = self.spec, self.cfg
+        kq, ka = jax.random.split(key)
+        online = {**local_q_init(kq, "q", s.obs_dim, s.action_dim, s.n_agents, s.discrete, cfg.hidden),
+                  **agent_mlp_init(ka, "actor", s.obs_dim, s.action_dim, s.n_agents, cfg.hidden)}
+        return {**online, **copy_params(online, "q", "q_target"), **copy_params(online, "actor", "actor_target")}
 
-    def _pi(self, net, obs):  # continuous deterministic policy
-        return torch.tanh(net(obs))
+    def groups(self) -> dict:
+        return {"critic": (["q"], self.cfg.lr), "actor": (["actor"], self.cfg.lr)}
 
-    def _rectified_continuous(self, obs):
+    def policy(self, params: dict, obs, name: str = "actor"):
+        """The continuous deterministic policy tanh(actor(o_i)): [..., N, A]."""
+        return jnp.tanh(agent_mlp(params, name, obs))
+
+    def rectified_action(self, params: dict, obs, draws: Draws):
+        """a*_i (continuous): OMAR's cross-entropy-style search under q_i around pi_i(o_i), ``omar_iters``
+        rounds of ``omar_num_samples`` candidates with the ``omar_num_elites`` best refitting mean and std;
+        the best candidate of the last round.  [B, N, A], no gradient."""
         cfg = self.cfg
-        with torch.no_grad():
-            mu = self._pi(self.actor, obs)
-            sigma = torch.full_like(mu, cfg.omar_sigma)
-            for _ in range(cfg.omar_iters):
-                cand = (mu.unsqueeze(0) + sigma.unsqueeze(0) * torch.randn(cfg.omar_num_samples, *mu.shape,
-                                                                          device=mu.device)).clamp(-1, 1)
-                vals = self.q(obs.unsqueeze(0).expand(cfg.omar_num_samples, *obs.shape), cand)   # [S, B, N]
-                elite = vals.topk(cfg.omar_num_elites, dim=0).indices                           # [E, B, N]
-                picked = cand.gather(0, elite.unsqueeze(-1).expand(-1, *cand.shape[1:]))
-                mu, sigma = picked.mean(0), picked.std(0) + 1e-3
-            best = vals.argmax(0)
-            return cand.gather(0, best.unsqueeze(0).unsqueeze(-1).expand(1, *cand.shape[1:])).squeeze(0)
+        params = jax.lax.stop_gradient(params)
+        mu = self.policy(params, obs)
+        sigma = jnp.full_like(mu, cfg.omar_sigma)
+        rep = jnp.broadcast_to(obs, (cfg.omar_num_samples, *obs.shape))
+        for _ in range(cfg.omar_iters):
+            cand = jnp.clip(mu[None] + sigma[None] * draws.normal((cfg.omar_num_samples, *mu.shape)), -1, 1)
+            vals = local_q(params, "q", rep, cand, False)                                   # [S, B, N]
+            elite = jax.lax.top_k(jnp.moveaxis(vals, 0, -1), cfg.omar_num_elites)[1]        # [B, N, E]
+            picked = jnp.take_along_axis(cand, jnp.moveaxis(elite, -1, 0)[..., None], axis=0)  # [E, B, N, A]
+            mu, sigma = picked.mean(0), picked.std(0, ddof=1) + 1e-3
+        best = vals.argmax(0)                                                               # [B, N]
+        return jnp.take_along_axis(cand, best[None, ..., None], axis=0)[0]
 
-    def _update(self, b: Batch) -> dict:
+    def rectified_discrete(self, params: dict, obs, avail, draws: Draws):
+        """a*_i (discrete): the best by q_i of ``omar_num_samples`` actions drawn from pi_i (available
+        ones only).  [B, N] ints, no gradient."""
+        params = jax.lax.stop_gradient(params)
+        probs = jax.nn.softmax(masked_logits(agent_mlp(params, "actor", obs), avail), -1)
+        q_all = local_q_all(params, "q", obs)
+        cand = draws.multinomial(probs.reshape(-1, probs.shape[-1]), self.cfg.omar_num_samples)
+        cand = cand.reshape(*probs.shape[:-1], -1)                                          # [B, N, S]
+        best = jnp.take_along_axis(q_all, cand, -1).argmax(-1)
+        return jnp.take_along_axis(cand, best[..., None], -1)[..., 0]
+
+    def critic_loss(self, params: dict, b: Batch, draws: Draws):
+        """mean (q_i(o_i, a_i) - y_i)^2 + cql_alpha * mean (logsumexp_a q_i(o_i, a) - q_i(o_i, a_i)),
+        y_i = r + gamma (1 - done) q'_i(o'_i, pi'_i(o'_i)); the logsumexp over sampled actions when continuous
+        (uniform and policy-neighbourhood samples, normalised by their count)."""
         cfg = self.cfg
-        q_data = self.q(b.obs, b.actions)                                          # [B, N]
-        with torch.no_grad():
-            if self.spec.discrete:
-                probs = torch.softmax(masked_logits(self.actor_target(b.next_obs), b.next_avail), -1)
-                next_q = (probs * self.q_target.all_actions(b.next_obs)).sum(-1)
-            else:
-                next_q = self.q_target(b.next_obs, self._pi(self.actor_target, b.next_obs))
-            target = b.reward.unsqueeze(-1) + cfg.gamma * (1 - b.done).unsqueeze(-1) * next_q
-        td = F.mse_loss(q_data, target)
-        if self.spec.discrete:
-            lse = torch.logsumexp(masked_logits(self.q.all_actions(b.obs), b.avail), -1)
+        sg = jax.lax.stop_gradient
+        q_data = local_q(params, "q", b.obs, b.actions, self.discrete)                         # [B, N]
+        if self.discrete:
+            probs = jax.nn.softmax(masked_logits(agent_mlp(params, "actor_target", b.next_obs), b.next_avail), -1)
+            next_q = (probs * local_q_all(params, "q_target", b.next_obs)).sum(-1)
+        else:
+            next_q = local_q(params, "q_target", b.next_obs, self.policy(params, b.next_obs, "actor_target"), False)
+        target = sg(b.reward[:, None] + cfg.gamma * (1 - b.done)[:, None] * next_q)
+        td = jnp.mean((q_data - target) ** 2)
+        if self.discrete:
+            lse = jax.nn.logsumexp(masked_logits(local_q_all(params, "q", b.obs), b.avail), -1)
         else:
             n = cfg.omar_num_samples // 2
-            rep = b.obs.unsqueeze(0).expand(n, *b.obs.shape)
-            uniform = torch.rand(n, *b.actions.shape, device=b.obs.device) * 2 - 1
-            with torch.no_grad():
-                near = (self._pi(self.actor, rep) + 0.1 * torch.randn_like(uniform)).clamp(-1, 1)
-            lse = torch.logsumexp(torch.cat([self.q(rep, uniform), self.q(rep, near)], 0), 0) - math.log(2 * n)
+            rep = jnp.broadcast_to(b.obs, (n, *b.obs.shape))
+            uniform = draws.uniform((n, *b.actions.shape)) * 2 - 1
+            near = sg(jnp.clip(self.policy(params, rep) + 0.1 * draws.normal(uniform.shape), -1, 1))
+            sampled = jnp.concatenate([local_q(params, "q", rep, uniform, False),
+                                       local_q(params, "q", rep, near, False)])
+            lse = jax.nn.logsumexp(sampled, 0) - math.log(2 * n)
         penalty = (lse - q_data).mean()
-        self.optim.zero_grad(set_to_none=True)
-        (td + cfg.cql_alpha * penalty).backward()
-        torch.nn.utils.clip_grad_norm_(self.q.parameters(), cfg.grad_clip)
-        self.optim.step()
+        return td + cfg.cql_alpha * penalty, (td, penalty)
 
-        if self.spec.discrete:
-            logits = masked_logits(self.actor(b.obs), b.avail)
-            probs = torch.softmax(logits, -1)
-            q_all = self.q.all_actions(b.obs).detach()
-            pg = -(probs * q_all).sum(-1)
-            with torch.no_grad():
-                cand = torch.multinomial(probs.flatten(0, 1), cfg.omar_num_samples, replacement=True)
-                cand = cand.view(*probs.shape[:-1], -1)                               # [B, N, S]
-                best = cand.gather(-1, q_all.gather(-1, cand).argmax(-1, keepdim=True)).squeeze(-1)
-            rect = -torch.log_softmax(logits, -1).gather(-1, best.unsqueeze(-1)).squeeze(-1)
+    def actor_loss(self, params: dict, b: Batch, draws: Draws):
+        """mean (1 - omar_coe) * pg_i + omar_coe * rect_i: pg_i = -q_i(o_i, pi_i(o_i)) and rect_i =
+        ||pi_i(o_i) - a*_i||^2 (continuous), or pg_i = -E_{a~pi_i}[q_i(o_i, a)] and rect_i = -log pi_i(a*_i | o_i)
+        (discrete)."""
+        cfg = self.cfg
+        if self.discrete:
+            logits = masked_logits(agent_mlp(params, "actor", b.obs), b.avail)
+            q_all = jax.lax.stop_gradient(local_q_all(params, "q", b.obs))
+            pg = -(jax.nn.softmax(logits, -1) * q_all).sum(-1)
+            best = self.rectified_discrete(params, b.obs, b.avail, draws)
+            rect = -jnp.take_along_axis(jax.nn.log_softmax(logits, -1), best[..., None], -1)[..., 0]
         else:
-            a = self._pi(self.actor, b.obs)
-            pg = -self.q(b.obs, a)
-            rect = (a - self._rectified_continuous(b.obs)).pow(2).sum(-1)
-        actor_loss = ((1 - cfg.omar_coe) * pg + cfg.omar_coe * rect).mean()
-        self.optim_actor.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
-        self.optim_actor.step()
-        soft_update(self.q_target, self.q, cfg.tau)
-        soft_update(self.actor_target, self.actor, cfg.tau)
-        return {"td_loss": td.detach(), "cql_penalty": penalty.detach(), "actor_loss": actor_loss.detach()}
+            a = self.policy(params, b.obs)
+            pg = -local_q(params, "q", b.obs, a, False)
+            rect = ((a - self.rectified_action(params, b.obs, draws)) ** 2).sum(-1)
+        return ((1 - cfg.omar_coe) * pg + cfg.omar_coe * rect).mean()
 
-    @torch.no_grad()
-    def act(self, obs, avail=None, deterministic=True):
-        if self.spec.discrete:
-            logits = masked_logits(self.actor(obs), avail)
-            return logits.argmax(-1) if deterministic else torch.distributions.Categorical(logits=logits).sample()
-        return self._pi(self.actor, obs)
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        cfg = self.cfg
+        (_, (td, penalty)), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.params, b, draws)
+        state = self.apply_grads(state, grads, "critic", clip=cfg.grad_clip)
+        # the actor's step follows the critic's: its q_i and a*_i come from the updated critic
+        actor_loss, grads = jax.value_and_grad(self.actor_loss)(state.params, b, draws)
+        state = self.apply_grads(state, grads, "actor", clip=cfg.grad_clip)
+        params = soft_update(state.params, "q_target", "q", cfg.tau)
+        params = soft_update(params, "actor_target", "actor", cfg.tau)
+        return state._replace(params=params), {"td_loss": td, "cql_penalty": penalty, "actor_loss": actor_loss}
+
+    def act(self, params: dict, obs, avail=None, draws: Optional[Draws] = None, deterministic: bool = True):
+        if self.discrete:
+            logits = masked_logits(agent_mlp(params, "actor", obs), avail)
+            return jnp.argmax(logits, -1) if deterministic else draws.categorical(logits)
+        return self.policy(params, obs)
