@@ -88,9 +88,18 @@ def batch_at(data: DeviceData, idx, init_idx) -> Batch:
         next_actions=data.actions[nxt], is_init=data.is_init[idx], episode_end=data.episode_end[idx])
 
 
+def uniform_indices(key, sizes, n: int):
+    """``n`` indices uniform in [0, size) for each of ``sizes`` ([len(sizes), n], int32), from one
+    call of the generator (64 random bits per index, reduced modulo the size: a bias below
+    size / 2^64).  One call, not randint's three: on the CPU each is a loop of kernels."""
+    hi, lo = jax.random.bits(key, (2, len(sizes), n), jnp.uint32)
+    size = jnp.asarray(sizes, jnp.uint32)[:, None]
+    # (hi * 2^32 + lo) mod size, with 2^32 mod size = (2^16 mod size)^2 mod size
+    shift = (jnp.uint32(1 << 16) % size) ** 2 % size
+    return (((hi % size) * shift + lo % size) % size).astype(jnp.int32)
+
+
 def sample_batch(data: DeviceData, key, batch_size: int) -> Batch:
     """``batch_size`` transitions drawn uniformly with replacement, and as many initial steps."""
-    k_rows, k_init = jax.random.split(key)
-    idx = jax.random.randint(k_rows, (batch_size,), 0, data.reward.shape[0])
-    init_idx = data.init_index[jax.random.randint(k_init, (batch_size,), 0, data.init_index.shape[0])]
-    return batch_at(data, idx, init_idx)
+    rows, inits = uniform_indices(key, (data.reward.shape[0], data.init_index.shape[0]), batch_size)
+    return batch_at(data, rows, data.init_index[inits])

@@ -47,6 +47,22 @@ def configure_host(threads: int = 1) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     except Exception:  # noqa: BLE001 - a jax without the option trains without the cache
         pass
+    unroll_threefry_on_cpu()
+
+
+def unroll_threefry_on_cpu() -> bool:
+    """Lower the threefry generator on the CPU as JAX lowers it on GPUs: unrolled, so XLA fuses its
+    20 rounds into one kernel.  JAX's CPU lowering rolls them into a loop (to compile faster),
+    which ran 3/4 of a BC update's kernels here (266 -> 90 per update).  The same function: the
+    bits do not change (tests/test_engine.py).  A JAX without these internals keeps its loop."""
+    try:
+        from jax._src.interpreters import mlir
+        from jax._src.random import threefry2x32
+        mlir.register_lowering(threefry2x32.threefry2x32_p, threefry2x32._threefry2x32_lowering_rule,
+                               platform="cpu")
+        return True
+    except (ImportError, AttributeError):
+        return False
 
 
 def varying_fields(cfgs: list) -> list:
@@ -74,6 +90,16 @@ def group_members(algorithm: str, hyperparameters: list) -> list:
         else:
             groups.append([i])
     return groups
+
+
+#: the members' random number generator: XLA's RngBitGenerator for bits, splits and folds (one
+#: operation each; threefry's rounds were 3/4 of a BC update's kernels on the CPU)
+PRNG_IMPL = "threefry2x32"
+
+
+def member_key(seed: int):
+    """The key a member's training starts from: its seed alone decides it."""
+    return jax.random.key(seed, impl=PRNG_IMPL)
 
 
 def update_step(learner, state: TrainState, data: DeviceData, batch_size: int):
@@ -137,7 +163,7 @@ def make_engine(algorithm: str, spec: LearnerSpec, hyperparameters: list, batch_
         return jax.vmap(member_train, in_axes=(0, 0, None, 0))(states, values, data, n)
 
     def init(seeds) -> TrainState:
-        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+        keys = jnp.stack([member_key(int(s)) for s in seeds])
         return jax.vmap(template.init)(keys)
 
     def member_act(params, member_values, obs, avail):

@@ -71,3 +71,12 @@ def test_members_act_in_one_call():
     actions = np.asarray(eng.act(states.params, obs, avail))
     assert actions.shape == (4, 8, 2) and (actions != 0).all()
     assert jax.tree_util.tree_leaves(states.params)[0].shape[0] == 4
+
+
+def test_the_unrolled_generator_draws_the_same_bits():
+    from harness.engine import unroll_threefry_on_cpu
+    before = np.asarray(jax.jit(lambda k: jax.random.normal(k, (64,)))(jax.random.PRNGKey(3)))
+    assert unroll_threefry_on_cpu()
+    jax.clear_caches()
+    after = np.asarray(jax.jit(lambda k: jax.random.normal(k, (64,)))(jax.random.PRNGKey(3)))
+    assert (before == after).all()
