@@ -27,15 +27,24 @@ agents/continuous/bcq.py line 77 -- is omitted: one critic per agent, mixed), Ad
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_networks import AgentMLP, HyperMixer, LocalQ, masked_logits, soft_update
+from algorithms.base import Batch, Draws, Learner, TrainState, soft_update
+from algorithms.networks import (
+    agent_mlp,
+    agent_mlp_init,
+    copy_params,
+    local_q,
+    local_q_all,
+    local_q_init,
+    masked_logits,
+    mixer,
+    mixer_init,
+)
 
 
 @dataclass
@@ -61,91 +70,131 @@ class BCQ(Learner):
     name = "BCQ"
     Config = BCQConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: BCQConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
-        N, O, A, H = spec.n_agents, spec.obs_dim, spec.action_dim, cfg.hidden
-        self.q = LocalQ(O, A, N, spec.discrete, H)
-        self.mixer = HyperMixer(spec.state_dim, N)
-        if spec.discrete:
-            self.imitation = AgentMLP(O, A, N, H)
-            params = list(self.imitation.parameters())
+    @property
+    def latent(self) -> int:
+        """The VAE's latent size per agent (twice the action size)."""
+        return 2 * self.spec.action_dim
+
+    def init_params(self, key) -> dict:
+        s, H = self.spec, self.cfg.hidden
+        N, O, A = s.n_agents, s.obs_dim, s.action_dim
+        k_q, k_mixer, k_imitation, k_encoder, k_decoder, k_perturb = jax.random.split(key, 6)
+        params = {**local_q_init(k_q, "q", O, A, N, s.discrete, H), **mixer_init(k_mixer, "mixer", s.state_dim, N)}
+        if s.discrete:
+            params.update(agent_mlp_init(k_imitation, "imitation", O, A, N, H))
         else:
-            self.latent = 2 * A
-            self.encoder = AgentMLP(O + A, 2 * self.latent, N, H)
-            self.decoder = AgentMLP(O + self.latent, A, N, H)
-            self.perturb = AgentMLP(O + A, A, N, H)
-            self.perturb_target = copy.deepcopy(self.perturb).requires_grad_(False)
-            params = list(self.encoder.parameters()) + list(self.decoder.parameters())
-            self.optim_actor = torch.optim.Adam(self.perturb.parameters(), lr=cfg.lr)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.optim = torch.optim.Adam(list(self.q.parameters()) + list(self.mixer.parameters()) + params, lr=cfg.lr)
+            params.update(agent_mlp_init(k_encoder, "encoder", O + A, 2 * self.latent, N, H))
+            params.update(agent_mlp_init(k_decoder, "decoder", O + self.latent, A, N, H))
+            params.update(agent_mlp_init(k_perturb, "perturb", O + A, A, N, H))
+            params.update(copy_params(params, "perturb", "perturb_target"))
+        return {**params, **copy_params(params, "q", "q_target"), **copy_params(params, "mixer", "mixer_target")}
+
+    def groups(self) -> dict:
+        # one Adam over the critic, the mixer and the generative model (imitation head or VAE), stepped on
+        # the sum of their losses; the perturbation actor has its own
+        if self.discrete:
+            return {"critic": (["q", "mixer", "imitation"], self.cfg.lr)}
+        return {"critic": (["q", "mixer", "encoder", "decoder"], self.cfg.lr), "actor": (["perturb"], self.cfg.lr)}
 
     # -- discrete ------------------------------------------------------------------------
-    def _allowed(self, obs, avail):
-        probs = torch.softmax(masked_logits(self.imitation(obs), avail), -1)
-        return (probs / probs.max(-1, keepdim=True).values > self.cfg.threshold) & avail
+    def allowed_actions(self, params: dict, obs, avail):
+        """A_i(o): available actions with G_i(a|o) / max_a' G_i(a'|o) > threshold, [..., N, A] bool."""
+        probs = jax.nn.softmax(masked_logits(agent_mlp(params, "imitation", obs), avail), -1)
+        return (probs / probs.max(-1, keepdims=True) > self.cfg.threshold) & avail
 
     # -- continuous ----------------------------------------------------------------------
-    def _decode(self, obs, z=None):
-        if z is None:
-            z = torch.randn(*obs.shape[:-1], self.latent, device=obs.device).clamp(-0.5, 0.5)
-        return torch.tanh(self.decoder(torch.cat([obs, z], -1)))
+    def prior_latent(self, draws: Draws, shape: tuple):
+        """z ~ N(0, 1) clipped to [-0.5, 0.5] (BCQ's decoder sampling), ``shape + (latent,)``."""
+        return jnp.clip(draws.normal(tuple(shape) + (self.latent,)), -0.5, 0.5)
 
-    def _perturbed(self, net, obs, a):
-        return (a + self.cfg.phi * torch.tanh(net(torch.cat([obs, a], -1)))).clamp(-1, 1)
+    def decode(self, params: dict, obs, z):
+        """D(o, z): an action in [-1, 1]."""
+        return jnp.tanh(agent_mlp(params, "decoder", jnp.concatenate([obs, z], -1)))
 
-    def _best_candidate(self, q_net, perturb_net, obs):
+    def perturbed(self, params: dict, name: str, obs, a):
+        """a + Phi tanh(xi(o, a)), clipped to [-1, 1]."""
+        return jnp.clip(a + self.cfg.phi * jnp.tanh(agent_mlp(params, name, jnp.concatenate([obs, a], -1))), -1, 1)
+
+    def best_candidate(self, params: dict, q_name: str, perturb_name: str, obs, draws: Draws):
         """Per agent, the best of n decoded-and-perturbed actions: actions [..., N, A], values [..., N]."""
         n = self.cfg.n_candidates
-        rep = obs.unsqueeze(0).expand(n, *obs.shape)
-        cand = self._perturbed(perturb_net, rep, self._decode(rep))
-        vals = q_net(rep, cand)                                   # [n, ..., N]
-        best = vals.argmax(0)
-        idx = best.unsqueeze(0).unsqueeze(-1).expand(1, *cand.shape[1:])
-        return cand.gather(0, idx).squeeze(0), vals.max(0).values
+        rep = jnp.broadcast_to(obs, (n,) + obs.shape)
+        decoded = self.decode(params, rep, self.prior_latent(draws, rep.shape[:-1]))
+        cand = self.perturbed(params, perturb_name, rep, decoded)
+        vals = local_q(params, q_name, rep, cand, False)                    # [n, ..., N]
+        best = jnp.argmax(vals, 0)
+        return jnp.take_along_axis(cand, best[None, ..., None], 0)[0], vals.max(0)
 
-    def _update(self, b: Batch) -> dict:
-        cfg = self.cfg
-        q_tot = self.mixer(self.q(b.obs, b.actions), b.state)
-        with torch.no_grad():
-            if self.spec.discrete:
-                allowed = self._allowed(b.next_obs, b.next_avail)
-                a_next = masked_logits(self.q.all_actions(b.next_obs), allowed).argmax(-1)
-                next_q = self.q_target(b.next_obs, a_next)
-            else:
-                _, next_q = self._best_candidate(self.q_target, self.perturb_target, b.next_obs)
-            target = b.reward + cfg.gamma * (1 - b.done) * self.mixer_target(next_q, b.next_state)
-        q_loss = F.mse_loss(q_tot, target)
-        if self.spec.discrete:
-            gen_loss = F.cross_entropy(masked_logits(self.imitation(b.obs), b.avail).flatten(0, 1),
-                                       b.actions.flatten())
+    # -- the losses ----------------------------------------------------------------------
+    def td_target(self, params: dict, b: Batch, draws: Draws):
+        """y = r + gamma (1 - done) M'_s'[ q'_i(o'_i, a'_i) ], a'_i the filtered argmax of q_i (discrete)
+        or the best of n perturbed decoded actions by q'_i (continuous); no gradient."""
+        if self.discrete:
+            allowed = self.allowed_actions(params, b.next_obs, b.next_avail)
+            a_next = jnp.argmax(masked_logits(local_q_all(params, "q", b.next_obs), allowed), -1)
+            next_q = local_q(params, "q_target", b.next_obs, a_next, True)
         else:
-            mu, log_std = self.encoder(torch.cat([b.obs, b.actions], -1)).chunk(2, -1)
-            log_std = log_std.clamp(-4, 15)
-            z = mu + log_std.exp() * torch.randn_like(mu)
-            recon = self._decode(b.obs, z)
-            kl = -0.5 * (1 + 2 * log_std - mu.pow(2) - (2 * log_std).exp()).sum(-1).mean()
-            gen_loss = F.mse_loss(recon, b.actions) + 0.5 * kl
-        self.optim.zero_grad(set_to_none=True)
-        (q_loss + gen_loss).backward()
-        torch.nn.utils.clip_grad_norm_(self.optim.param_groups[0]["params"], cfg.grad_clip)
-        self.optim.step()
-        out = {"q_loss": q_loss.detach(), "gen_loss": gen_loss.detach()}
-        if not self.spec.discrete:
-            a = self._perturbed(self.perturb, b.obs, self._decode(b.obs).detach())
-            actor_loss = -self.mixer(self.q(b.obs, a), b.state).mean()
-            self.optim_actor.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            self.optim_actor.step()
-            soft_update(self.perturb_target, self.perturb, cfg.tau)
-            out["actor_loss"] = actor_loss.detach()
-        soft_update(self.q_target, self.q, cfg.tau)
-        soft_update(self.mixer_target, self.mixer, cfg.tau)
-        return out
+            _, next_q = self.best_candidate(params, "q_target", "perturb_target", b.next_obs, draws)
+        target = b.reward + self.cfg.gamma * (1 - b.done) * mixer(params, "mixer_target", next_q, b.next_state)
+        return jax.lax.stop_gradient(target)
 
-    @torch.no_grad()
-    def act(self, obs, avail=None, deterministic=True):
-        if self.spec.discrete:
-            return masked_logits(self.q.all_actions(obs), self._allowed(obs, avail)).argmax(-1)
-        return self._best_candidate(self.q, self.perturb, obs)[0]
+    def q_loss(self, params: dict, b: Batch, target):
+        """(M_s[q_i(o_i, a_i)] - y)^2, averaged over the batch."""
+        q_tot = mixer(params, "mixer", local_q(params, "q", b.obs, b.actions, self.discrete), b.state)
+        return ((q_tot - target) ** 2).mean()
+
+    def imitation_loss(self, params: dict, b: Batch):
+        """CE(G_i(. | o_i), a_i), averaged over the batch and the agents."""
+        logp = jax.nn.log_softmax(masked_logits(agent_mlp(params, "imitation", b.obs), b.avail), -1)
+        return -jnp.take_along_axis(logp, b.actions[..., None], -1).mean()
+
+    def vae_loss(self, params: dict, b: Batch, noise):
+        """||a - D(o, z)||^2 + 0.5 KL(N(mu, sigma) || N(0, 1)),  z = mu + sigma noise ~ E(o, a)."""
+        mu, log_std = jnp.split(agent_mlp(params, "encoder", jnp.concatenate([b.obs, b.actions], -1)), 2, -1)
+        log_std = jnp.clip(log_std, -4, 15)
+        z = mu + jnp.exp(log_std) * noise
+        recon = self.decode(params, b.obs, z)
+        kl = (-0.5 * (1 + 2 * log_std - mu ** 2 - jnp.exp(2 * log_std)).sum(-1)).mean()
+        return ((recon - b.actions) ** 2).mean() + 0.5 * kl
+
+    def actor_loss(self, params: dict, b: Batch, z):
+        """-M_s[ q_i(o, xi(o, D(o, z))) ] (the decoded action is not trained through this loss)."""
+        a = self.perturbed(params, "perturb", b.obs, jax.lax.stop_gradient(self.decode(params, b.obs, z)))
+        return -mixer(params, "mixer", local_q(params, "q", b.obs, a, False), b.state).mean()
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        cfg = self.cfg
+        target = self.td_target(state.params, b, draws)
+        # the VAE's reparameterisation noise, drawn before the loss is differentiated
+        noise = None if self.discrete else draws.normal(b.obs.shape[:-1] + (self.latent,))
+
+        def critic_loss(params):
+            q_loss = self.q_loss(params, b, target)
+            gen_loss = self.imitation_loss(params, b) if self.discrete else self.vae_loss(params, b, noise)
+            return q_loss + gen_loss, (q_loss, gen_loss)
+
+        # one backward over the summed losses, clipped over the whole group
+        (_, (q_loss, gen_loss)), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.params)
+        state = self.apply_grads(state, grads, "critic", clip=cfg.grad_clip)
+        metrics = {"q_loss": q_loss, "gen_loss": gen_loss}
+        if not self.discrete:
+            # the actor steps after the critic, through the updated q and mixer; its gradient is not clipped
+            z = self.prior_latent(draws, b.obs.shape[:-1])
+            actor_loss, grads = jax.value_and_grad(self.actor_loss)(state.params, b, z)
+            state = self.apply_grads(state, grads, "actor")
+            state = state._replace(params=soft_update(state.params, "perturb_target", "perturb", cfg.tau))
+            metrics["actor_loss"] = actor_loss
+        params = soft_update(state.params, "q_target", "q", cfg.tau)
+        params = soft_update(params, "mixer_target", "mixer", cfg.tau)
+        return state._replace(params=params, n_updates=state.n_updates + 1), metrics
+
+    def act(self, params: dict, obs, avail=None, draws: Draws = None, deterministic: bool = True):
+        """Discrete: the filtered argmax of q_i.  Continuous: the best of n decoded-and-perturbed
+        candidates by q_i, which are random even when ``deterministic`` (BCQ's policy), so ``draws`` is
+        needed."""
+        if self.discrete:
+            allowed = self.allowed_actions(params, obs, avail)
+            return jnp.argmax(masked_logits(local_q_all(params, "q", obs), allowed), -1).astype(jnp.int32)
+        if draws is None:
+            raise ValueError("BCQ's continuous policy samples its candidate actions: act needs draws")
+        return self.best_candidate(params, "q", "perturb", obs, draws)[0]

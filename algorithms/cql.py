@@ -25,16 +25,24 @@ for continuous, entropy weight beta 0.2 fixed (SAC's default without tuning), 10
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_networks import HyperMixer, LocalQ, masked_logits, soft_update
+from algorithms.base import Batch, Draws, Learner, TrainState, soft_update
+from algorithms.networks import (
+    copy_params,
+    local_q,
+    local_q_all,
+    local_q_init,
+    masked_logits,
+    mixer,
+    mixer_init,
+    tanh_gaussian_sample,
+)
 
 
 @dataclass
@@ -56,70 +64,106 @@ class CQLConfig:
     TRAINING: ClassVar[str] = "MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); SMAC: no code"
 
 
+class DrawnNormal:
+    """A standard-normal draw made before a loss is differentiated, handed to the sampler that
+    asks for it inside the loss (a key split inside ``jax.grad`` would happen under its trace)."""
+
+    def __init__(self, noise):
+        self.noise = noise
+
+    def normal(self, shape):
+        if tuple(shape) != tuple(self.noise.shape):
+            raise ValueError(f"normal draw of shape {tuple(shape)}, drawn {tuple(self.noise.shape)}")
+        return self.noise
+
+
 class CQL(Learner):
     name = "CQL"
     Config = CQLConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: CQLConfig, device="cpu"):
-        super().__init__(spec, cfg, device)
-        self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
-        self.mixer = HyperMixer(spec.state_dim, spec.n_agents)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.optim = torch.optim.Adam(list(self.q.parameters()) + list(self.mixer.parameters()), lr=cfg.lr)
-        if not spec.discrete:
-            self.actor = self.make_actor(cfg.hidden)
-            self.optim_actor = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+    def init_params(self, key) -> dict:
+        s = self.spec
+        k_q, k_mixer, k_actor = jax.random.split(key, 3)
+        params = {**local_q_init(k_q, "q", s.obs_dim, s.action_dim, s.n_agents, s.discrete, self.cfg.hidden),
+                  **mixer_init(k_mixer, "mixer", s.state_dim, s.n_agents)}
+        params = {**params, **copy_params(params, "q", "q_target"), **copy_params(params, "mixer", "mixer_target")}
+        if not s.discrete:
+            params.update(self.init_actor(k_actor, self.cfg.hidden))
+        return params
 
-    def _penalty_continuous(self, obs, q_data):
+    def groups(self) -> dict:
+        critic = {"critic": (["q", "mixer"], self.cfg.lr)}
+        return critic if self.discrete else {**critic, "actor": (["actor"], self.cfg.lr)}
+
+    # -- the losses ----------------------------------------------------------------------
+    def td_target(self, params: dict, b: Batch, draws: Draws):
+        """y = r + gamma (1 - done) M'_s'[ q'_i(o'_i, a'_i) ] with a'_i = argmax_a q_i(o'_i, a) (double DQN,
+        discrete) or a'_i ~ pi_i minus beta log pi_i(a'_i|o'_i) (continuous); no gradient."""
+        if self.discrete:
+            a_next = jnp.argmax(masked_logits(local_q_all(params, "q", b.next_obs), b.next_avail), -1)
+            next_q = local_q(params, "q_target", b.next_obs, a_next, True)
+        else:
+            a_next, logp_next = tanh_gaussian_sample(params, "actor", b.next_obs, draws)
+            next_q = local_q(params, "q_target", b.next_obs, a_next, False) - self.cfg.entropy * logp_next
+        target = b.reward + self.cfg.gamma * (1 - b.done) * mixer(params, "mixer_target", next_q, b.next_state)
+        return jax.lax.stop_gradient(target)
+
+    def penalty_samples(self, params: dict, b: Batch, draws: Draws):
+        """The continuous penalty's actions: n uniform ones in [-1, 1]^A and n from pi_i with their
+        log-densities (no gradient into the actor): (uniform, pi_a, pi_logp), [n, B, N, ...]."""
         n, A = self.cfg.n_samples, self.spec.action_dim
-        rep = obs.unsqueeze(0).expand(n, *obs.shape)
-        uniform = torch.rand(n, *obs.shape[:-1], A, device=obs.device) * 2 - 1
-        with torch.no_grad():
-            pi_a, pi_logp = self.actor.sample(rep)
-        q_u = self.q(rep, uniform) - A * math.log(0.5)            # density of U[-1,1]^A is 0.5^A
-        q_p = self.q(rep, pi_a) - pi_logp
-        lse = torch.logsumexp(torch.cat([q_u, q_p], 0), 0) - math.log(2 * n)
+        rep = jnp.broadcast_to(b.obs, (n,) + b.obs.shape)
+        uniform = draws.uniform((n,) + b.obs.shape[:-1] + (A,)) * 2 - 1
+        pi_a, pi_logp = tanh_gaussian_sample(params, "actor", rep, draws)
+        return uniform, jax.lax.stop_gradient(pi_a), jax.lax.stop_gradient(pi_logp)
+
+    def cql_penalty(self, params: dict, b: Batch, q_data, samples=None):
+        """mean_i( logsumexp_a q_i(o_i, a) - q_i(o_i, a_i) ): over the available actions (discrete), or
+        estimated from the uniform and policy samples, importance-corrected by their densities (continuous)."""
+        if self.discrete:
+            all_q = masked_logits(local_q_all(params, "q", b.obs), b.avail)
+            return (jax.nn.logsumexp(all_q, -1) - q_data).mean()
+        uniform, pi_a, pi_logp = samples
+        n, A = self.cfg.n_samples, self.spec.action_dim
+        rep = jnp.broadcast_to(b.obs, (n,) + b.obs.shape)
+        q_u = local_q(params, "q", rep, uniform, False) - A * math.log(0.5)   # density of U[-1,1]^A is 0.5^A
+        q_p = local_q(params, "q", rep, pi_a, False) - pi_logp
+        lse = jax.nn.logsumexp(jnp.concatenate([q_u, q_p], 0), 0) - math.log(2 * n)
         return (lse - q_data).mean()
 
-    def _update(self, b: Batch) -> dict:
-        cfg = self.cfg
-        q_data = self.q(b.obs, b.actions)
-        q_tot = self.mixer(q_data, b.state)
-        with torch.no_grad():
-            if self.spec.discrete:
-                a_next = masked_logits(self.q.all_actions(b.next_obs), b.next_avail).argmax(-1)  # double DQN
-                next_q = self.q_target(b.next_obs, a_next)
-            else:
-                a_next, logp_next = self.actor.sample(b.next_obs)
-                next_q = self.q_target(b.next_obs, a_next) - cfg.entropy * logp_next
-            target = b.reward + cfg.gamma * (1 - b.done) * self.mixer_target(next_q, b.next_state)
-        td = F.mse_loss(q_tot, target)
-        if self.spec.discrete:
-            all_q = masked_logits(self.q.all_actions(b.obs), b.avail)
-            penalty = (torch.logsumexp(all_q, -1) - q_data).mean()
-        else:
-            penalty = self._penalty_continuous(b.obs, q_data)
-        loss = td + cfg.cql_alpha * penalty
-        self.optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.optim.param_groups[0]["params"], cfg.grad_clip)
-        self.optim.step()
-        out = {"td_loss": td.detach(), "cql_penalty": penalty.detach()}
-        if not self.spec.discrete:
-            a, logp = self.actor.sample(b.obs)
-            actor_loss = (cfg.entropy * logp.mean(-1) - self.mixer(self.q(b.obs, a), b.state)).mean()
-            self.optim_actor.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
-            self.optim_actor.step()
-            out["actor_loss"] = actor_loss.detach()
-        soft_update(self.q_target, self.q, cfg.tau)
-        soft_update(self.mixer_target, self.mixer, cfg.tau)
-        return out
+    def critic_loss(self, params: dict, b: Batch, target, samples=None):
+        """(M_s[q_i(o_i, a_i)] - y)^2 + cql_alpha * penalty; aux (td, penalty)."""
+        q_data = local_q(params, "q", b.obs, b.actions, self.discrete)
+        td = ((mixer(params, "mixer", q_data, b.state) - target) ** 2).mean()
+        penalty = self.cql_penalty(params, b, q_data, samples)
+        return td + self.cfg.cql_alpha * penalty, (td, penalty)
 
-    @torch.no_grad()
-    def act(self, obs, avail=None, deterministic=True):
-        if self.spec.discrete:
-            return masked_logits(self.q.all_actions(obs), avail).argmax(-1)
-        return super().act(obs, avail, deterministic)
+    def actor_loss(self, params: dict, b: Batch, noise):
+        """E[ beta log pi_i(a|o) - M_s[q_i(o, a)] ],  a ~ pi (reparameterised by ``noise``)."""
+        a, logp = tanh_gaussian_sample(params, "actor", b.obs, DrawnNormal(noise))
+        return (self.cfg.entropy * logp.mean(-1) - mixer(params, "mixer", local_q(params, "q", b.obs, a, False),
+                                                         b.state)).mean()
+
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        cfg = self.cfg
+        target = self.td_target(state.params, b, draws)
+        samples = None if self.discrete else self.penalty_samples(state.params, b, draws)
+        (_, (td, penalty)), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.params, b, target, samples)
+        state = self.apply_grads(state, grads, "critic", clip=cfg.grad_clip)
+        metrics = {"td_loss": td, "cql_penalty": penalty}
+        if not self.discrete:
+            # the actor steps after the critic, through the updated q and mixer
+            noise = draws.normal(b.obs.shape[:-1] + (self.spec.action_dim,))
+            actor_loss, grads = jax.value_and_grad(self.actor_loss)(state.params, b, noise)
+            state = self.apply_grads(state, grads, "actor", clip=cfg.grad_clip)
+            metrics["actor_loss"] = actor_loss
+        params = soft_update(state.params, "q_target", "q", cfg.tau)
+        params = soft_update(params, "mixer_target", "mixer", cfg.tau)
+        return state._replace(params=params, n_updates=state.n_updates + 1), metrics
+
+    def act(self, params: dict, obs, avail=None, draws: Draws = None, deterministic: bool = True):
+        """Discrete: argmax of q_i over the available actions (``deterministic`` or not, as CQL's greedy
+        policy).  Continuous: the actor's tanh(mean), or a sample through ``draws``."""
+        if self.discrete:
+            return jnp.argmax(masked_logits(local_q_all(params, "q", obs), avail), -1).astype(jnp.int32)
+        return super().act(params, obs, avail, draws, deterministic)
