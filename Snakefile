@@ -54,7 +54,8 @@ rule all_tables:
     default_target: True
     input:
         report_targets(),
-        # every run's metrics too: Snakemake 9 reruns a missing intermediate file only when a
-        # target asks for it, so without this a deleted metrics.json behind an up-to-date
-        # scores.csv would say "Nothing to be done" instead of redoing that run
-        [r.metrics for r in RUNS],
+        # every run's metrics too (or every training program's record): Snakemake 9 reruns a
+        # missing intermediate file only when a target asks for it, so without this a deleted
+        # metrics.json behind an up-to-date scores.csv would say "Nothing to be done" instead
+        # of redoing that run
+        training_outputs(),

@@ -146,6 +146,57 @@ def runs(config: dict) -> list:
     return out
 
 
+#: runs per training program when ``train.members`` is ``auto``: one per process on a CPU (the
+#: engine's updates are compute-bound there: benchmarks/bench_engine.py), many on a GPU, where one
+#: run alone leaves it idle between its kernel launches
+AUTO_MEMBERS = {"cpu": 1, "gpu": 25}
+
+
+def members_per_program(config: dict) -> int:
+    """How many runs of a cell one training program trains together (``train.members``)."""
+    value = config["train"].get("members", "auto")
+    if value == "auto":
+        device = str(config["train"].get("device", "auto"))
+        return AUTO_MEMBERS["cpu" if device.startswith("cpu") else "gpu"]
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Program:
+    """Runs of one (suite, task, quality, algorithm) trained as members of one compiled program
+    (harness/engine.py): they may differ in seed and float hyperparameters only."""
+    suite: str
+    task: str
+    quality: str
+    algorithm: str
+    index: int
+    runs: tuple
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}/{self.task}/{self.quality}/{self.algorithm}/program{self.index}"
+
+
+def programs(config: dict, grid_runs: list) -> list:
+    """The grid's runs as training programs of at most ``train.members`` runs: per cell and
+    algorithm, the runs that can share a program (``harness.engine``'s rule: the same config but
+    for float hyperparameters), in grid order, cut into programs of that size."""
+    from harness.engine import group_members
+    size = members_per_program(config)
+    cells = {}
+    for r in grid_runs:
+        cells.setdefault((r.suite, r.task, r.quality, r.algorithm), []).append(r)
+    out = []
+    for (suite, task, quality, algorithm), rs in cells.items():
+        k = 0
+        for group in group_members(algorithm, [r.hyperparameters for r in rs]):
+            members = [rs[i] for i in group]
+            for start in range(0, len(members), size):
+                out.append(Program(suite, task, quality, algorithm, k, tuple(members[start:start + size])))
+                k += 1
+    return out
+
+
 def training_length(config: dict, suite: str, task: str) -> dict:
     """How long a run of ``task`` trains: ``{"n_updates": n}`` when the config fixes it
     (smoke, mini), else ``{"epochs": e}``, the authors' length in epochs of |D| / batch_size

@@ -7,6 +7,8 @@ has its own tree, so running one profile never touches another's datasets, runs 
     results/<profile>/behaviour/{suite}/{task}/run.pt, curve.csv              (MaMuJoCo ARS / MAPPO)
     results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/
         config.yaml  curve.csv  checkpoint.pt  metrics.json  tb/ (TensorBoard events)
+    results/<profile>/programs/{suite}/{task}/{quality}/{algorithm}/program{k}.json
+                                (train.members > 1: what each training program's job trained)
     results/<profile>/scores.csv
     reports/<profile>/<table, figure or check>
     reports/<profile>/behaviour/{suite}/{task}.png                              (behaviour learning curves)
@@ -26,6 +28,8 @@ LOGS = "logs"
 
 #: a run's key, as a pattern
 RUN_ID = "{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}"
+#: a training program's key (several runs of one cell trained together), as a pattern
+PROGRAM_ID = "{suite}/{task}/{quality}/{algorithm}/program{program}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,11 @@ class Paths:
 
     def curve(self, run_id: str = RUN_ID) -> str:
         return f"{self.run_dir(run_id)}/curve.csv"
+
+    def program(self, program_id: str = PROGRAM_ID) -> str:
+        """What a training program's job leaves when it ends: which of its runs it trained and how
+        they ended (the runs' own results are their metrics.json, as for a run trained alone)."""
+        return f"{self.results}/programs/{program_id}.json"
 
     @property
     def scores(self) -> str:

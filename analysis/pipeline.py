@@ -17,7 +17,7 @@ from envs.suites import get_suite
 
 #: ``train`` keys that say how a run executes, not what it computes: changing them must not
 #: rerun a finished run, so they never reach a rule's params.
-EXECUTION_KEYS = ("device", "threads")
+EXECUTION_KEYS = ("device", "threads", "members")
 
 #: upper estimates used to size cluster jobs (slower than measured, to leave headroom)
 UPDATES_PER_S = 20.0                  # one core; ComaDICE measured 30-50

@@ -92,14 +92,11 @@ def group_members(algorithm: str, hyperparameters: list) -> list:
     return groups
 
 
-#: the members' random number generator: XLA's RngBitGenerator for bits, splits and folds (one
-#: operation each; threefry's rounds were 3/4 of a BC update's kernels on the CPU)
-PRNG_IMPL = "threefry2x32"
-
-
 def member_key(seed: int):
-    """The key a member's training starts from: its seed alone decides it."""
-    return jax.random.key(seed, impl=PRNG_IMPL)
+    """The key a member's training starts from: its seed alone decides it.  Threefry (JAX's
+    default): XLA's RngBitGenerator draws other bits under ``vmap`` than alone, so a member's
+    numbers would depend on its program."""
+    return jax.random.PRNGKey(seed)
 
 
 def update_step(learner, state: TrainState, data: DeviceData, batch_size: int):

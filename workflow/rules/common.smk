@@ -10,7 +10,7 @@ from analysis.pipeline import (
     train_runtime,
     uses_gpu,
 )
-from analysis.paths import RUN_ID, paths_for
+from analysis.paths import PROGRAM_ID, RUN_ID, paths_for
 
 # --config 'train={n_evals: 5}': merged by Snakemake into the default config or the profile;
 # its nested values arrive as strings, typed here
@@ -21,7 +21,14 @@ apply_cli_overrides(config, workflow.config_settings.config)
 # registries; unknown task / quality / algorithm / hyperparameter: a clear error, no job started
 validate_config(config, getattr(workflow, "configfiles", None) or [])
 
-from analysis.grid import runs, task_cells, training_length, variant_for
+from analysis.grid import (
+    members_per_program,
+    programs,
+    runs,
+    task_cells,
+    training_length,
+    variant_for,
+)
 from analysis.report_plan import (
     behaviour_curve_tasks,
     report_algorithms,
@@ -45,6 +52,10 @@ if workflow.is_main_process:
         cache_path=os.path.join(P.results, "datasets", ".sha256-cache.json"),
         log=lambda line: print(line, file=sys.stderr),
     )
+# runs trained together per job (train.members; auto: 1 on a CPU, 25 on a GPU)
+MEMBERS = members_per_program(config)
+PROGRAMS = programs(config, RUNS) if MEMBERS > 1 else []
+PROGRAM_INDEX = {p.id: p for p in PROGRAMS}
 CELLS = task_cells(config)
 SUITES = list(config["suites"])
 GENERATOR = config["datasets"].get("generator", "smoke")
@@ -72,6 +83,33 @@ def run_for(w):
     if key not in RUN_INDEX:
         raise ValueError(f"run {key} is not in the config's grid")
     return RUN_INDEX[key]
+
+
+def program_for(w):
+    key = PROGRAM_ID.format(**dict(w.items()))
+    if key not in PROGRAM_INDEX:
+        raise ValueError(f"training program {key} is not in the config's grid")
+    return PROGRAM_INDEX[key]
+
+
+def pending_runs(program):
+    """The program's runs without a result now (a param: when it changes, the job reruns)."""
+    return [r.id for r in program.runs if not os.path.exists(r.metrics)]
+
+
+def program_runtime(w):
+    """Minutes of a program's job: its runs' one after another (a safe bound; a GPU trains them
+    in about the time of one)."""
+    return train_runtime(config, w.suite, w.task) * len(program_for(w).runs)
+
+
+def training_outputs():
+    """What the training stage leaves: every run's metrics.json (one job per run), or every
+    program's record (one job per program; the runs' metrics.json are read through it).
+    """
+    if MEMBERS == 1:
+        return [r.metrics for r in RUNS]
+    return [P.program(p.id) for p in PROGRAMS]
 
 
 def is_failing(w):

@@ -4,7 +4,7 @@
 
 rule aggregate:
     input:
-        [r.metrics for r in RUNS],
+        training_outputs(),
     output:
         report(P.scores, caption="../report/scores.rst", category="Data"),
     log:
@@ -14,6 +14,8 @@ rule aggregate:
     resources:
         mem_mb=8000,
         runtime=30,
+    params:
+        metrics=[r.metrics for r in RUNS],
     script:
         "../scripts/aggregate.py"
 

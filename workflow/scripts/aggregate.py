@@ -15,7 +15,7 @@ with log_to(snakemake.log[0]):
         key = run_key(Path(metrics_path))
         return paths.dataset(key["suite"], key["task"], key["quality"])
 
-    df = aggregate(snakemake.input, datasets=dataset_of)
+    df = aggregate(snakemake.params.metrics, datasets=dataset_of)
     with atomic_path(snakemake.output[0]) as tmp:
         df.to_csv(tmp, index=False)
     print(f"{df[df.is_final].shape[0]} runs, {len(df)} evaluations")
