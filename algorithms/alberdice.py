@@ -201,7 +201,8 @@ class AlberDICE(Learner):
 
     def update(self, state: TrainState, b: Batch, draws: Draws):
         check_batch(self.spec, b)
-        # the count of this update, from 1 (the eager learner counted before its step): whose turn it is
+        # the count of this update, from 1 (state.n_updates counts the updates before it, and the
+        # eager learner counted before its step): whose turn it is
         n_updates = state.n_updates + 1
 
         def total(params):
@@ -220,4 +221,4 @@ class AlberDICE(Learner):
         grads, metrics = jax.grad(total, has_aux=True)(state.params)
         for group in self.groups():
             state = self.apply_grads(state, grads, group, clip=self.cfg.grad_clip)
-        return state._replace(n_updates=n_updates), metrics
+        return state, metrics

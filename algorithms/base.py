@@ -230,8 +230,14 @@ class Learner:
         return state._replace(params={**state.params, **new}, opt={**state.opt, group: opt})
 
     def update(self, state: TrainState, batch: Batch, draws: Draws):  # pragma: no cover - abstract
-        """One gradient step: (new state, dict of scalar metrics)."""
+        """One gradient step: (new state, dict of scalar metrics).  ``state.n_updates`` counts the
+        updates before this one (``step`` advances it)."""
         raise NotImplementedError
+
+    def step(self, state: TrainState, batch: Batch, draws: Draws):
+        """``update``, and the update count advanced: what the engine and the tests run."""
+        state, metrics = self.update(state, batch, draws)
+        return state._replace(n_updates=state.n_updates + 1), metrics
 
     # -- the shared policy network ----------------------------------------------------------
     def init_actor(self, key, hidden: int) -> dict:

@@ -186,7 +186,7 @@ class BCQ(Learner):
             metrics["actor_loss"] = actor_loss
         params = soft_update(state.params, "q_target", "q", cfg.tau)
         params = soft_update(params, "mixer_target", "mixer", cfg.tau)
-        return state._replace(params=params, n_updates=state.n_updates + 1), metrics
+        return state._replace(params=params), metrics
 
     def act(self, params: dict, obs, avail=None, draws: Draws = None, deterministic: bool = True):
         """Discrete: the filtered argmax of q_i.  Continuous: the best of n decoded-and-perturbed

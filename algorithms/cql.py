@@ -159,7 +159,7 @@ class CQL(Learner):
             metrics["actor_loss"] = actor_loss
         params = soft_update(state.params, "q_target", "q", cfg.tau)
         params = soft_update(params, "mixer_target", "mixer", cfg.tau)
-        return state._replace(params=params, n_updates=state.n_updates + 1), metrics
+        return state._replace(params=params), metrics
 
     def act(self, params: dict, obs, avail=None, draws: Draws = None, deterministic: bool = True):
         """Discrete: argmax of q_i over the available actions (``deterministic`` or not, as CQL's greedy

@@ -73,7 +73,8 @@ def synthetic_data(spec: LearnerSpec, T: int = 4000, episode: int = 50, seed: in
     else:
         actions, avail = jnp.asarray(rng.uniform(-1, 1, (T + E, N, A)), jnp.float32), None
     return DeviceData(obs=f(T + E, N, O), state=f(T + E, S), actions=actions, avail=avail, reward=f(T),
-                      done=jnp.asarray(ends & (rng.random(T) < 0.5), jnp.float32), next_index=jnp.asarray(nxt, jnp.int32),
+                      done=jnp.asarray(ends & (rng.random(T) < 0.5), jnp.float32),
+                      next_index=jnp.asarray(nxt, jnp.int32),
                       init_index=jnp.asarray(np.flatnonzero(starts), jnp.int32), is_init=jnp.asarray(starts),
                       episode_end=jnp.asarray(ends, jnp.float32), reward_to_go=f(T))
 

@@ -104,7 +104,7 @@ def update_step(learner, state: TrainState, data: DeviceData, batch_size: int):
     rng, k_batch, k_draws = jax.random.split(state.rng, 3)
     batch = sample_batch(data, k_batch, batch_size)
     check_batch(learner.spec, batch)  # shapes, at trace time: free in the program
-    return learner.update(state._replace(rng=rng), batch, Draws(k_draws))
+    return learner.step(state._replace(rng=rng), batch, Draws(k_draws))
 
 
 def fit(learner, data: DeviceData, state: TrainState, n: int, batch_size: int = 128) -> TrainState:

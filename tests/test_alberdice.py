@@ -88,14 +88,14 @@ def test_the_estimator_is_a_penalty_and_weights_the_others_policy():
 
 
 def test_the_alternation_moves_one_agent_per_update_round_robin():
-    # the update counts itself (TrainState.n_updates): update k (from 1) trains agent k mod N's policy
+    # step() counts the updates (TrainState.n_updates): update k (from 1) trains agent k mod N's policy
     ds = coordination_game(n=64)
     learner = AlberDICE(spec_from_dataset(ds), AlberDICE.Config(hidden=16))
     state = learner.init(jax.random.PRNGKey(0))
     data = device_data(ds)
     rows = jnp.arange(64)
     b = batch_at(data, rows, data.init_index[rows])
-    step = jax.jit(lambda s, k: learner.update(s, b, Draws(k)))
+    step = jax.jit(lambda s, k: learner.step(s, b, Draws(k)))
     for k in range(1, 4):
         state, _ = step(state, jax.random.PRNGKey(k))
         assert int(state.n_updates) == k

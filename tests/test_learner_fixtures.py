@@ -70,7 +70,7 @@ def as_batch(b: dict) -> Batch:
 def replay(learner, params: dict, fx: dict):
     """The learner's state and metrics after replaying the fixture's updates."""
     state = learner.init(jax.random.PRNGKey(0))._replace(params=params)
-    step = jax.jit(lambda s, b, noise: learner.update(s, b, ReplayDraws(noise)))
+    step = jax.jit(lambda s, b, noise: learner.step(s, b, ReplayDraws(noise)))
     metrics = []
     for b, noise in zip(fx["batches"], fx["noise"]):
         state, m = step(state, as_batch(b), [jnp.asarray(v) for v in noise])
