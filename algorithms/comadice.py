@@ -10,8 +10,8 @@ Three formulations (``formulation``); algorithms/README.md compares them.
 ``authors`` (default): the update of the code that produced the paper's tables,
     vietbt/ComaDICE ``runner/madice/discrete.py`` and ``continuous.py`` (``Trainer.update``),
     in its order of sequential optimiser steps, each group with its own Adam (lr 1e-4,
-    ``main.py`` l. 94) and gradient norms clipped at 1 (steps 2-4 share one backward pass
-    here, which gives the same update: see ``__init__``):
+    ``main.py`` l. 94) and gradient norms clipped at 1 (steps 2-4 share one gradient of their
+    summed losses here, which gives the same update: see ``groups``):
 
     1. Q and mixer:  L_q = E[(sum_i W_i(s) q_i + b(s) - r - gamma (1 - d) nu_tot'(s'))^2],
        nu_tot' from the target nu and target mixer.
@@ -72,19 +72,28 @@ Three formulations (``formulation``); algorithms/README.md compares them.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+import jax
+import jax.numpy as jnp
 
-from algorithms.torch_base import Batch, Learner, LearnerSpec
-from algorithms.torch_fdiv import get_f_divergence
-from algorithms.torch_networks import AgentMLP, HyperMixer, LocalQ, soft_update
+from algorithms.base import Batch, Draws, Learner, LearnerSpec, TrainState, soft_update
+from algorithms.fdiv import get_f_divergence
+from algorithms.networks import (
+    agent_mlp,
+    agent_mlp_init,
+    copy_params,
+    local_q,
+    local_q_init,
+    mix,
+    mix_slopes,
+    mixer,
+    mixer_hyper,
+    mixer_init,
+)
 
 FORMULATIONS = ("authors", "paper", "sound")
 
@@ -146,233 +155,249 @@ class ComaDICEConfig:
         return dataclasses.replace(self, **{k: v for k, v in fill.items() if getattr(self, k) is None})
 
 
-def effective_sample_size(weight: torch.Tensor) -> torch.Tensor:
+def effective_sample_size(weight) -> jax.Array:
     """(sum w)^2 / sum w^2 over the batch, as a fraction of the batch (1: uniform weights)."""
     w = weight.reshape(-1)
-    return w.sum() ** 2 / (w.pow(2).sum() * w.numel()).clamp_min(1e-30)
+    return w.sum() ** 2 / jnp.maximum((w ** 2).sum() * w.size, 1e-30)
 
 
 class ComaDICE(Learner):
     name = "ComaDICE"
     Config = ComaDICEConfig
 
-    def __init__(self, spec: LearnerSpec, cfg: ComaDICEConfig, device="cpu"):
+    def __init__(self, spec: LearnerSpec, cfg: ComaDICEConfig):
         cfg = cfg.resolved(spec.discrete)
-        super().__init__(spec, cfg, device)
+        super().__init__(spec, cfg)
         self.fdiv = get_f_divergence(cfg.f_divergence)
-        mixer_in = spec.state_dim if cfg.mixer_input == "state" else spec.n_agents * spec.obs_dim
-        self.nu = AgentMLP(spec.obs_dim, 1, spec.n_agents, cfg.hidden)
-        self.q = LocalQ(spec.obs_dim, spec.action_dim, spec.n_agents, spec.discrete, cfg.hidden)
-        self.mixer = HyperMixer(mixer_in, spec.n_agents, cfg.mixer_layers, cfg.mixer_embed, cfg.hyper_hidden,
-                                shared_trunk=cfg.mixer_shared_trunk)
-        self.actor = self.make_actor(cfg.hidden)
-        self.nu_target = copy.deepcopy(self.nu).requires_grad_(False)
-        self.mixer_target = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.groups = {"nu": list(self.nu.parameters()),
-                       "q": list(self.q.parameters()) + list(self.mixer.parameters()),
-                       "actor": list(self.actor.parameters())}
-        if cfg.formulation == "authors":
+        self.authors = cfg.formulation == "authors"
+
+    # -- state ----------------------------------------------------------------------------
+    def init_params(self, key) -> dict:
+        s, cfg = self.spec, self.cfg
+        k_nu, k_q, k_mixer, k_actor = jax.random.split(key, 4)
+        mixer_in = s.state_dim if cfg.mixer_input == "state" else s.n_agents * s.obs_dim
+        online = {**agent_mlp_init(k_nu, "nu", s.obs_dim, 1, s.n_agents, cfg.hidden),
+                  **local_q_init(k_q, "q", s.obs_dim, s.action_dim, s.n_agents, s.discrete, cfg.hidden),
+                  **mixer_init(k_mixer, "mixer", mixer_in, s.n_agents, cfg.mixer_layers, cfg.mixer_embed,
+                               cfg.hyper_hidden, shared_trunk=cfg.mixer_shared_trunk),
+                  **self.init_actor(k_actor, cfg.hidden)}
+        targets = {**copy_params(online, "nu", "nu_target"), **copy_params(online, "mixer", "mixer_target")}
+        if self.authors:
             # the code's target model is a copy of the whole model; its actor copy is never read
-            self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-            self.lambda_v = nn.Parameter(torch.zeros(()))
-            self.lambda_e = nn.Parameter(torch.zeros(()))
+            return {**online, **targets, **copy_params(online, "q", "q_target"),
+                    "lambda_v": jnp.zeros(()), "lambda_e": jnp.zeros(())}
+        # 0 and frozen unless the paper formulation's normalisation option trains it
+        return {**online, **targets, "lam": jnp.zeros(())}
+
+    def groups(self) -> dict:
+        lr = self.cfg.lr
+        if self.authors:
             # The code steps five Adams (q+mixer, nu, lambda_v, lambda_e, actor) in turn.  Adam is
-            # per parameter, and steps 2-4 below read nothing that another of them changes
-            # (lambda_e's and the actor's weights come from the target networks and the nu
-            # values before nu's step), so after the q step one backward pass and one Adam over
-            # the rest give the same update, two passes instead of four.
-            # (fused: one kernel for all parameters, the same arithmetic as the code's Adam)
-            self.optim_q = torch.optim.Adam(self.groups["q"], lr=cfg.lr, fused=True)
-            self.optim_rest = torch.optim.Adam(self.groups["nu"] + [self.lambda_v, self.lambda_e]
-                                               + self.groups["actor"], lr=cfg.lr, fused=True)
-        else:
-            trained = cfg.normalisation_multiplier
-            self.lam = nn.Parameter(torch.zeros(()), requires_grad=trained)
-            params = [p for g in self.groups.values() for p in g] + ([self.lam] if trained else [])
-            # one Adam over disjoint groups equals one Adam per group with the same rate
-            self.optim = torch.optim.Adam(params, lr=cfg.lr)
+            # per parameter, and steps 2-4 read nothing that another of them changes (lambda_e's
+            # and the actor's weights come from the target networks and the nu values before nu's
+            # step), so after the q step one gradient of their summed losses and one Adam over the
+            # rest give the same update.
+            return {"q": (["q", "mixer"], lr), "rest": (["nu", "lambda_v", "lambda_e", "actor"], lr)}
+        # one Adam over disjoint groups equals one Adam per group with the same rate
+        return {"all": (["nu", "q", "mixer", "actor"] + (["lam"] if self.cfg.normalisation_multiplier else []), lr)}
 
     # -- shared pieces ------------------------------------------------------------------
-    def _mixer_input(self, state, obs):
-        return state if self.cfg.mixer_input == "state" else obs.flatten(-2)
+    def mixer_input(self, state, obs):
+        return state if self.cfg.mixer_input == "state" else obs.reshape(*obs.shape[:-2], -1)
 
-    def _data(self, b: Batch):
+    def nu_values(self, params: dict, obs, name: str = "nu"):
+        """Local values nu_i(o_i): [B, N]."""
+        return agent_mlp(params, name, obs)[..., 0]
+
+    def q_values(self, params: dict, obs, actions, name: str = "q"):
+        """Local values q_i(o_i, a_i) of the given actions: [B, N]."""
+        return local_q(params, name, obs, actions, self.discrete)
+
+    def data(self, b: Batch):
         """Actions, rewards and terminal flags as the configured data handling reads them."""
         cfg = self.cfg
-        actions = b.actions if self.spec.discrete else b.actions / cfg.action_scale
+        actions = b.actions if self.discrete else b.actions / cfg.action_scale
         reward = b.reward_to_go if cfg.reward_to_go else b.reward
-        done = torch.maximum(b.done, b.episode_end) if cfg.done_at_episode_end else b.done
+        done = jnp.maximum(b.done, b.episode_end) if cfg.done_at_episode_end else b.done
         return actions, reward, done
 
-    def _clip_step(self, optim, params):
-        torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-        optim.step()
-
     @staticmethod
-    def _diagnostics(weight, nu_tot, **extra) -> dict:
-        w = weight.detach()
-        return {"bc_weight_mean": w.mean(), "bc_weight_max": w.max(), "bc_weight_ess": effective_sample_size(w),
-                "nu_tot_mean": nu_tot.detach().mean(), **{k: v.detach() for k, v in extra.items()}}
+    def diagnostics(weight, nu_tot, **extra) -> dict:
+        return {"bc_weight_mean": weight.mean(), "bc_weight_max": weight.max(),
+                "bc_weight_ess": effective_sample_size(weight), "nu_tot_mean": nu_tot.mean(), **extra}
 
-    def _update(self, b: Batch) -> dict:
-        if self.cfg.formulation == "authors":
-            return self._update_authors(b)
-        return self._update_dual(b)
+    def update(self, state: TrainState, b: Batch, draws: Draws):
+        if self.authors:
+            return self.update_authors(state, b)
+        return self.update_dual(state, b)
 
     # -- authors: the code behind the paper's tables -------------------------------------
-    def _update_authors(self, b: Batch) -> dict:
-        cfg, fdiv = self.cfg, self.fdiv
-        actions, reward, done = self._data(b)
-        mix_s = self._mixer_input(b.state, b.obs)
+    def q_loss_authors(self, params: dict, b: Batch):
+        """Step 1: L_q = E[(sum_i W_i(s) q_i + b(s) - r - gamma (1 - d) nu_tot'(s'))^2], nu_tot' from
+        the target nu and target mixer.  Also the local q values (the continuous value step reuses them)."""
+        cfg = self.cfg
+        actions, reward, done = self.data(b)
+        q = self.q_values(params, b.obs, actions)                                  # [B, N]
+        q_tot = mix(q, mixer_hyper(params, "mixer", self.mixer_input(b.state, b.obs)))
+        next_nu = self.nu_values(params, b.next_obs, "nu_target")
+        next_nu_tot = mixer(params, "mixer_target", next_nu, self.mixer_input(b.next_state, b.next_obs))
+        target = jax.lax.stop_gradient(reward + cfg.gamma * (1.0 - done) * next_nu_tot)
+        return jnp.mean((q_tot - target) ** 2), q
 
-        # 1. Q and mixer: sum_i W_i q_i + b regressed on r + gamma (1 - d) nu_tot'(s')
-        q = self.q(b.obs, actions)                                             # [B, N]
-        q_tot = HyperMixer.mix(q, self.mixer.hyper(mix_s))
-        with torch.no_grad():
-            next_nu = self.nu_target(b.next_obs).squeeze(-1)
-            next_nu_tot = self.mixer_target(next_nu, self._mixer_input(b.next_state, b.next_obs))
-            target = reward + cfg.gamma * (1.0 - done) * next_nu_tot
-        q_loss = F.mse_loss(q_tot, target)
-        self.optim_q.zero_grad(set_to_none=True)
-        q_loss.backward()
-        self._clip_step(self.optim_q, self.groups["q"])
+    def rest_loss_authors(self, params: dict, b: Batch, q_before):
+        """Steps 2-4 on the q and mixer after step 1, summed: each of nu, lambda_v, lambda_e and the
+        actor gets its gradient from its own loss alone (the others hold it fixed)."""
+        cfg, fdiv = self.cfg, self.fdiv
+        sg = jax.lax.stop_gradient
+        actions, _, _ = self.data(b)
+        mix_s = self.mixer_input(b.state, b.obs)
 
         # 2. nu and lambda_v, per agent, on the updated q and mixer (continuous: the code
         #    reuses the q values of step 1's forward pass)
-        with torch.no_grad():
-            q_fixed = self.q(b.obs, actions) if self.spec.discrete else q.detach()
-            hyper = self.mixer.hyper(mix_s)
-            mix_w = HyperMixer.slopes(q_fixed, hyper)                          # [B, N]: W_i(s)
-        nu = self.nu(b.obs).squeeze(-1)                                        # [B, N]
+        #    e_i = W_i(s) (q_i - nu_i),  x_i = (e_i - lambda_v) / alpha,  w_i = w*(x_i)
+        q_fixed = sg(self.q_values(params, b.obs, actions) if self.discrete else q_before)
+        hyper = sg(mixer_hyper(params, "mixer", mix_s))
+        mix_w = mix_slopes(q_fixed, hyper)                                         # [B, N]: W_i(s)
+        nu = self.nu_values(params, b.obs)                                         # [B, N]
+        lambda_v = params["lambda_v"]
         e_v = mix_w * (q_fixed - nu)
-        w_v = fdiv.ratio((e_v - self.lambda_v) / cfg.alpha)
-        # mean of nu_i over the batch's initial rows and the agents, 0 without any (a masked
-        # mean: no host synchronisation, unlike selecting the rows)
-        init = b.is_init.to(nu.dtype).unsqueeze(-1)
-        init_term = (1 - cfg.gamma) * (nu * init).sum() / (init.sum() * nu.shape[-1]).clamp_min(1.0)
-        v_loss = (init_term + (-cfg.alpha * fdiv.f(w_v).detach()).mean()
-                  + (w_v * (e_v.detach() - self.lambda_v)).mean() + self.lambda_v)
+        w_v = fdiv.ratio((e_v - lambda_v) / cfg.alpha)
+        # mean of nu_i over the batch's initial rows and the agents, 0 without any (a masked mean)
+        init = b.is_init.astype(nu.dtype)[:, None]
+        init_term = (1 - cfg.gamma) * (nu * init).sum() / jnp.maximum(init.sum() * nu.shape[-1], 1.0)
+        v_loss = (init_term + (-cfg.alpha * sg(fdiv.f(w_v))).mean()
+                  + (w_v * (sg(e_v) - lambda_v)).mean() + lambda_v)
 
-        # 3. lambda_e: the BC ratios from the target q and target mixer, normalised to mean 1
-        with torch.no_grad():
-            q_target = self.q_target(b.obs, actions)
-            e_target = HyperMixer.slopes(q_target, self.mixer_target.hyper(mix_s)) * (q_target - nu)
-            w_e = fdiv.ratio((e_target - self.lambda_e) / cfg.alpha)           # [B, N]
-            weight = w_e.clamp_max(cfg.bc_weight_clip).sum(-1, keepdim=True)   # [B, 1]
-        lambda_e_loss = (-cfg.alpha * fdiv.f(w_e) + w_e * (e_v.detach() - self.lambda_e) + self.lambda_e).mean()
+        # 3. lambda_e: the BC ratios from the target q and target mixer (and nu before step 2),
+        #    normalised to mean 1:  L = mean[-alpha f(w'_i) + w'_i (e_i - lambda_e) + lambda_e], w' fixed
+        lambda_e = params["lambda_e"]
+        q_target = self.q_values(params, b.obs, actions, "q_target")
+        e_target = mix_slopes(q_target, mixer_hyper(params, "mixer_target", mix_s)) * (q_target - nu)
+        w_e = sg(fdiv.ratio((e_target - lambda_e) / cfg.alpha))                   # [B, N]
+        weight = jnp.minimum(w_e, cfg.bc_weight_clip).sum(-1, keepdims=True)      # [B, 1]
+        lambda_e_loss = (-cfg.alpha * fdiv.f(w_e) + w_e * (sg(e_v) - lambda_e) + lambda_e).mean()
 
-        # 4. weighted BC of every local policy
-        pi_loss = -(weight * self.actor_log_prob(b.obs, actions, b.avail)).mean()
+        # 4. weighted BC of every local policy: max E[sum_i clip(w'_i) log pi_i(a_i | o_i)]
+        pi_loss = -(weight * self.actor_log_prob(params, b.obs, actions, b.avail)).mean()
 
-        # steps 2-4 in one pass: each parameter's gradient comes from its own loss alone
-        self.optim_rest.zero_grad(set_to_none=True)
-        (v_loss + lambda_e_loss + pi_loss).backward()
-        torch.nn.utils.clip_grad_norm_(self.groups["nu"], cfg.grad_clip)
-        torch.nn.utils.clip_grad_norm_(self.groups["actor"], cfg.grad_clip)
-        self.optim_rest.step()
+        nu_tot = mix(sg(nu), hyper)
+        return v_loss + lambda_e_loss + pi_loss, (v_loss, pi_loss, weight, nu_tot)
 
+    def update_authors(self, state: TrainState, b: Batch):
+        cfg = self.cfg
+        # 1. Q and mixer, one Adam, their gradients clipped together
+        (q_loss, q), grads = jax.value_and_grad(self.q_loss_authors, has_aux=True)(state.params, b)
+        state = self.apply_grads(state, grads, "q", clip=cfg.grad_clip)
+        # 2-4. nu, lambda_v, lambda_e and the actor from the updated q and mixer; nu's and the
+        #      actor's gradients clipped each on its own, the multipliers' not at all
+        (_, (v_loss, pi_loss, weight, nu_tot)), grads = jax.value_and_grad(self.rest_loss_authors, has_aux=True)(
+            state.params, b, q)
+        state = self.apply_grads(state, grads, "rest", clip=cfg.grad_clip, clip_parts=[["nu"], ["actor"]])
         # 5. Polyak averaging of the whole model
-        soft_update(self.nu_target, self.nu, cfg.tau)
-        soft_update(self.q_target, self.q, cfg.tau)
-        soft_update(self.mixer_target, self.mixer, cfg.tau)
-        nu_tot = HyperMixer.mix(nu.detach(), hyper)
-        return {"q_loss": q_loss.detach(), "v_loss": v_loss.detach(), "pi_loss": pi_loss.detach(),
-                **self._diagnostics(weight, nu_tot, lambda_v=self.lambda_v, lambda_e=self.lambda_e)}
+        params = state.params
+        for target, source in (("nu_target", "nu"), ("q_target", "q"), ("mixer_target", "mixer")):
+            params = soft_update(params, target, source, cfg.tau)
+        state = state._replace(params=params)
+        return state, {"q_loss": q_loss, "v_loss": v_loss, "pi_loss": pi_loss,
+                       **self.diagnostics(weight, nu_tot, lambda_v=params["lambda_v"], lambda_e=params["lambda_e"])}
 
     # -- paper and sound: one joint step of the dual ---------------------------------------
-    def _update_dual(self, b: Batch) -> dict:
+    def dual_loss(self, params: dict, b: Batch):
+        """q_loss + v_loss + pi_loss of the paper and sound formulations (one joint step)."""
         cfg, fdiv = self.cfg, self.fdiv
+        sg = jax.lax.stop_gradient
         sound = cfg.formulation == "sound"
-        actions, reward, done = self._data(b)
-        mix_s = self._mixer_input(b.state, b.obs)
-        lam = self.lam  # 0 and frozen unless the paper formulation's normalisation option trains it
+        actions, reward, done = self.data(b)
+        mix_s = self.mixer_input(b.state, b.obs)
+        lam = params["lam"]  # 0 and frozen unless the paper formulation's normalisation option trains it
 
-        nu = self.nu(b.obs).squeeze(-1)                       # [B, N]
-        q = self.q(b.obs, actions)                            # [B, N]
-        hyper = self.mixer.hyper(mix_s)
-        hyper_fixed = tuple(p.detach() for p in hyper)
-        init_mix = self._mixer_input(b.init_state, b.init_obs)
-        nu0 = self.nu(b.init_obs).squeeze(-1)
-        nu0_tot = HyperMixer.mix(nu0, tuple(p.detach() for p in self.mixer.hyper(init_mix)))
+        nu = self.nu_values(params, b.obs)                    # [B, N]
+        q = self.q_values(params, b.obs, actions)             # [B, N]
+        hyper = mixer_hyper(params, "mixer", mix_s)
+        hyper_fixed = sg(hyper)
+        init_mix = self.mixer_input(b.init_state, b.init_obs)
+        nu0_tot = mix(self.nu_values(params, b.init_obs), sg(mixer_hyper(params, "mixer", init_mix)))
 
         # -- Eq. 10: q_tot = nu_tot + A_tot regressed on r + gamma nu_tot'(target) -------
-        with torch.no_grad():
-            next_nu = self.nu_target(b.next_obs).squeeze(-1)
-            next_nu_tot = self.mixer_target(next_nu, self._mixer_input(b.next_state, b.next_obs))
-            if sound:  # a terminal step restarts the episode at s0 ~ p0
-                restart = self.mixer_target(self.nu_target(b.init_obs).squeeze(-1), init_mix)
-                target = reward + cfg.gamma * ((1.0 - done) * next_nu_tot + done * restart)
-            else:
-                target = reward + cfg.gamma * (1.0 - done) * next_nu_tot
-        nu_tot_fixed = HyperMixer.mix(nu.detach(), hyper)     # the mixer learns here, nu does not
-        a_tot_q = HyperMixer.mix(q - nu.detach(), hyper, bias=False)
-        q_loss = F.mse_loss(nu_tot_fixed + a_tot_q, target)
+        next_nu_tot = mixer(params, "mixer_target", self.nu_values(params, b.next_obs, "nu_target"),
+                            self.mixer_input(b.next_state, b.next_obs))
+        if sound:  # a terminal step restarts the episode at s0 ~ p0
+            restart = mixer(params, "mixer_target", self.nu_values(params, b.init_obs, "nu_target"), init_mix)
+            target = reward + cfg.gamma * ((1.0 - done) * next_nu_tot + done * restart)
+        else:
+            target = reward + cfg.gamma * (1.0 - done) * next_nu_tot
+        target = sg(target)
+        nu_tot_fixed = mix(sg(nu), hyper)                     # the mixer learns here, nu does not
+        a_tot_q = mix(q - sg(nu), hyper, bias=False)
+        q_loss = jnp.mean((nu_tot_fixed + a_tot_q - target) ** 2)
 
         # -- value loss -------------------------------------------------------------------
         if sound:  # the full residual r + gamma nu_tot(s'') - nu_tot(s), differentiated in nu
-            residual = self._residual(b, reward, done, nu, hyper_fixed, nu0_tot)
+            residual = self.residual(params, b, reward, done, nu, hyper_fixed, nu0_tot)
         else:      # Eq. 11: q held fixed, A_tot = M[q - nu]
-            residual = HyperMixer.mix(q.detach() - nu, hyper_fixed, bias=False)
+            residual = mix(sg(q) - nu, hyper_fixed, bias=False)
         y = (residual - lam) / cfg.alpha
         if cfg.detach_f_in_value_loss:
             w_v = fdiv.ratio(y)
-            dual = -cfg.alpha * fdiv.f(w_v).detach() + w_v * (residual.detach() - lam)
+            dual = -cfg.alpha * sg(fdiv.f(w_v)) + w_v * (sg(residual) - lam)
         else:
             dual = cfg.alpha * fdiv.conjugate(y)
         v_loss = (1 - cfg.gamma) * nu0_tot.mean() + dual.mean() + lam
 
         # -- Prop. 4.1 and Eq. 12: w* = max(0, f'^-1((A_tot - lambda)/alpha)); local weighted BC
-        with torch.no_grad():
-            a_tot = a_tot_q.detach()
-            if sound:  # the ratio at the value loss's own fixed point
-                weight = fdiv.ratio(residual.detach() / cfg.alpha).unsqueeze(-1)
-            elif cfg.bc_weight == "global":
-                weight = fdiv.ratio((a_tot - lam) / cfg.alpha).unsqueeze(-1)   # [B, 1]
-            else:
-                local = hyper_fixed[0] * (q - nu) if self.mixer.layers == 1 else (q - nu)
-                weight = fdiv.ratio((local - lam) / cfg.alpha).clamp_max(cfg.bc_weight_clip).sum(-1, keepdim=True)
-        pi_loss = -(weight * self.actor_log_prob(b.obs, actions, b.avail)).mean()
+        a_tot = sg(a_tot_q)
+        if sound:  # the ratio at the value loss's own fixed point
+            weight = fdiv.ratio(residual / cfg.alpha)[:, None]
+        elif cfg.bc_weight == "global":
+            weight = fdiv.ratio((a_tot - lam) / cfg.alpha)[:, None]                # [B, 1]
+        else:
+            local = hyper_fixed[0] * (q - nu) if cfg.mixer_layers == 1 else (q - nu)
+            weight = jnp.minimum(fdiv.ratio((local - lam) / cfg.alpha), cfg.bc_weight_clip).sum(-1, keepdims=True)
+        weight = sg(weight)
+        pi_loss = -(weight * self.actor_log_prob(params, b.obs, actions, b.avail)).mean()
+        return q_loss + v_loss + pi_loss, (q_loss, v_loss, pi_loss, a_tot, weight, sg(nu_tot_fixed))
 
-        self.optim.zero_grad(set_to_none=True)
-        (q_loss + v_loss + pi_loss).backward()
-        for params in self.groups.values():
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        self.optim.step()
-        soft_update(self.nu_target, self.nu, cfg.tau)
-        soft_update(self.mixer_target, self.mixer, cfg.tau)
-        return {"q_loss": q_loss.detach(), "v_loss": v_loss.detach(), "pi_loss": pi_loss.detach(),
-                "a_tot_mean": a_tot.mean(), **self._diagnostics(weight, nu_tot_fixed.detach(), lambda_v=lam)}
+    def update_dual(self, state: TrainState, b: Batch):
+        cfg = self.cfg
+        (_, (q_loss, v_loss, pi_loss, a_tot, weight, nu_tot)), grads = jax.value_and_grad(
+            self.dual_loss, has_aux=True)(state.params, b)
+        # each network group's gradient clipped on its own (q with the mixer), the multiplier's not
+        state = self.apply_grads(state, grads, "all", clip=cfg.grad_clip,
+                                 clip_parts=[["nu"], ["q", "mixer"], ["actor"]])
+        params = soft_update(soft_update(state.params, "nu_target", "nu", cfg.tau), "mixer_target", "mixer", cfg.tau)
+        state = state._replace(params=params)
+        return state, {"q_loss": q_loss, "v_loss": v_loss, "pi_loss": pi_loss, "a_tot_mean": a_tot.mean(),
+                       **self.diagnostics(weight, nu_tot, lambda_v=params["lam"])}
 
-    def _residual(self, b: Batch, reward, done, nu, hyper, nu0_tot):
+    def residual(self, params: dict, b: Batch, reward, done, nu, hyper, nu0_tot):
         """The sound formulation's e = r + gamma nu_tot(s'') - nu_tot(s), with the mixer fixed;
         s'' = s', or s0 (``nu0_tot``) after a termination."""
-        nu_tot = HyperMixer.mix(nu, hyper)
-        next_hyper = tuple(p.detach() for p in self.mixer.hyper(self._mixer_input(b.next_state, b.next_obs)))
-        nxt = HyperMixer.mix(self.nu(b.next_obs).squeeze(-1), next_hyper)
+        nu_tot = mix(nu, hyper)
+        next_hyper = jax.lax.stop_gradient(
+            mixer_hyper(params, "mixer", self.mixer_input(b.next_state, b.next_obs)))
+        nxt = mix(self.nu_values(params, b.next_obs), next_hyper)
         return reward + self.cfg.gamma * ((1.0 - done) * nxt + done * nu0_tot) - nu_tot
 
     # -- acting and diagnostics ----------------------------------------------------------
-    @torch.no_grad()
-    def act(self, obs, avail=None, deterministic=True):
-        a = super().act(obs, avail, deterministic)
-        return a if self.spec.discrete else a * self.cfg.action_scale
+    def act(self, params: dict, obs, avail=None, draws: Optional[Draws] = None, deterministic: bool = True):
+        a = super().act(params, obs, avail, draws, deterministic)
+        return a if self.discrete else a * self.cfg.action_scale
 
-    @torch.no_grad()
-    def occupancy_ratio(self, b: Batch) -> torch.Tensor:
+    def occupancy_ratio(self, params: dict, b: Batch) -> jax.Array:
         """The global w*(s, a) = w*((A_tot - lambda) / alpha) for a batch (Prop. 4.1), [B]; for
         the sound formulation the ratio of its residual, w*(e / alpha), which its BC uses."""
-        actions, reward, done = self._data(b)
-        nu = self.nu(b.obs).squeeze(-1)
+        actions, reward, done = self.data(b)
+        nu = self.nu_values(params, b.obs)
         if self.cfg.formulation == "sound":
-            init_mix = self._mixer_input(b.init_state, b.init_obs)
-            nu0_tot = self.mixer(self.nu(b.init_obs).squeeze(-1), init_mix)
-            hyper = self.mixer.hyper(self._mixer_input(b.state, b.obs))
-            return self.fdiv.ratio(self._residual(b, reward, done, nu, hyper, nu0_tot) / self.cfg.alpha)
-        a_tot = self.mixer(self.q(b.obs, actions) - nu, self._mixer_input(b.state, b.obs), bias=False)
-        lam = self.lambda_e if self.cfg.formulation == "authors" else self.lam
+            nu0_tot = mixer(params, "mixer", self.nu_values(params, b.init_obs),
+                            self.mixer_input(b.init_state, b.init_obs))
+            hyper = mixer_hyper(params, "mixer", self.mixer_input(b.state, b.obs))
+            return self.fdiv.ratio(self.residual(params, b, reward, done, nu, hyper, nu0_tot) / self.cfg.alpha)
+        a_tot = mixer(params, "mixer", self.q_values(params, b.obs, actions) - nu,
+                      self.mixer_input(b.state, b.obs), bias=False)
+        lam = params["lambda_e"] if self.authors else params["lam"]
         return self.fdiv.ratio((a_tot - lam) / self.cfg.alpha)
 
-    @torch.no_grad()
-    def nu_tot(self, obs, state) -> torch.Tensor:
+    def nu_tot(self, params: dict, obs, state) -> jax.Array:
         """Mixed value nu_tot(s) of observations [B, N, O] and states [B, S]: [B]."""
-        return self.mixer(self.nu(obs).squeeze(-1), self._mixer_input(state, obs))
+        return mixer(params, "mixer", self.nu_values(params, obs), self.mixer_input(state, obs))
