@@ -163,13 +163,15 @@ def make_engine(algorithm: str, spec: LearnerSpec, hyperparameters: list, batch_
         keys = jnp.stack([member_key(int(s)) for s in seeds])
         return jax.vmap(template.init)(keys)
 
-    def member_act(params, member_values, obs, avail):
-        return learner_of(member_values).act(params, obs, avail, None, deterministic=True)
+    def member_act(params, member_values, obs, avail, key):
+        return learner_of(member_values).act(params, obs, avail, Draws(key), deterministic=True)
 
-    def act(params, obs, avail=None, members=None):
-        """``members``: which members ``params`` hold (indices; default all, in order)."""
+    def act(params, obs, avail=None, key=None, members=None):
+        """``members``: which members ``params`` hold (indices; default all, in order); ``key``: the
+        random numbers of policies that draw even when deterministic (BCQ's candidates)."""
         vals = values if members is None else {f: v[jnp.asarray(members)] for f, v in values.items()}
-        return jax.vmap(member_act, in_axes=(0, 0, 0, None if avail is None else 0))(params, vals, obs, avail)
+        keys = jax.random.split(jax.random.PRNGKey(0) if key is None else key, obs.shape[0])
+        return jax.vmap(member_act, in_axes=(0, 0, 0, None if avail is None else 0, 0))(params, vals, obs, avail, keys)
 
     return Engine(learner=template, n_members=len(cfgs), init=init, train=jax.jit(train, donate_argnums=0),
                   act=jax.jit(act, static_argnames="members"), member_values=values)

@@ -481,11 +481,14 @@ def _train_loop(run: _Run, members: list, states, hooks: RunHooks) -> None:
 def _member_policy(run: _Run, params, n_members: int, members=None):
     """``policy(obs [S*E, N, O], avail)`` of every member at once: member k plays episodes
     k*E .. (k+1)*E - 1 of the shared evaluation environment."""
+    calls = iter(range(1 << 62))
+
     def policy(obs, avail):
+        key = jax.random.PRNGKey(next(calls))  # each step's draws (BCQ's candidates) its own
         shape = (n_members, -1) + obs.shape[1:]
         o = jax.numpy.asarray(obs, jax.numpy.float32).reshape(shape)
         a = None if avail is None else jax.numpy.asarray(avail, bool).reshape((n_members, -1) + avail.shape[1:])
-        actions = np.asarray(run.engine.act(params, o, a, members))
+        actions = np.asarray(run.engine.act(params, o, a, key, members))
         actions = actions.reshape((-1,) + actions.shape[2:])
         # a diverged member's NaN actions must not reach the simulator
         return actions if actions.dtype.kind in "iu" else np.nan_to_num(actions)

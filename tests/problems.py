@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from algorithms.base import Draws
 from envs.dataset import OfflineDataset
 from harness.data import device_data
 from harness.engine import fit as fit_updates
@@ -67,7 +68,8 @@ def bandit(n: int = 2000, seed: int = 0) -> OfflineDataset:
 
 
 def bandit_value(learner, params) -> float:
-    a = np.asarray(learner.act(params, jnp.ones((1, 2, 2)), None, deterministic=True))
+    # BCQ's policy samples candidates even when deterministic: it needs draws
+    a = np.asarray(learner.act(params, jnp.ones((1, 2, 2)), None, Draws(jax.random.PRNGKey(0)), deterministic=True))
     return float(bandit_reward(a)[0])
 
 

@@ -52,10 +52,11 @@ def test_comadice_beats_bc_on_a_continuous_bandit(formulation):
     ds = bandit()
     bc = _bandit(_train("BC", ds, {}))
     # the authors' x4 action scale (their data's convention) squeezes this bandit's actions
-    # into [-0.25, 0.25] and slows it (0.75 at 600 updates, 0.86 at 1200): tested at scale 1
+    # into [-0.25, 0.25] and slows it (0.75 at 600 updates, 0.86 at 1200): tested at scale 1,
+    # where it is still the slowest: 0.87-0.93 over seeds 0-4 at 600 updates, 0.91 at 1000
     scale = {"action_scale": 1.0} if formulation == "authors" else {}
     coma = _bandit(_train("ComaDICE", ds, {"alpha": 0.1, "formulation": formulation, "lr": 1e-3, **scale},
-                               steps=600))
+                          steps=1000 if formulation == "authors" else 600))
     assert bc < 0.6
     assert coma > 0.9 and coma > bc + 0.3
 
