@@ -50,7 +50,7 @@ lint: install
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 
 benchmark: install
-	$(PY) benchmarks/bench_updates.py
+	$(PY) benchmarks/bench_engine.py
 
 clean:
 	# every profile's results/<profile>/, reports/<profile>/ and logs/<profile>/ (not the committed reports/reference/)

@@ -1,7 +1,8 @@
 """The nine offline learners, by name: the registry (as EPyMARL's ``src/learners/__init__.py``).
 
     from algorithms import make
-    learner = make("ComaDICE", spec, {"alpha": 10.0}, device="cpu")
+    learner = make("ComaDICE", spec, {"alpha": 10.0})
+    state = learner.init(jax.random.PRNGKey(seed))
 
 ``algorithms/base.py`` holds what every learner shares and knows none of them; each learner
 file imports only ``base``, ``networks`` and ``fdiv``.  Adding a learner is one file plus one
@@ -42,8 +43,6 @@ def make_config(name: str, hyperparameters: Optional[dict] = None):
     return config_from(algorithm_class(name), hyperparameters)
 
 
-def make(name: str, spec: LearnerSpec, hyperparameters: Optional[dict] = None, device="cpu") -> Learner:
-    cls = algorithm_class(name)
-    if issubclass(cls, Learner):
-        return cls(spec, make_config(name, hyperparameters))
-    return cls(spec, make_config(name, hyperparameters), device).to(device)  # an eager PyTorch learner
+def make(name: str, spec: LearnerSpec, hyperparameters: Optional[dict] = None) -> Learner:
+    """The learner ``name`` for ``spec``, its hyperparameters checked (its state: ``learner.init``)."""
+    return algorithm_class(name)(spec, make_config(name, hyperparameters))

@@ -50,8 +50,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from algorithms.torch_networks import AgentMLP, masked_logits, mlp
 from behaviour.episodes import RolloutEpisodes
+from behaviour.networks import AgentMLP, masked_logits, mlp
 from behaviour.running_stats import RunningMeanVar
 from envs.registry import TaskSpec
 

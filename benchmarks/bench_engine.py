@@ -2,8 +2,8 @@
 
     python benchmarks/bench_engine.py [--members 1 5 25] [--algorithms BC ComaDICE] [--updates 200]
 
-For each learner at the 5m_vs_6m and Hopper 3x1 sizes (those of benchmarks/bench_updates.py:
-batch 128, hidden 256) and each member count S, one line:
+For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 132, 11 actions;
+3 agents, obs 9, state 11, 1 action each; batch 128, hidden 256) and each member count S, one line:
 
     <learner> <size> S=<S>: <member-updates/s>, floor <u/s>, of floor <x>
 

@@ -5,7 +5,7 @@
 Writes a synthetic dataset with 20_vs_23's dimensions (20 agents, obs 556, state 516,
 28 actions; SMACv2 data: 1000 trajectories, paper Sec. 6.1; episode length is a parameter:
 SMACv2's limit is 200 steps), then, in a fresh process each, loads it into training tensors
-(``load_dataset`` + ``TensorData``) with float32 and with float16 observations and prints
+(``load_dataset`` + ``device_data``) with float32 and with float16 observations and prints
 the peak resident memory (VmHWM) beside the arrays' own size.
 """
 from __future__ import annotations
@@ -24,18 +24,19 @@ from envs.registry import get_task
 CHILD = """
 import sys, numpy as np
 from envs.dataset import load_dataset
-from harness.data import TensorData
+import jax
+from harness.data import device_data, sample_batch
 def hwm():  # peak resident set of this process (VmHWM is reset by exec, unlike ru_maxrss)
     for line in open('/proc/self/status'):
         if line.startswith('VmHWM:'):
             return int(line.split()[1]) * 1024
 base = hwm()
 ds = load_dataset(sys.argv[1], obs_dtype=None if sys.argv[2] == 'float32' else np.float16)
-data = TensorData(ds)
-b = data.sample(128)
+data = device_data(ds)
+b = jax.block_until_ready(sample_batch(data, jax.random.PRNGKey(0), 128))
 peak = hwm()
-print(f"{sys.argv[2]}: peak {peak / 2**30:.2f} GiB (after imports {base / 2**30:.2f} GiB), obs tensor "
-      f"{data.obs.element_size() * data.obs.nelement() / 2**30:.2f} GiB, {data.size} transitions")
+print(f"{sys.argv[2]}: peak {peak / 2**30:.2f} GiB (after imports {base / 2**30:.2f} GiB), obs array "
+      f"{data.obs.nbytes / 2**30:.2f} GiB, {data.size} transitions")
 """
 
 
