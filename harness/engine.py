@@ -42,6 +42,9 @@ def configure_host(threads: int = 1) -> None:
     if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                    " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    # float32 products as PyTorch's (a GPU would otherwise take TF32, ~1e-3 relative: the learners
+    # were checked against their PyTorch runs in float32)
+    jax.config.update("jax_default_matmul_precision", "highest")
     try:
         jax.config.update("jax_compilation_cache_dir", _cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

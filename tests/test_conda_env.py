@@ -23,3 +23,5 @@ def test_conda_envs_install_no_project_path_and_cuda_env_is_a_cuda_build():
     cuda = yaml.safe_load((REPO / "workflow" / "envs" / "comadice-cuda.yaml").read_text())["dependencies"]
     assert any(str(d).startswith("pytorch") and "cuda" in str(d) for d in cuda)
     assert any(str(d).startswith("cuda-version") for d in cuda)
+    pip = [d for d in cuda if isinstance(d, dict)][0]["pip"]
+    assert any(d.startswith("jax[cuda12]==") for d in pip), pip  # the learners train in JAX

@@ -9,8 +9,10 @@ itself is not installed: the Snakefile puts the repository on PYTHONPATH for eve
 any --conda-prefix works and the code run is the checkout's.
 - comadice.yaml: PyTorch as conda-forge chooses it: a CUDA build where the solving machine
   has an NVIDIA driver, else CPU (rules that need no GPU, and training with device: cpu);
-- comadice-cuda.yaml: a CUDA build of PyTorch (pytorch[build='*cuda*'], CUDA 12), for training on
-  GPUs; on a machine without a driver (a login node), solve it with CONDA_OVERRIDE_CUDA=12.6.
+- comadice-cuda.yaml: JAX's CUDA 12 build (``jax[cuda12]``: the offline learners train in JAX) and
+  a CUDA build of PyTorch (pytorch[build='*cuda*'], CUDA 12: the MaMuJoCo behaviour MAPPO), for
+  training on GPUs; on a machine without a driver (a login node), solve it with
+  CONDA_OVERRIDE_CUDA=12.6.
 """
 import argparse
 import re
@@ -31,6 +33,11 @@ from envs.files import atomic_write_text  # noqa: E402
 
 def _name(spec: str) -> str:
     return re.split(r"[<>=!~ \[;@]", spec.strip(), maxsplit=1)[0].lower()
+
+
+def _cuda_jax(spec: str) -> str:
+    """``jax==X`` -> ``jax[cuda12]==X`` (JAX's wheels with CUDA 12 and cuDNN from pip)."""
+    return "jax[cuda12]" + spec.strip()[len("jax"):] if _name(spec) == "jax" else spec
 
 
 def environments(pyproject: Path = ROOT / "pyproject.toml") -> dict:
@@ -59,7 +66,7 @@ def environments(pyproject: Path = ROOT / "pyproject.toml") -> dict:
             f"  - {pytorch}",
             *[f"  - {e}" for e in extra],
             "  - pip:",
-            *[f"      - {d}" for d in pip],
+            *[f"      - {_cuda_jax(d) if extra else d}" for d in pip],
         ]
         out[fname] = "\n".join(lines) + "\n"
     # the whole project for a developer (repository root): the CPU env of the jobs plus the
