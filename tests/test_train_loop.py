@@ -139,3 +139,28 @@ def test_a_new_metric_is_its_metrics_entry_and_its_evaluation_value(tmp_path, sm
     assert {"win_rate", "return_mean", "length_mean"} <= set(header)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["length_mean"] > 0 and metrics["final_length_mean"] > 0
+
+
+def test_members_of_one_program_each_have_their_run_and_a_diverged_one_stops_alone(tmp_path, smax_dataset):
+    from harness.train import train_members
+    base = dict(dataset=smax_dataset, algorithm="ComaDICE", n_updates=12, n_evals=3, eval_episodes=2, device="cpu")
+    # lr 1e6 throws member 1's values out of any bound of the data's rewards within a few updates
+    cfgs = [RunConfig(**base, seed=s, hyperparameters={"hidden": 16, "lr": lr}, variant=f"lr{lr:g}")
+            for s, lr in ((0, 1e-4), (1, 1e6), (2, 1e-4))]
+    dirs = [tmp_path / c.variant / f"seed{c.seed}" for c in cfgs]
+    lines = []
+    results = train_members(cfgs, dirs, log=lines.append)
+    assert [r["status"] for r in results] == ["ok", "diverged", "ok"], [r.get("diverged_reason") for r in results]
+    assert any("lr1e+06 seed1] DIVERGED" in s for s in lines), lines
+    for d, r in zip(dirs, results):
+        saved = json.loads((d / "metrics.json").read_text())
+        assert saved["seed"] == r["seed"] and (d / "curve.csv").exists() and (d / "checkpoint.pt").exists()
+    # the others trained to the end, with every evaluation
+    assert results[0]["n_evals"] == results[2]["n_evals"] == 3
+    # and member 2 is the run it would have been alone
+    alone = train(RunConfig(**base, seed=2, hyperparameters={"hidden": 16, "lr": 1e-4}, variant="lr0.0001"),
+                  tmp_path / "alone", log=lambda s: None)
+    assert alone["win_rate"] == results[2]["win_rate"] and alone["return_mean"] != None  # noqa: E711
+    curve = (tmp_path / "alone" / "curve.csv").read_text().splitlines()
+    ours = (dirs[2] / "curve.csv").read_text().splitlines()
+    assert [row.split(",")[-1] for row in curve] == [row.split(",")[-1] for row in ours]  # the loss column
