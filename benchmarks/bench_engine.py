@@ -8,7 +8,8 @@ For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 
     <learner> <size> S=<S>: <member-updates/s>, floor <u/s>, of floor <x>
 
 - member-updates/s: S members x updates per second of one engine program (``harness/engine.py``),
-  measured over ``--updates`` updates after a compiled warm-up call, median of 3.
+  measured over ``--updates`` updates after a compiled warm-up call, median of 3; beside it the
+  warm-up call's seconds (compilation, without the persistent cache that training jobs use).
 - floor: the member-updates/s the update's matrix products alone allow on one core: every
   ``dot_general`` of one member's update (forward and backward, read from the update's jaxpr)
   timed alone at its own shape with PyTorch's GEMM (MKL on this CPU), summed.  ``of floor`` is the
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.engine import configure_host  # noqa: E402
 
-configure_host(threads=1)
+configure_host(threads=1, cache=False)  # compilation measured, not read from the cache
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -180,8 +181,10 @@ def measure(algorithm: str, size: str, members: int, updates: int) -> tuple:
     data = synthetic_data(spec)
     engine = make_engine(algorithm, spec, [{"hidden": 256}] * members, BATCH)
     states = engine.init(range(members))
+    t = time.perf_counter()
     states, _ = engine.train(states, data, 2)  # compile
     jax.block_until_ready(states)
+    compile_s = time.perf_counter() - t
     times = []
     for _ in range(3):
         t = time.perf_counter()
@@ -192,7 +195,7 @@ def measure(algorithm: str, size: str, members: int, updates: int) -> tuple:
     one = jax.tree_util.tree_map(lambda x: x[0], states)
     floor_s = sum(gemm_seconds(*s) for s in dot_shapes(engine.learner, one, data))
     kernels = loop_kernels(engine, states, data)
-    return rate, 1.0 / floor_s, kernels
+    return rate, 1.0 / floor_s, kernels, compile_s
 
 
 def main(argv=None) -> None:
@@ -211,10 +214,10 @@ def main(argv=None) -> None:
         for size in args.sizes:
             kernels_at = {}
             for S in args.members:
-                rate, floor, kernels = measure(algorithm, size, S, args.updates)
+                rate, floor, kernels, compile_s = measure(algorithm, size, S, args.updates)
                 kernels_at[S] = kernels / S
-                print(f"{algorithm} {size} S={S}: {rate:.1f} member-updates/s, floor {floor:.1f}, "
-                      f"of floor {rate / floor:.2f}", flush=True)
+                print(f"{algorithm} {size} S={S}: {rate:.1f} member-updates/s (compiled in {compile_s:.1f} s), "
+                      f"floor {floor:.1f}, of floor {rate / floor:.2f}", flush=True)
             S = max(kernels_at)
             ops = eager.get(algorithm, {}).get(size)
             if ops:

@@ -35,7 +35,7 @@ from harness.data import DeviceData, sample_batch
 _cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
 
 
-def configure_host(threads: int = 1) -> None:
+def configure_host(threads: int = 1, cache: bool = True) -> None:
     """JAX's settings for training in this process: the persistent compilation cache (a run's
     program is compiled once per machine, not once per job) and, before JAX starts its CPU
     backend, ``threads`` XLA threads (one per process: the workflow runs one job per core)."""
@@ -46,8 +46,9 @@ def configure_host(threads: int = 1) -> None:
     # were checked against their PyTorch runs in float32)
     jax.config.update("jax_default_matmul_precision", "highest")
     try:
-        jax.config.update("jax_compilation_cache_dir", _cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        if cache:
+            jax.config.update("jax_compilation_cache_dir", _cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     except Exception:  # noqa: BLE001 - a jax without the option trains without the cache
         pass
     unroll_threefry_on_cpu()
