@@ -181,7 +181,7 @@ def programs(config: dict, grid_runs: list) -> list:
     """The grid's runs as training programs of at most ``train.members`` runs: per cell and
     algorithm, the runs that can share a program (``harness.engine``'s rule: the same config but
     for float hyperparameters), in grid order, cut into programs of that size."""
-    from harness.engine import group_members
+    from harness.members import group_members
     size = members_per_program(config)
     cells = {}
     for r in grid_runs:

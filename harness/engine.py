@@ -31,6 +31,7 @@ import numpy as np
 from algorithms import algorithm_class, make_config
 from algorithms.base import Draws, LearnerSpec, TrainState, check_batch
 from harness.data import DeviceData, sample_batch
+from harness.members import varying_fields
 
 _cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
 
@@ -67,33 +68,6 @@ def unroll_threefry_on_cpu() -> bool:
         return True
     except (ImportError, AttributeError):
         return False
-
-
-def varying_fields(cfgs: list) -> list:
-    """The float hyperparameters whose values differ between the members' configs."""
-    first = dataclasses.asdict(cfgs[0])
-    out = []
-    for name, value in first.items():
-        values = [getattr(c, name) for c in cfgs]
-        if any(v != value for v in values):
-            out.append(name)
-    return out
-
-
-def group_members(algorithm: str, hyperparameters: list) -> list:
-    """Indices of the members that can share one program: same config but for float fields."""
-    cfgs = [make_config(algorithm, hp) for hp in hyperparameters]
-    groups = []
-    for i, cfg in enumerate(cfgs):
-        for g in groups:
-            ref = cfgs[g[0]]
-            if all(isinstance(getattr(cfg, f), float) and isinstance(getattr(ref, f), float)
-                   for f in varying_fields([ref, cfg])):
-                g.append(i)
-                break
-        else:
-            groups.append([i])
-    return groups
 
 
 def member_key(seed: int):

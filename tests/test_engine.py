@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from harness.data import device_data, spec_from_dataset
-from harness.engine import group_members, make_engine, member, stack
+from harness.engine import make_engine, member, stack
+from harness.members import group_members
 from tests.problems import bandit, matrix_game
 
 

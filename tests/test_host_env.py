@@ -1,5 +1,6 @@
-"""The job graph builds on a host with only what the README names: Snakemake, PyYAML and
-PyTorch (CPU wheel) in a fresh virtual environment, no project install, no jax/mujoco."""
+"""The job graph builds on a host with only what the README names: Snakemake, PyYAML, JAX and
+PyTorch (CPU wheels) in a fresh virtual environment, no project install, no simulator stack
+(mujoco, jaxmarl, h5py)."""
 import os
 import re
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.grid import runs
+from analysis.grid import members_per_program, programs, runs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,11 +22,11 @@ def test_fresh_host_venv_dry_runs_the_paper_grid(tmp_path):
     py = venv / "bin" / "python"
     # the Makefile passes its own pin (torch==2.13.0, the CPU wheel): plain "torch" may resolve to a CUDA build
     torch = os.environ.get("COMADICE_HOST_TORCH", "torch")
-    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "snakemake>=8", "pyyaml", torch],
+    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "snakemake>=8", "pyyaml", "jax==0.10.2", torch],
                          capture_output=True, text=True)
     if pip.returncode != 0:
         pytest.skip(f"cannot install the host packages here: {pip.stderr[-500:]}")
-    probe = subprocess.run([str(py), "-c", "import jax"], capture_output=True)
+    probe = subprocess.run([str(py), "-c", "import mujoco"], capture_output=True)
     assert probe.returncode != 0  # the host has no simulator stack
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     work = tmp_path / "work"
@@ -34,5 +35,9 @@ def test_fresh_host_venv_dry_runs_the_paper_grid(tmp_path):
                            "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
                            "all_tables"], capture_output=True, text=True, env={**env, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    n_runs = len(runs(yaml.safe_load((REPO / "config" / "config.yaml").read_text())))
-    assert re.search(rf"^train\s+{n_runs}$", proc.stdout + proc.stderr, re.M), "the job graph lacks the paper's runs"
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    # the paper's grid trains on GPUs: train.members runs of a cell per job (auto: 25 there)
+    assert members_per_program(config) == 25
+    n_programs = len(programs(config, runs(config)))
+    assert re.search(rf"^train_program\s+{n_programs}$", proc.stdout + proc.stderr, re.M), \
+        "the job graph lacks the paper's runs"

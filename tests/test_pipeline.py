@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
 sys.path.insert(0, str(REPO))
-from analysis.grid import runs, task_cells  # noqa: E402
+from analysis.grid import programs, runs, task_cells  # noqa: E402
 from analysis.paths import Paths  # noqa: E402
 from envs.suites import SUITES  # noqa: E402
 
@@ -57,7 +57,10 @@ def test_paper_grid_dry_run_lists_every_task_quality_algorithm_and_seed(tmp_path
     out = snakemake(tmp_path, "-n", "all_tables").stdout
     counts = job_counts(out)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert counts["train"] == len(runs(cfg))  # every algorithm, ablation variant and seed of every cell
+    # every algorithm, ablation variant and seed of every cell, 25 runs of a cell per job on GPUs
+    grid = runs(cfg)
+    assert counts["train_program"] == len(programs(cfg, grid))
+    assert sorted(r.id for p in programs(cfg, grid) for r in p.runs) == sorted(r.id for r in grid)
     cells = task_cells(cfg)                   # Tables 1-3: task x quality, a dataset each
     smac = [c for c in cells if SUITES[c[0]].dataset_kind == "smac"]
     d4rl = [c for c in cells if SUITES[c[0]].dataset_kind == "d4rl"]

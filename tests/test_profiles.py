@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(REPO))
-from analysis.grid import runs  # noqa: E402
+from analysis.grid import programs, runs  # noqa: E402
 from analysis.pipeline import train_runtime  # noqa: E402
 
 
@@ -28,8 +28,9 @@ def dry_run(*args, cwd=REPO):
                     reason="snakemake-executor-plugin-slurm is not installed (pip install -e .[test])")
 def test_slurm_profile_dry_run_of_the_paper_grid():
     out = dry_run("--profile", "profiles/slurm", "all_tables")
-    n_runs = len(runs(yaml.safe_load((REPO / "config" / "config.yaml").read_text())))  # the paper's grid
-    assert re.search(rf"^train\s+{n_runs}$", out, flags=re.M), out[-3000:]
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())  # the paper's grid, on GPUs
+    n_programs = len(programs(cfg, runs(cfg)))                          # 25 runs of a cell per job
+    assert re.search(rf"^train_program\s+{n_programs}$", out, flags=re.M), out[-3000:]
 
 
 def test_every_rule_declares_runtime_and_memory():
