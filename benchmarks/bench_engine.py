@@ -8,7 +8,8 @@ For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 
     <learner> <size> S=<S>: <member-updates/s>, floor <u/s>, of floor <x>
 
 - member-updates/s: S members x updates per second of one engine program (``harness/engine.py``),
-  measured over ``--updates`` updates after a compiled warm-up call, median of 3; beside it the
+  measured over about ``--updates`` member-updates (``--updates / S`` updates of the program, at
+  least 10) after a compiled warm-up call, median of 3; beside it the
   warm-up call's seconds (compilation, without the persistent cache that training jobs use).
 - floor: the member-updates/s the update's matrix products alone allow on one core: every
   ``dot_general`` of one member's update (forward and backward, read from the update's jaxpr)
@@ -185,13 +186,13 @@ def measure(algorithm: str, size: str, members: int, updates: int) -> tuple:
     states, _ = engine.train(states, data, 2)  # compile
     jax.block_until_ready(states)
     compile_s = time.perf_counter() - t
-    times = []
+    times, n = [], max(10, updates // members)  # about ``updates`` member-updates per timing
     for _ in range(3):
         t = time.perf_counter()
-        states, m = engine.train(states, data, updates)
+        states, m = engine.train(states, data, n)
         jax.block_until_ready(m)
         times.append(time.perf_counter() - t)
-    rate = members * updates / float(np.median(times))
+    rate = members * n / float(np.median(times))
     one = jax.tree_util.tree_map(lambda x: x[0], states)
     floor_s = sum(gemm_seconds(*s) for s in dot_shapes(engine.learner, one, data))
     kernels = loop_kernels(engine, states, data)
