@@ -194,9 +194,11 @@ def measure(algorithm: str, size: str, members: int, updates: int) -> tuple:
         times.append(time.perf_counter() - t)
     rate = members * n / float(np.median(times))
     one = jax.tree_util.tree_map(lambda x: x[0], states)
-    floor_s = sum(gemm_seconds(*s) for s in dot_shapes(engine.learner, one, data))
+    shapes = dot_shapes(engine.learner, one, data)
+    floor_s = sum(gemm_seconds(*s) for s in shapes)
+    gflop = sum(2 * b * m * k * n for b, m, k, n in shapes) / 1e9
     kernels = loop_kernels(engine, states, data)
-    return rate, 1.0 / floor_s, kernels, compile_s
+    return rate, 1.0 / floor_s, kernels, compile_s, gflop
 
 
 def main(argv=None) -> None:
@@ -215,10 +217,11 @@ def main(argv=None) -> None:
         for size in args.sizes:
             kernels_at = {}
             for S in args.members:
-                rate, floor, kernels, compile_s = measure(algorithm, size, S, args.updates)
+                rate, floor, kernels, compile_s, gflop = measure(algorithm, size, S, args.updates)
                 kernels_at[S] = kernels / S
-                print(f"{algorithm} {size} S={S}: {rate:.1f} member-updates/s (compiled in {compile_s:.1f} s), "
-                      f"floor {floor:.1f}, of floor {rate / floor:.2f}", flush=True)
+                print(f"{algorithm} {size} S={S}: {rate:.1f} member-updates/s (compiled in {compile_s:.1f} s, "
+                      f"{gflop:.2f} GFLOP of products per update), floor {floor:.1f}, of floor {rate / floor:.2f}",
+                      flush=True)
             S = max(kernels_at)
             ops = eager.get(algorithm, {}).get(size)
             if ops:
