@@ -152,12 +152,24 @@ def runs(config: dict) -> list:
 AUTO_MEMBERS = {"cpu": 1, "gpu": 25}
 
 
-def members_per_program(config: dict) -> int:
-    """How many runs of a cell one training program trains together (``train.members``)."""
+def host_has_gpu() -> bool:
+    """Whether the machine building the job graph has an NVIDIA GPU (its driver lists one)."""
+    import os
+    try:
+        return bool(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:
+        return False
+
+
+def members_per_program(config: dict, gpu: bool = None) -> int:
+    """How many runs of a cell one training program trains together (``train.members``).  ``auto``:
+    25 where the runs train on a GPU (``train.device`` not ``cpu``, and this machine has one), else
+    1; a cluster whose submitting machine has no GPU sets the number."""
     value = config["train"].get("members", "auto")
     if value == "auto":
         device = str(config["train"].get("device", "auto"))
-        return AUTO_MEMBERS["cpu" if device.startswith("cpu") else "gpu"]
+        on_gpu = not device.startswith("cpu") and (host_has_gpu() if gpu is None else gpu)
+        return AUTO_MEMBERS["gpu" if on_gpu else "cpu"]
     return int(value)
 
 

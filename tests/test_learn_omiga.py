@@ -72,7 +72,8 @@ def test_the_local_value_is_the_soft_value_of_the_data():
 def test_omiga_beats_bc_on_a_continuous_bandit(seed):
     ds = bandit(seed=seed)
     bc = bandit_value(*_train("BC", ds, {}, seed=seed))
-    omiga = bandit_value(*_train("OMIGA", ds, {"alpha": 0.1}, steps=800, seed=seed))
+    # 1200 updates: at 800, seeds 0, 2, 3 are at 0.99-1.0 and seed 1 at 0.78 (0.986 by 1200)
+    omiga = bandit_value(*_train("OMIGA", ds, {"alpha": 0.1}, steps=1200, seed=seed))
     assert bc < 0.6
     assert omiga > 0.95 and omiga > bc + 0.3
 

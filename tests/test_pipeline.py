@@ -57,8 +57,11 @@ def test_paper_grid_dry_run_lists_every_task_quality_algorithm_and_seed(tmp_path
     out = snakemake(tmp_path, "-n", "all_tables").stdout
     counts = job_counts(out)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    # every algorithm, ablation variant and seed of every cell, 25 runs of a cell per job on GPUs
+    assert counts["train"] == len(runs(cfg))  # every algorithm, ablation variant and seed of every cell
+    # the same grid as training programs (a GPU's default): every run in one, 25 runs of a cell per job
+    counts = job_counts(snakemake(tmp_path, "-n", "all_tables", "--config", "train={members: 25}").stdout)
     grid = runs(cfg)
+    cfg["train"]["members"] = 25
     assert counts["train_program"] == len(programs(cfg, grid))
     assert sorted(r.id for p in programs(cfg, grid) for r in p.runs) == sorted(r.id for r in grid)
     cells = task_cells(cfg)                   # Tables 1-3: task x quality, a dataset each

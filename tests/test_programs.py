@@ -24,9 +24,9 @@ def test_members_default_by_device_and_programs_cut_by_size():
     assert [(p.index, [r.seed for r in p.runs]) for p in progs] == [(0, [0, 1, 2]), (1, [3])]
     assert isinstance(progs[0], Program) and progs[1].id == "smacv1/5m_vs_6m/medium/BC/program1"
     cfg["train"]["members"] = "auto"
-    assert members_per_program(cfg) == 1  # device cpu
+    assert members_per_program(cfg, gpu=True) == 1  # device cpu
     cfg["train"]["device"] = "auto"
-    assert members_per_program(cfg) == 25
+    assert members_per_program(cfg, gpu=True) == 25 and members_per_program(cfg, gpu=False) == 1
 
 
 @pytest.mark.slow
