@@ -13,7 +13,8 @@ For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 
   warm-up call's seconds (compilation, without the persistent cache that training jobs use).
 - floor: the member-updates/s the update's matrix products alone allow on one core: every
   ``dot_general`` of one member's update (forward and backward, read from the update's jaxpr)
-  timed alone at its own shape with PyTorch's GEMM (MKL on this CPU), summed.  ``of floor`` is the
+  timed alone at its own shape, compiled by XLA (a loop of that product alone), summed.  (PyTorch's
+  MKL products of these shapes were slower here than XLA's: a floor from them was no floor.)  ``of floor`` is the
   ratio (1.0: nothing but the matrix products, each at the speed it has alone).
 - and a line per learner and size ending in ``ops ratio <x>``: the operations dispatched per
   member-update by the eager PyTorch learners of a46ae27 (``benchmarks/data/eager_ops_a46ae27.json``,
@@ -21,7 +22,7 @@ For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 
   engine's compiled loop body runs per member-update (the instructions of the optimised HLO loop
   body that launch work: fusions, dots, custom calls, gathers, ...; divided by S).
 
-Run it with the machine otherwise idle; threads: 1 (``XLA_FLAGS``, ``torch.set_num_threads``).
+Run it with the machine otherwise idle; threads: 1 (``XLA_FLAGS``).
 """
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ configure_host(threads=1, cache=False)  # compilation measured, not read from th
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from algorithms import available_algorithms, make  # noqa: E402
 from algorithms.base import LearnerSpec  # noqa: E402
@@ -115,17 +115,28 @@ _gemm_cache: dict = {}
 
 
 def gemm_seconds(b: int, m: int, k: int, n: int) -> float:
-    """Seconds of one float32 (b x) m-by-k times k-by-n product with PyTorch's GEMM, alone."""
+    """Seconds of one float32 (b x) m-by-k times k-by-n product, alone, compiled by XLA as the
+    engine's own products are: ``reps`` of them in one loop, each made to depend on the last
+    through a scalar added to its input (else XLA hoists the product out of the loop), best of 3."""
     key = (b, m, k, n)
     if key not in _gemm_cache:
-        x, y = torch.randn(b, m, k), torch.randn(b, k, n)
-        out = torch.empty(b, m, n)
+        rng = np.random.default_rng(0)
+        x = jnp.asarray(rng.normal(size=(b, m, k)), jnp.float32)
+        y = jnp.asarray(rng.normal(size=(b, k, n)), jnp.float32)
         reps = max(5, int(2e8 / max(1, 2 * b * m * k * n)))
+
+        if b == 1:  # a plain matrix product, as XLA emits an unbatched dot_general
+            x, y = x[0], y[0]
+
+        def body(_, c):
+            out = (x + c) @ y
+            return c + 1e-30 * out.reshape(-1)[0]
+        run = jax.jit(lambda c: jax.lax.fori_loop(0, reps, body, c))
+        jax.block_until_ready(run(jnp.float32(0)))
         best = float("inf")
         for _ in range(3):
             t = time.perf_counter()
-            for _ in range(reps):
-                torch.bmm(x, y, out=out)
+            jax.block_until_ready(run(jnp.float32(0)))
             best = min(best, (time.perf_counter() - t) / reps)
         _gemm_cache[key] = best
     return _gemm_cache[key]
@@ -208,7 +219,6 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", nargs="+", default=list(SPECS))
     ap.add_argument("--updates", type=int, default=200)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
     eager = json.loads(EAGER_OPS.read_text())["ops"]
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, threads 1, batch {BATCH}, hidden 256, "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")

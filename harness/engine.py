@@ -139,7 +139,10 @@ def make_engine(algorithm: str, spec: LearnerSpec, hyperparameters: list, batch_
 
     def init(seeds) -> TrainState:
         keys = jnp.stack([member_key(int(s)) for s in seeds])
-        return jax.vmap(template.init)(keys)
+        states = jax.vmap(template.init)(keys)
+        # a target network starts as a copy: XLA may return both as one buffer, which ``train``
+        # cannot donate twice
+        return jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), states)
 
     def member_act(params, member_values, obs, avail, key):
         return learner_of(member_values).act(params, obs, avail, Draws(key), deterministic=True)
