@@ -27,6 +27,14 @@ import jax
 import jax.numpy as jnp
 
 from algorithms.fdiv import F_DIVERGENCES
+from algorithms.networks import (
+    agent_mlp,
+    agent_mlp_init,
+    masked_logits,
+    tanh_gaussian_init,
+    tanh_gaussian_log_prob,
+    tanh_gaussian_sample,
+)
 
 
 @dataclass(frozen=True)
@@ -241,7 +249,6 @@ class Learner:
 
     # -- the shared policy network ----------------------------------------------------------
     def init_actor(self, key, hidden: int) -> dict:
-        from algorithms.networks import agent_mlp_init, tanh_gaussian_init
         s = self.spec
         if s.discrete:
             return agent_mlp_init(key, "actor", s.obs_dim, s.action_dim, s.n_agents, hidden)
@@ -249,7 +256,6 @@ class Learner:
 
     def actor_log_prob(self, params: dict, obs, actions, avail=None, name: str = "actor"):
         """log pi_i(a_i | o_i) for every agent: [B, N]."""
-        from algorithms.networks import agent_mlp, masked_logits, tanh_gaussian_log_prob
         if self.discrete:
             logp = jax.nn.log_softmax(masked_logits(agent_mlp(params, name, obs), avail), axis=-1)
             return jnp.take_along_axis(logp, actions[..., None], axis=-1)[..., 0]
@@ -257,7 +263,6 @@ class Learner:
 
     def act(self, params: dict, obs, avail=None, draws: Optional[Draws] = None, deterministic: bool = True):
         """Decentralised actions for [E, N, O] observations: [E, N] ints or [E, N, A] floats."""
-        from algorithms.networks import agent_mlp, masked_logits, tanh_gaussian_sample
         if self.discrete:
             logits = masked_logits(agent_mlp(params, "actor", obs), avail)
             return jnp.argmax(logits, -1) if deterministic else draws.categorical(logits)
