@@ -180,7 +180,8 @@ def _kernels(comps: dict, name: str) -> int:
 def loop_kernels(engine, states, data) -> int:
     """Kernels per iteration of the compiled program's update loop (the outer while loop, whose
     trip count is the number of updates), for the program as a whole (all members)."""
-    comps = _computations(engine.train.lower(states, data, 1).compile().as_text())
+    n = jax.numpy.ones((engine.n_members,), jax.numpy.int32)
+    comps = _computations(engine.program.lower(states, data, n).compile().as_text())
     entry = next(iter(k for k in comps if k.startswith("main")), None) or list(comps)[-1]
     for op, line in comps[entry]:
         if op == "while" and "known_trip_count" not in line:

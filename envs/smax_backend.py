@@ -14,6 +14,7 @@ jitted step compiles once, not twice.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -29,7 +30,7 @@ from envs.spec import TaskSpec  # noqa: E402
 _cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
 try:
     jax.config.update("jax_compilation_cache_dir", _cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 except Exception:  # pragma: no cover - older jax without the option
     pass
 
@@ -101,6 +102,41 @@ def smax_functions(task: TaskSpec) -> SMAXFunctions:
     return SMAXFunctions(task)
 
 
+@functools.lru_cache(maxsize=None)
+def _vector_functions(task: TaskSpec):
+    """The env of ``task`` and its jitted, vmapped reset / reset_where / observe / step, built
+    once per task and process: every ``SMAXVectorEnv`` of the task shares them, so a second one
+    (a final evaluation, another run of the process) is neither traced nor compiled again."""
+    env = make_smax_env(task)
+    agents = list(env.agents)
+    n_allies = env.num_allies
+
+    def _reset(key):
+        obs, state = env.reset(key)
+        return _strong(state)
+
+    def _observe(state):
+        obs = env.get_obs(state)
+        avail = env.get_avail_actions(state)
+        o = jnp.stack([obs[a] for a in agents])
+        m = jnp.stack([avail[a] for a in agents]).astype(bool)
+        s = env.get_world_state(state)
+        return o, s, m
+
+    def _step(key, state, actions):
+        act = {a: actions[i] for i, a in enumerate(agents)}
+        _, new_state, rewards, dones, _ = env.step_env(key, state, act)
+        term, trunc, won = battle_outcome(new_state, dones["__all__"], n_allies)
+        return new_state, rewards[agents[0]], term, trunc, won
+
+    def _reset_where(key, state, done):
+        fresh = _reset(key)
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, state)
+
+    return (env, jax.jit(jax.vmap(_reset)), jax.jit(jax.vmap(_reset_where)), jax.jit(jax.vmap(_observe)),
+            jax.jit(jax.vmap(_step)))
+
+
 class SMAXVectorEnv:
     """``num_envs`` SMAX episodes stepped together.
 
@@ -111,39 +147,11 @@ class SMAXVectorEnv:
     def __init__(self, task: TaskSpec, num_envs: int, seed: int = 0):
         self.task = task
         self.num_envs = num_envs
-        self.env = make_smax_env(task)
+        self.env, self._reset, self._reset_where, self._observe, self._step = _vector_functions(task)
         self.agents = list(self.env.agents)
         self.n_agents = len(self.agents)
         self.n_allies = self.env.num_allies
         self.key = jax.random.PRNGKey(seed)
-        env = self.env
-
-        def _reset(key):
-            obs, state = env.reset(key)
-            return _strong(state)
-
-        def _observe(state):
-            obs = env.get_obs(state)
-            avail = env.get_avail_actions(state)
-            o = jnp.stack([obs[a] for a in self.agents])
-            m = jnp.stack([avail[a] for a in self.agents]).astype(bool)
-            s = env.get_world_state(state)
-            return o, s, m
-
-        def _step(key, state, actions):
-            act = {a: actions[i] for i, a in enumerate(self.agents)}
-            _, new_state, rewards, dones, _ = env.step_env(key, state, act)
-            term, trunc, won = battle_outcome(new_state, dones["__all__"], self.n_allies)
-            return new_state, rewards[self.agents[0]], term, trunc, won
-
-        def _reset_where(key, state, done):
-            fresh = _reset(key)
-            return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, state)
-
-        self._reset = jax.jit(jax.vmap(_reset))
-        self._reset_where = jax.jit(jax.vmap(_reset_where))
-        self._observe = jax.jit(jax.vmap(_observe))
-        self._step = jax.jit(jax.vmap(_step))
         self.state = None
 
     def _keys(self):

@@ -495,14 +495,17 @@ def _member_policy(run: _Run, params, n_members: int, members=None):
     return policy
 
 
+#: the per-episode arrays of an evaluation result behind its figures
+_PER_EPISODE = {"win_rate": "wins", "return_mean": "returns"}
+
+
 def _member_results(res: dict, k: int, n_members: int, columns: list) -> dict:
     """Member ``k``'s evaluation from the shared one: its block of the per-episode arrays."""
     if n_members == 1:
         return res
-    per_episode = {"win_rate": "wins", "return_mean": "returns"}
     out = {}
     for c in columns:
-        arr = res.get(per_episode.get(c, ""))
+        arr = res.get(_PER_EPISODE.get(c, ""))
         if arr is None:
             out[c] = math.nan
             continue
@@ -577,11 +580,26 @@ def _metrics(run: _Run, m: _Member, k: int, params) -> dict:
     if m.reason is not None:
         metrics.update(diverged_reason=m.reason, diverged_step=final["step"])
     elif cfg.final_eval_episodes:
-        one = stack([params])
-        policy = _member_policy(run, one, 1, members=(k,))
-        # the shared environment when it has the size (no second compile), else one of the final size
-        fvenv = run.venv if cfg.final_eval_episodes == run.venv.num_envs else None
-        fres = evaluate(task, policy, cfg.final_eval_episodes, seed=20_000 + cfg.seed, venv=fvenv)
+        fres = _final_evaluation(run, cfg, stack([params]), k)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
         metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in run.columns})
     return metrics
+
+
+def _final_evaluation(run: _Run, cfg: RunConfig, params, k: int) -> dict:
+    """Member ``k``'s final evaluation: ``final_eval_episodes`` episodes played in rounds of
+    ``eval_episodes`` on an environment of that size and of its own seed (the training evaluations'
+    size, whose simulator program the process has compiled already), the first
+    ``final_eval_episodes`` of them kept."""
+    policy = _member_policy(run, params, 1, members=(k,))
+    n, size = cfg.final_eval_episodes, cfg.eval_episodes
+    venv = make_vector_env(run.task, size, seed=20_000 + cfg.seed)
+    rounds = [evaluate(run.task, policy, size, venv=venv) for _ in range(-(-n // size))]
+    out = {}
+    for c in run.columns:
+        per_episode = [r.get(_PER_EPISODE.get(c, "")) for r in rounds]
+        if all(x is not None for x in per_episode) and not any(np.isnan(r.get(c, 0.0)) for r in rounds):
+            out[c] = float(np.concatenate([np.asarray(x, float) for x in per_episode])[:n].mean())
+        else:  # a figure without per-episode values: the rounds' mean
+            out[c] = float(np.mean([r.get(c, math.nan) for r in rounds]))
+    return out
