@@ -20,23 +20,23 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 smoke: install
-	$(PY) -m analysis.config_checks config/smoke.yaml
+	$(PY) -m pipeline.config_checks config/smoke.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --configfile config/smoke.yaml
 
 mini: install
-	$(PY) -m analysis.config_checks config/mini.yaml
+	$(PY) -m pipeline.config_checks config/mini.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/mini.yaml
 
 # the committed reference results (reports/reference/, RESULTS.md): 2 h 24 min on 2 CPU cores
 reference: install
-	$(PY) -m analysis.config_checks config/reference.yaml
+	$(PY) -m pipeline.config_checks config/reference.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going --configfile config/reference.yaml
 	$(PY) -m analysis.reference_results
 
 # the paper's grid (config/config.yaml) on this machine: GPUs when torch sees them (device: auto).
 # For conda-managed environments or a cluster see README ("The paper's grid").
 paper: install
-	$(PY) -m analysis.config_checks config/config.yaml
+	$(PY) -m pipeline.config_checks config/config.yaml
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake all_tables --cores $(CORES) --keep-going
 
 # the fresh-host test installs the same PyTorch as this venv (plain "torch" may take a multi-GB CUDA build)

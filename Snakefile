@@ -8,7 +8,7 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 
-# the repository root (this file's directory: envs/, algorithms/, behaviour/, harness/, analysis/)
+# the repository root (this file's directory: envs/, algorithms/, behaviour/, harness/, pipeline/, analysis/)
 # is importable whatever the working directory
 ROOT = workflow.basedir
 if ROOT not in sys.path:

@@ -17,7 +17,7 @@ One row per (run, evaluation).  Columns:
 Aggregation refuses a grid that mixes metric schema versions or, inside one
 (suite, task, quality), runs trained on different dataset files; and, given each run's dataset
 path, a run whose recorded ``dataset_sha256`` is not the file's there now (a stale run: named,
-its metrics.json set aside so that the workflow retrains it; ``analysis/stale_runs.py``).
+its metrics.json set aside so that the workflow retrains it; ``pipeline/stale_runs.py``).
 
 Each run's files are checked against their path and their schema before anything is counted:
 ``metrics.json`` must be a JSON object with the run's key, ``schema_version`` and a known
@@ -181,8 +181,8 @@ def read_run(metrics_path) -> pd.DataFrame:
 def refuse_stale_runs(pairs, log=print) -> None:
     """Runs (``(metrics.json, dataset path)`` pairs) whose recorded dataset checksum is not the file's
     now at the dataset's path are set aside (the next invocation retrains them) and refused, named:
-    a table of data that no longer exist is never made (``analysis/stale_runs.py``)."""
-    from analysis.stale_runs import set_aside_stale_runs
+    a table of data that no longer exist is never made (``pipeline/stale_runs.py``)."""
+    from pipeline.stale_runs import set_aside_stale_runs
 
     stale = set_aside_stale_runs(pairs, log=log)
     if stale:

@@ -41,9 +41,6 @@ import yaml
 from scipy import stats as sps
 
 from analysis.dataset_stats import PUBLISHED_SMAC_MAX_RETURN, SMAC_MAX_RETURN, with_published
-from analysis.grid import training_length, variant_for
-from analysis.paths import paths_for
-from analysis.report_plan import algorithm_columns, report_algorithms
 from analysis.score_checks import ScoresError, check_scores
 from analysis.tables import PAPER_DATA, build_table, paper_reference
 from analysis.tables import _rank as _table_rank
@@ -51,6 +48,9 @@ from behaviour.qualities import MEDIUM_FRACTION
 from envs.files import atomic_copy, atomic_write_text
 from envs.registry import get_task
 from envs.suites import get_metric, get_suite
+from pipeline.grid import training_length, variant_for
+from pipeline.paths import paths_for
+from pipeline.report_plan import algorithm_columns, report_algorithms
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the paper's grid: its ``train.epochs`` are the authors' training lengths (vietbt/ComaDICE run.py)
@@ -551,8 +551,8 @@ def _dataset_table(datasets: pd.DataFrame) -> str:
 
 
 def _behaviour_budgets(config: dict) -> str:
-    """The behaviour runs' env steps per task, as the profile sets them (analysis/pipeline.py)."""
-    from analysis.pipeline import smax_env_steps
+    """The behaviour runs' env steps per task, as the profile sets them (pipeline/costs.py)."""
+    from pipeline.costs import smax_env_steps
     parts = []
     for suite, spec in config["suites"].items():
         for task in spec["tasks"]:

@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.latex import latex_escape, render_template, tex_number
-from analysis.report_plan import (  # noqa: F401 - the plan's names, re-exported
+from analysis.score_checks import check_scores
+from analysis.stats import aggregate_table, improvement_table
+from envs.files import atomic_path
+from envs.registry import get_task
+from envs.suites import BACKENDS, SUITES, get_metric, get_suite
+from pipeline.report_plan import (  # noqa: F401 - the plan's names, re-exported
     COMPARISON,
     FDIV_LABELS,
     Column,
@@ -30,11 +35,6 @@ from analysis.report_plan import (  # noqa: F401 - the plan's names, re-exported
     report_tables,
     table_stems,
 )
-from analysis.score_checks import check_scores
-from analysis.stats import aggregate_table, improvement_table
-from envs.files import atomic_path
-from envs.registry import get_task
-from envs.suites import BACKENDS, SUITES, get_metric, get_suite
 
 PAPER_DATA = Path(__file__).resolve().parent / "data"
 #: every dataset quality: the suites' row orders one after the other, each quality where it first appears

@@ -28,7 +28,7 @@ from envs.suites import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: top-level packages of the project whose imports are followed
-PACKAGES = ("envs", "algorithms", "behaviour", "harness", "analysis")
+PACKAGES = ("envs", "algorithms", "behaviour", "harness", "pipeline", "analysis")
 #: where every run starts, whatever its learner; the simulator backends are reached through the
 #: table ``envs/suites.py`` ``BACKENDS`` (envs/simulators.py imports them by name), not an import
 SHARED_ROOTS = ("algorithms/base.py", "algorithms/networks.py", "algorithms/fdiv.py", "harness/data.py",

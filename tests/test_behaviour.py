@@ -76,8 +76,8 @@ def test_configured_smax_settings_are_smax_mappo_fields_each_valid():
 
     import yaml
 
-    from analysis.config_checks import behaviour_problems
     from behaviour.smax_mappo_config import SMAXMAPPOConfig
+    from pipeline.config_checks import behaviour_problems
     root = Path(__file__).resolve().parents[1]
     schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
     keys = schema["properties"]["datasets"]["properties"]["mappo"]["properties"]["smax"]["properties"]

@@ -20,8 +20,8 @@ from analysis.dataset_stats import (
     with_published,
 )
 from analysis.latex import check_tables
-from analysis.report_plan import behaviour_curve_tasks
 from envs.dataset import from_episodes, write_dataset
+from pipeline.report_plan import behaviour_curve_tasks
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -97,7 +97,7 @@ def test_no_project_code_reads_a_pickle():
             if "pickle.load(" in text or "pickle.loads(" in text or "allow_pickle=True" in text:
                 hits.append(str(p.relative_to(ROOT)))
     assert not hits, hits
-    assert (ROOT / "analysis/paths.py").read_text().count("run.pt\"") == 1
+    assert (ROOT / "pipeline/paths.py").read_text().count("run.pt\"") == 1
 
 
 # -- 2 and 3. resume.pt: code version, configuration, unusable states --------------------------
@@ -399,7 +399,7 @@ def test_a_damaged_run_file_stops_aggregation_naming_it(tmp_path, case):
 def test_an_absurd_size_is_refused_by_the_config_checks(tmp_path, capsys, key, value, words):
     import yaml
 
-    from analysis.config_checks import main as check_main
+    from pipeline.config_checks import main as check_main
 
     cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     *parents, last = key.split(".")
@@ -415,7 +415,7 @@ def test_an_absurd_size_is_refused_by_the_config_checks(tmp_path, capsys, key, v
 
 
 def test_the_profiles_are_within_the_bounds(capsys):
-    from analysis.config_checks import main as check_main
+    from pipeline.config_checks import main as check_main
 
     for name in ("smoke", "mini", "config"):
         assert check_main([str(ROOT / "config" / f"{name}.yaml")]) == 0, capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.grid import members_per_program, programs, runs
+from pipeline.grid import members_per_program, programs, runs
 
 REPO = Path(__file__).resolve().parent.parent
 

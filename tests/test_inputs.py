@@ -255,9 +255,9 @@ import copy  # noqa: E402
 
 import yaml  # noqa: E402
 
-from analysis.config_checks import ConfigFileError, check_config, check_config_types, load_yaml_strict  # noqa: E402
-from analysis.config_checks import main as check_main
-from analysis.grid import runs  # noqa: E402
+from pipeline.config_checks import ConfigFileError, check_config, check_config_types, load_yaml_strict  # noqa: E402
+from pipeline.config_checks import main as check_main
+from pipeline.grid import runs  # noqa: E402
 
 
 @pytest.fixture(scope="module")

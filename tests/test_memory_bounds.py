@@ -13,7 +13,7 @@ GIB = 2**30
 
 
 def _checked(tmp_path, capsys, edit, memory, monkeypatch, profile="smoke"):
-    from analysis import config_checks
+    from pipeline import config_checks
     monkeypatch.setattr("envs.dataset.machine_memory_bytes", lambda: memory)
     cfg = yaml.safe_load((ROOT / "config" / f"{profile}.yaml").read_text())
     edit(cfg)
@@ -53,8 +53,8 @@ def test_the_profiles_fit_a_16_gib_machine(tmp_path, capsys, monkeypatch, profil
 def test_the_rollout_estimate_reaches_what_xla_asked_for():
     """XLA asked 107,770,509,272 bytes for one buffer of 4096 x 4096 steps of 5m_vs_6m; the estimate
     of the whole update must not be below it, and the default (16 x 128) stays small."""
-    from analysis.pipeline import smax_rollout_bytes
     from envs.registry import get_task
+    from pipeline.costs import smax_rollout_bytes
     task = get_task("5m_vs_6m")
     assert smax_rollout_bytes(task, 4096, 4096, 64) >= 107_770_509_272
     assert smax_rollout_bytes(task, 16, 128, 64) < 64 * 2**20

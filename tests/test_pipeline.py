@@ -12,9 +12,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
 sys.path.insert(0, str(REPO))
-from analysis.grid import programs, runs, task_cells  # noqa: E402
-from analysis.paths import Paths  # noqa: E402
 from envs.suites import SUITES  # noqa: E402
+from pipeline.grid import programs, runs, task_cells  # noqa: E402
+from pipeline.paths import Paths  # noqa: E402
 
 TEST = Paths("test")      # tiny_config's results/test, reports/test
 SMOKE = Paths("smoke")

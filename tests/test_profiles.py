@@ -12,8 +12,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(REPO))
-from analysis.grid import programs, runs  # noqa: E402
-from analysis.pipeline import train_runtime  # noqa: E402
+from pipeline.costs import train_runtime  # noqa: E402
+from pipeline.grid import programs, runs  # noqa: E402
 
 
 def dry_run(*args, cwd=REPO):

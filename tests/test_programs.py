@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from analysis.grid import Program, members_per_program, programs, runs
+from pipeline.grid import Program, members_per_program, programs, runs
 from tests.test_pipeline import TEST, snakemake, tiny_config
 
 RUN = "smacv1/5m_vs_6m/medium/BC/default/seed{}"

@@ -9,8 +9,6 @@ import pytest
 import yaml
 
 from analysis import reference_results as rr
-from analysis.grid import runs
-from analysis.report_plan import report_algorithms
 from analysis.tables import (
     COMPARISON,
     render_comparison,
@@ -19,6 +17,8 @@ from analysis.tables import (
     report_tables,
     statistics_table,
 )
+from pipeline.grid import runs
+from pipeline.report_plan import report_algorithms
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "reference"

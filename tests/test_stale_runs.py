@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from analysis.aggregate import AggregationError, aggregate
-from analysis.stale_runs import DatasetChecksums, set_aside_stale_runs, stale_runs
 from envs.dataset import file_sha256
+from pipeline.stale_runs import DatasetChecksums, set_aside_stale_runs, stale_runs
 
 REPO = Path(__file__).resolve().parent.parent
 

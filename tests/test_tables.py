@@ -97,7 +97,7 @@ def test_a_diverged_seed_makes_its_cell_diverged_never_a_number(tmp_path):
 def test_a_caption_names_a_math_labelled_column_once_escaped(tmp_path):
     """An unbalanced cell of an ablation column whose label is math (soft-$\\chi^2$) is named in
     the caption as the header shows it, not escaped a second time."""
-    from analysis.report_plan import Column
+    from pipeline.report_plan import Column
 
     scores = fixed_scores()
     scores = scores[~((scores.quality == "good") & (scores.algorithm == "ComaDICE") & (scores.seed == 1))]

@@ -1,27 +1,25 @@
 # Config checks, the run grid and every helper function of the rules (no rules here).
-from analysis.config_checks import validate_config
-from analysis.pipeline import (
-    apply_cli_overrides,
+from pipeline.config_checks import validate_config
+from pipeline.costs import (
     behaviour_runtime,
     smax_env_steps,
     dataset_runtime,
-    result_settings,
     train_mem_mb,
     train_runtime,
-    uses_gpu,
 )
-from analysis.paths import PROGRAM_ID, RUN_ID, paths_for
+from pipeline.settings import apply_cli_overrides, result_settings, uses_gpu
+from pipeline.paths import PROGRAM_ID, RUN_ID, paths_for
 
 # --config 'train={n_evals: 5}': merged by Snakemake into the default config or the profile;
 # its nested values arrive as strings, typed here
 apply_cli_overrides(config, workflow.config_settings.config)
-# the one check sequence (as `python -m analysis.config_checks`): the files re-read strictly
+# the one check sequence (as `python -m pipeline.config_checks`): the files re-read strictly
 # (Snakemake's loader keeps the last of two equal keys), the types, the schema
 # (workflow/schemas/config.schema.yaml, its defaults filled in), the names against the
 # registries; unknown task / quality / algorithm / hyperparameter: a clear error, no job started
 validate_config(config, getattr(workflow, "configfiles", None) or [])
 
-from analysis.grid import (
+from pipeline.grid import (
     members_per_program,
     programs,
     runs,
@@ -29,7 +27,7 @@ from analysis.grid import (
     training_length,
     variant_for,
 )
-from analysis.report_plan import (
+from pipeline.report_plan import (
     behaviour_curve_tasks,
     report_algorithms,
     report_tables,
@@ -43,9 +41,9 @@ RUNS = runs(config)
 RUN_INDEX = {r.id: r for r in RUNS}
 # a finished run whose recorded dataset checksum is not the file's now at its dataset path (imported
 # over, regenerated with an older modification time) is set aside and named, so this invocation
-# retrains it (analysis/stale_runs.py); only the managing process checks, not each cluster job
+# retrains it (pipeline/stale_runs.py); only the managing process checks, not each cluster job
 if workflow.is_main_process:
-    from analysis.stale_runs import set_aside_stale_runs
+    from pipeline.stale_runs import set_aside_stale_runs
 
     set_aside_stale_runs(
         [(r.metrics, r.dataset) for r in RUNS],
@@ -125,7 +123,7 @@ def smax_record(w):
 
 def table_outputs():
     """Every table of the report as named outputs, <stem>_tex and <stem>_csv: the names
-    render_tables.py writes to (both take the tables from analysis.report_plan)."""
+    render_tables.py writes to (both take the tables from pipeline.report_plan)."""
     out = {}
     for stem in table_stems(config):
         out[f"{stem}_tex"] = P.report(f"{stem}.tex")
@@ -146,7 +144,7 @@ def behaviour_curve_file(suite, task, source):
 
 
 def behaviour_curve_outputs():
-    """One behaviour learning-curve figure per task (analysis.report_plan.behaviour_curve_tasks)."""
+    """One behaviour learning-curve figure per task (pipeline.report_plan.behaviour_curve_tasks)."""
     return [P.behaviour_figure(s, t) for s, t, _ in BEHAVIOUR_CURVES]
 
 

@@ -40,7 +40,7 @@ rule tables:
         mem_mb=4000,
         runtime=15,
     params:
-        # the tables (analysis.report_plan.report_tables, as table_outputs names them) and the
+        # the tables (pipeline.report_plan.report_tables, as table_outputs names them) and the
         # paper side by side's suites and algorithms: a change reruns the rule
         tables=report_tables(config),
         comparison_suites=SUITES,

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from analysis.aggregate import aggregate, run_key
-from analysis.logs import log_to
-from analysis.paths import paths_for
 from envs.files import atomic_path
+from pipeline.logs import log_to
+from pipeline.paths import paths_for
 
 with log_to(snakemake.log[0]):
     paths = paths_for(snakemake.config)

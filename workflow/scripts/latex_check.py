@@ -1,7 +1,7 @@
 """Snakemake script: the generated .tex files compile (pdflatex, when installed) or pass a syntax check."""
 from analysis.latex import check_tables
-from analysis.logs import log_to
 from envs.files import atomic_write_text
+from pipeline.logs import log_to
 
 with log_to(snakemake.log[0]):
     tex_files = [f for f in snakemake.input if str(f).endswith(".tex")]

@@ -1,11 +1,11 @@
 """Snakemake script: one MaMuJoCo quality level from the behaviour learner's run (``run.pt``,
 read by behaviour/runs.py with the restricted loader: a crafted file is refused, never run)."""
-from analysis.logs import log_to
 from behaviour.ars import mamujoco_from_ars
 from behaviour.mappo_datasets import mamujoco_from_mappo
 from behaviour.runs import load_behaviour_run
 from envs.dataset import write_dataset
 from envs.registry import get_task
+from pipeline.logs import log_to
 
 w = snakemake.wildcards
 with log_to(snakemake.log[0]):

@@ -1,18 +1,18 @@
 """Snakemake script: a SMAX dataset for one (suite, task, quality): smoke-grade (heuristic with
 random actions) or from the task's MAPPO run (``behaviour.smax_datasets``: SMACv1 return bands,
 SMACv2 replay sample)."""
-from analysis.logs import log_to
 from envs.dataset import write_dataset
 from envs.registry import get_task
+from pipeline.logs import log_to
 
 w = snakemake.wildcards
 with log_to(snakemake.log[0]):
     task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
     if snakemake.input:
-        from analysis.pipeline import smax_env_steps
         from behaviour.smax_datasets import smax_from_run
         from behaviour.smax_mappo import load_run
         from envs.suites import get_suite
+        from pipeline.costs import smax_env_steps
 
         # the run this dataset must be made from, as the mappo_behaviour rule configures it; read from
         # the config rather than this rule's params, so that the check reruns no existing dataset

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from analysis.figures import alpha_frame, plot_alpha
-from analysis.logs import log_to
+from pipeline.logs import log_to
 
 p = snakemake.params
 with log_to(snakemake.log[0]):

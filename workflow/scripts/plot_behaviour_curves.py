@@ -6,9 +6,9 @@ import pandas as pd
 
 from analysis.behaviour_curves import plot_behaviour_curve
 from analysis.dataset_stats import published_datasets
-from analysis.logs import log_to
 from envs.registry import get_task
 from envs.suites import get_suite
+from pipeline.logs import log_to
 
 with log_to(snakemake.log[0]):
     published = published_datasets(snakemake.input.published)

@@ -4,8 +4,8 @@ over seeds of every evaluation, one line per algorithm, from results/<profile>/s
 import pandas as pd
 
 from analysis.figures import curve_frame, plot_learning_curve
-from analysis.grid import canonical_algorithm
-from analysis.logs import log_to
+from pipeline.grid import canonical_algorithm
+from pipeline.logs import log_to
 
 p = snakemake.params
 with log_to(snakemake.log[0]):

@@ -1,13 +1,13 @@
 """Snakemake script: Tables 1-3 (win rates / returns), the SMAC returns, the final-evaluation
 tables, the ablation tables and the paper side by side, as LaTeX and CSV.
 
-The tables come in the rule's params (``analysis.report_plan.report_tables``, as the rule's
+The tables come in the rule's params (``pipeline.report_plan.report_tables``, as the rule's
 outputs do: ``table_outputs`` in workflow/rules/common.smk); each is written to the rule's
 named outputs ``<stem>_tex`` and ``<stem>_csv``."""
 import pandas as pd
 
-from analysis.logs import log_to
 from analysis.tables import COMPARISON, render_comparison, render_table
+from pipeline.logs import log_to
 
 out = dict(snakemake.output.items())
 p = snakemake.params

@@ -4,9 +4,9 @@ the interquartile mean (IQM) of each algorithm's normalised scores with stratifi
 baseline (``analysis.tables.statistics_table``)."""
 import pandas as pd
 
-from analysis.logs import log_to
 from analysis.tables import render_statistics, statistics_table
 from envs.files import atomic_path
+from pipeline.logs import log_to
 
 p = snakemake.params
 with log_to(snakemake.log[0]):

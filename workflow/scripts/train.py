@@ -1,9 +1,9 @@
 """Snakemake script: one training run (see harness/train.py for the run directory)."""
 import os
 
-from analysis.logs import log_to
-from analysis.stale_runs import set_aside, stale_runs
 from harness.train import RunConfig, RunHooks, train
+from pipeline.logs import log_to
+from pipeline.stale_runs import set_aside, stale_runs
 
 run = snakemake.params.run
 tcfg = snakemake.params.train

@@ -4,10 +4,10 @@ its checkpoints and replay go to one ``run.pt`` (output ``run``: tensors, arrays
 back without running code, behaviour/runs.py), its learning curve to a CSV (output ``curve``: one
 row per evaluation, environment steps and return; analysis/behaviour_curves.py)."""
 from analysis.behaviour_curves import run_curve
-from analysis.logs import log_to
 from behaviour.runs import save_behaviour_run
 from envs.files import atomic_path
 from envs.registry import get_task
+from pipeline.logs import log_to
 
 p = snakemake.params
 with log_to(snakemake.log[0]):

@@ -7,11 +7,11 @@ Resumable: the run's state is saved at every curve point beside the output
 continues from it to the same result."""
 import pandas as pd
 
-from analysis.logs import log_to
 from behaviour.smax_mappo import SMAXMAPPOConfig, save_run, train_smax_mappo
 from envs.files import atomic_path
 from envs.registry import get_task
 from envs.resume import discard_resume, resume_path
+from pipeline.logs import log_to
 
 w, p = snakemake.wildcards, snakemake.params
 with log_to(snakemake.log[0]):

@@ -4,10 +4,10 @@ as they are.  Writes the program's record (which runs it trained, how each ended
 import json
 import os
 
-from analysis.logs import log_to
-from analysis.stale_runs import set_aside, stale_runs
 from envs.files import atomic_write_text
 from harness.train import RunConfig, RunHooks, train_members
+from pipeline.logs import log_to
+from pipeline.stale_runs import set_aside, stale_runs
 
 tcfg = snakemake.params.train
 length = snakemake.params.length

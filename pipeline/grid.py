@@ -3,17 +3,17 @@
     results/<profile>/datasets/{suite}/{task}/{quality}.h5
     results/<profile>/runs/{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json
 
-(the paths themselves are built in ``analysis/paths.py``, for the rules and the scripts too).
+(the paths themselves are built in ``pipeline/paths.py``, for the rules and the scripts too).
 
-Checking a config is ``analysis.config_checks`` (which imports this module, never the
+Checking a config is ``pipeline.config_checks`` (which imports this module, never the
 other way round).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analysis.paths import Paths, paths_for
 from envs.registry import get_task
+from pipeline.paths import Paths, paths_for
 
 
 @dataclass(frozen=True)

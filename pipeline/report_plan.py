@@ -43,7 +43,7 @@ def algorithm_columns(algorithms) -> list:
 
 def report_algorithms(config: dict) -> list:
     """The config's algorithms by their canonical names: the tables' columns, in order."""
-    from analysis.grid import canonical_algorithm
+    from pipeline.grid import canonical_algorithm
 
     return [canonical_algorithm(a) for a in config["algorithms"]]
 
@@ -52,7 +52,7 @@ def report_tables(config: dict) -> list:
     """Every table of the report but the paper side by side, in order: per suite of the config
     its table (Tables 1-3), its returns (SMAC, as the paper's appendix) and its final
     evaluation (when ``train.final_eval_episodes``), then the ablation tables."""
-    from analysis.grid import variant_for
+    from pipeline.grid import variant_for
 
     algos = tuple(algorithm_columns(report_algorithms(config)))
     final_eval = config["train"].get("final_eval_episodes", 0) > 0
@@ -92,7 +92,7 @@ def behaviour_curve_tasks(config: dict) -> list:
     the source of its curve ``"mappo"`` (a SMAX MAPPO run's mappo_curve.csv, generator paper),
     ``"d4rl"`` (a MaMuJoCo ARS / MAPPO run's curve.csv) or None (no learning run: the smoke
     generator's SMAX data come from a heuristic; the figure says so)."""
-    from analysis.grid import task_cells
+    from pipeline.grid import task_cells
 
     generator = config["datasets"].get("generator", "smoke")
     out = []

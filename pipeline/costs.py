@@ -1,6 +1,5 @@
-"""Helpers of the Snakefile that need neither torch nor jax: command-line config overrides,
-the split of ``train`` settings into what changes a run's results and what only says how it
-executes, and each rule's resources (runtime, memory) from measured costs.
+"""Each rule's resources (runtime, memory) from measured costs, and the memory a setting needs
+(judged before any job); no torch or jax.
 
 Measured costs (this project's CPUs; README "Speed" and issue 'stops'):
 - MAPPO behaviour run on SMAX: 300k env steps took 3-11 minutes per task on one core;
@@ -15,10 +14,6 @@ import math
 
 from envs.suites import get_suite
 
-#: ``train`` keys that say how a run executes, not what it computes: changing them must not
-#: rerun a finished run, so they never reach a rule's params.
-EXECUTION_KEYS = ("device", "threads", "members")
-
 #: upper estimates used to size cluster jobs (slower than measured, to leave headroom)
 UPDATES_PER_S = 20.0                  # one core; ComaDICE measured 30-50
 MAPPO_STEPS_PER_MIN = 300_000 / 15    # 300k steps: 3-11 min measured
@@ -27,49 +22,6 @@ MAMUJOCO_STEPS_PER_S = 2_000.0
 #: transitions per dataset, to turn epochs into updates before the dataset exists (a suite not
 #: listed: the largest, every figure here being an upper estimate)
 TRANSITIONS = {"smacv1": 60_000, "smacv2": 70_000, "mamujoco": 200_000}
-
-
-def apply_cli_overrides(config: dict, cli: dict) -> dict:
-    """Give ``--config`` values their YAML types, in place.
-
-    Snakemake parses ``--config train={n_evals: 5}`` (a nested key; Snakemake refuses dotted
-    keys such as ``train.n_evals=5``) with YAML's BaseLoader, so nested values arrive as
-    strings ("5") and would fail the schema; it has already merged them into ``config``
-    (the default config or the ``--configfile`` profile), keeping the other keys of
-    ``train``.  Each such leaf is re-read with ``yaml.safe_load`` and written back."""
-    import yaml
-
-    def typed(v):
-        if isinstance(v, dict):
-            return {k: typed(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [typed(x) for x in v]
-        if isinstance(v, str):
-            try:
-                return yaml.safe_load(v)
-            except yaml.YAMLError:
-                return v
-        return v
-
-    def put(node: dict, value):
-        for k, v in value.items():
-            if isinstance(v, dict) and isinstance(node.get(k), dict):
-                put(node[k], v)
-            else:
-                node[k] = typed(v)
-
-    put(config, {k: v for k, v in (cli or {}).items() if isinstance(v, (dict, list))})
-    return config
-
-
-def result_settings(train: dict) -> dict:
-    """The ``train`` settings that change a run's results (everything but EXECUTION_KEYS)."""
-    return {k: v for k, v in train.items() if k not in EXECUTION_KEYS}
-
-
-def uses_gpu(config: dict) -> bool:
-    """Training jobs ask the scheduler for a GPU unless the config says ``device: cpu``."""
-    return not str(config["train"].get("device", "auto")).startswith("cpu")
 
 
 # ---------------------------------------------------------------------------------------
@@ -88,7 +40,7 @@ def _minutes(seconds: float, floor: int = 10) -> int:
 
 def train_updates(config: dict, suite: str, task: str) -> int:
     """Updates one run makes (an estimate when the length is in epochs of a future dataset)."""
-    from analysis.grid import training_length  # lazy: grid imports the task registry
+    from pipeline.grid import training_length  # lazy: grid imports the task registry
 
     length = training_length(config, suite, task)
     if "n_updates" in length:
@@ -145,7 +97,7 @@ def dataset_runtime(config: dict, suite: str) -> int:
     return _minutes(d["smax_episodes"] * SMAX_EVAL_S_PER_EPISODE * 20, floor=30)
 
 
-# -- memory a setting needs, judged before any job (analysis.config_checks memory_problems) ------
+# -- memory a setting needs, judged before any job (pipeline.config_checks memory_problems) ------
 
 #: the SMAX learner's update holds its rollout more than once (the epochs' minibatch gathers, the
 #: gradients' activations): XLA asked 107,770,509,272 bytes for 4096 x 4096 steps of 5m_vs_6m, 1.3

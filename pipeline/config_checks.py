@@ -14,7 +14,7 @@
   that divides the rollout, minibatches that divide its sequences, at least one update per run).
 
 Snakemake reads ``--configfile`` itself, before the Snakefile runs, and reports a YAML syntax
-error without file or line; ``python -m analysis.config_checks FILE...`` runs every check on the
+error without file or line; ``python -m pipeline.config_checks FILE...`` runs every check on the
 given files (the Makefile's targets run it first) and names them.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from analysis.grid import (
+from pipeline.grid import (
     ablation_variants,
     canonical_algorithm,
     hyperparameters_for,
@@ -252,9 +252,9 @@ def name_problems(config: dict, ablation_names=()) -> list:
 def behaviour_problems(config: dict) -> list:
     """The SMAX behaviour runs' settings (``datasets.mappo.smax``) checked as the learner checks them
     (``behaviour.smax_mappo_config``, no JAX needed), for every SMAX task of the grid."""
-    from analysis.pipeline import smax_env_steps
     from behaviour.smax_mappo_config import SMAXMAPPOConfig
     from envs.suites import get_suite
+    from pipeline.costs import smax_env_steps
 
     d = config.get("datasets") or {}
     if d.get("generator", "smoke") != "paper":
@@ -280,14 +280,14 @@ def _gib(n: float) -> str:
 def memory_problems(config: dict, memory: int = None) -> list:
     """Settings whose memory cannot fit this machine (``envs.dataset.machine_memory_bytes``), named
     by key, before any job: a SMAX MAPPO update holds ``num_envs x rollout_steps`` steps of the
-    task's observations (``analysis.pipeline.smax_rollout_bytes``; past the memory XLA fails inside
+    task's observations (``pipeline.costs.smax_rollout_bytes``; past the memory XLA fails inside
     the run naming no setting), and a SMAC dataset's ``smax_episodes`` episodes are held in memory
     until it is written (``smax_episode_bytes``: each at its longest).  Each says how much would fit."""
-    from analysis.pipeline import smax_episode_bytes, smax_rollout_bytes, smax_rollout_step_bytes
     from behaviour.smax_mappo_config import SMAXMAPPOConfig
     from envs.dataset import machine_memory_bytes
     from envs.registry import get_task
     from envs.suites import get_suite
+    from pipeline.costs import smax_episode_bytes, smax_rollout_bytes, smax_rollout_step_bytes
 
     memory = machine_memory_bytes() if memory is None else memory
     d = config.get("datasets") or {}
@@ -449,11 +449,11 @@ def validate_config(config: dict, config_files=()) -> dict:
 # -- the command line ----------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    """``python -m analysis.config_checks config/smoke.yaml``: every check Snakemake would make,
+    """``python -m pipeline.config_checks config/smoke.yaml``: every check Snakemake would make,
     with the file and line of a YAML error; exit status 2 and the problems, or 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        print("usage: python -m analysis.config_checks CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
+        print("usage: python -m pipeline.config_checks CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
         return 2
     try:
         config = {}
