@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.latex import latex_escape, render_template
-from analysis.tables import PAPER_DATA, row_key
+from analysis.paper_comparison import PAPER_DATA
+from analysis.score_tables import row_key
 from envs.dataset import load_dataset
 from envs.registry import get_task
 from envs.suites import get_suite

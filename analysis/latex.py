@@ -2,7 +2,7 @@
 through ``render_template`` (one jinja environment), every number in it formatted by
 ``tex_number`` (the templates' ``num`` filter) and every text escaped by ``latex_escape``
 (``escape``); a caption's sentences are composed by the module that knows the data
-(``analysis/tables.py``).  And the check of the generated tables: compiled with pdflatex
+(``analysis/score_tables.py``).  And the check of the generated tables: compiled with pdflatex
 when a TeX install is present, otherwise a structural check (balanced braces, matched
 environments, booktabs rules, equal cell counts per row).  Either way a broken table is an
 error naming the file."""

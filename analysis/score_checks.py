@@ -4,7 +4,7 @@ RESULTS.md is made of it (issue 29).
 Refused, naming the run (or the file): a scores table without runs or without the run key's columns
 (a header only), a run counted twice (a duplicated last evaluation), and a non-finite number (+-inf)
 in a run that finished ``ok`` -- a mean, a rank or a bold of such a number would be silently wrong.
-What is marked instead of refused (``analysis/tables.py``, ``analysis/reference_results.py``,
+What is marked instead of refused (``analysis/score_tables.py``, ``analysis/reference_results.py``,
 ``analysis/figures.py``): a cell with fewer seeds than the grid (a seed missing, or an ``ok`` run
 without a value), a diverged run, a cell missing from the scores.
 """

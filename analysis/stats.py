@@ -231,7 +231,7 @@ def aggregate_table(df: pd.DataFrame, score_col: str = "score", algo_col: str = 
     - ``n_runs``: number of runs used (rows with a NaN score are dropped and not counted);
     - ``mean``, ``std``: mean and standard deviation over all used runs of all tasks pooled.
       ``std`` is the population standard deviation (``ddof=0``, numpy's default) to match
-      ``analysis/tables.py``, which renders the ComaDICE paper's "mean +- std over 5 seeds"
+      ``analysis/score_tables.py``, which renders the ComaDICE paper's "mean +- std over 5 seeds"
       with ddof=0 (the paper does not say which it uses); pass ``ddof=1`` for the sample std,
       which for 5 seeds is sqrt(5/4) ~ 1.118 times larger;
     - ``iqm``, ``iqm_low``, ``iqm_high``: interquartile mean over all used runs and its

@@ -4,7 +4,7 @@ A suite's entry says which dataset qualities it has, which backends can run its 
 first is the default), what its tables report (the metric column of ``scores.csv``), and
 the name and title of its table.  The task registry (``envs/registry.py``), the simulator
 dispatch (``envs/simulators.py``), the workflow (table outputs) and the reports
-(``analysis/tables.py``, ``analysis/figures.py``) all take these facts from here, so a new
+(``analysis/score_tables.py``, ``analysis/figures.py``) all take these facts from here, so a new
 suite is this entry, its tasks in the registry and its backend module.  A new metric is its
 ``METRICS`` entry here and the ``scores.csv`` column ``analysis/aggregate.py`` writes.
 

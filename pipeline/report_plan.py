@@ -2,7 +2,7 @@
 
 Light on purpose (no pandas, numpy or jinja): the Snakefile builds the tables rule's outputs
 from ``table_stems`` on a host that has only Snakemake, PyYAML and PyTorch
-(tests/test_host_env.py).  Rendering them is ``analysis/tables.py``.
+(tests/test_host_env.py).  Rendering them is ``analysis/score_tables.py``.
 """
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ def test_alpha_frame_leaves_out_diverged_runs_and_their_seeds():
 
 
 def test_alpha_summary_and_cells_name_the_diverged_seeds():
-    from analysis.reference_results import _alpha_tables, alpha_cells, alpha_summary
+    from analysis.alpha_sweep import alpha_cells, alpha_summary, alpha_tables
+    from analysis.markdown import render_table
     config = {"suites": {"mamujoco": {"tasks": ["Hopper_3x1"], "qualities": ["expert", "medium"]}},
               "algorithms": ["ComaDICE"], "ablations": {"suites": ["mamujoco"], "alpha": [0.01, 10]}}
     scores = _alpha_scores()
@@ -58,6 +59,7 @@ def test_alpha_summary_and_cells_name_the_diverged_seeds():
     cells = alpha_cells(scores, config)
     medium = cells[(cells["quality"] == "medium") & (cells["alpha"] == 0.01)].iloc[0]
     assert medium["seeds"] == 1 and medium["diverged"] == 1 and medium["mean"] == 200.0
-    tables = _alpha_tables(summary, cells, config)
-    assert "1 seed; 1 left out, diverged" in tables["suite_table"]
-    assert "(1 of 2 diverged)" in tables["cell_table"] and "1000000" not in tables["cell_table"]
+    tables = alpha_tables(summary, cells, config)
+    suite_table, cell_table = render_table(tables["suite_table"]), render_table(tables["cell_table"])
+    assert "1 seed; 1 left out, diverged" in suite_table
+    assert "(1 of 2 diverged)" in cell_table and "1000000" not in cell_table

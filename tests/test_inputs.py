@@ -409,7 +409,7 @@ def test_code_version_follows_a_source_change(tmp_path, monkeypatch):
 def test_tables_say_when_runs_mix_code_versions():
     import pandas as pd
 
-    from analysis.tables import mixed_code_versions
+    from analysis.score_tables import mixed_code_versions
 
     df = pd.DataFrame({"algorithm": ["BC", "BC", "ComaDICE"], "code_version": ["a", "b", "c"],
                        "code_shared": ["s", "s", "s"]})

@@ -9,16 +9,14 @@ import pytest
 import yaml
 
 from analysis import reference_results as rr
-from analysis.tables import (
-    COMPARISON,
-    render_comparison,
-    render_statistics,
-    render_table,
-    report_tables,
-    statistics_table,
-)
+from analysis.alpha_sweep import alpha_cells, alpha_summary, alpha_tables
+from analysis.markdown import render_table as markdown_table
+from analysis.paper_comparison import best_of, kendall_tau, paper_reference, rank_of, render_comparison
+from analysis.score_tables import render_table
+from analysis.statistics_table import render_statistics, statistics_table
 from pipeline.grid import runs
-from pipeline.report_plan import report_algorithms
+from pipeline.report_plan import COMPARISON, report_algorithms, report_tables
+from pipeline.snakemake_log import job_times, stage_wall_times
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "reference"
@@ -101,7 +99,7 @@ def test_stage_wall_times_from_a_snakemake_log():
         "[Sun Nov 29 17:52:00 2026]", "localrule tables:", "    jobid: 7",
         "[Sun Nov 29 17:52:30 2026]", "Finished jobid: 7 (Rule: tables)",
     ])
-    stages = {s["stage"]: s for s in rr.stage_wall_times(rr.job_times(log))}
+    stages = {s["stage"]: s for s in stage_wall_times(job_times(log))}
     assert stages["datasets"]["wall_s"] == 660 and stages["datasets"]["job_s"] == 600 + 659
     assert stages["datasets"]["busy_s"] == 660
     assert stages["training"]["wall_s"] == 600 and stages["training"]["unfinished_jobs"] == 1
@@ -112,16 +110,14 @@ def test_stage_wall_times_from_a_snakemake_log():
 
 def test_rank_and_kendall_tau():
     ours = {"BC": 10.0, "OMIGA": 30.0, "ComaDICE": 20.0}
-    assert rr.rank_of(ours, "ComaDICE") == 2 and rr.best_of(ours) == "OMIGA"
-    assert rr.kendall_tau(ours, {"BC": 1.0, "OMIGA": 3.0, "ComaDICE": 2.0}) == pytest.approx(1.0)
-    assert rr.kendall_tau(ours, {"BC": 3.0, "OMIGA": 1.0, "ComaDICE": 2.0}) == pytest.approx(-1.0)
-    assert math.isnan(rr.kendall_tau({"BC": 0.0, "OMIGA": 0.0, "ComaDICE": 0.0}, ours))   # constant side
-    assert rr.best_of({"BC": 0.0, "ComaDICE": 0.0}) == "tie of 2"
+    assert rank_of(ours, "ComaDICE") == 2 and best_of(ours) == "OMIGA"
+    assert kendall_tau(ours, {"BC": 1.0, "OMIGA": 3.0, "ComaDICE": 2.0}) == pytest.approx(1.0)
+    assert kendall_tau(ours, {"BC": 3.0, "OMIGA": 1.0, "ComaDICE": 2.0}) == pytest.approx(-1.0)
+    assert math.isnan(kendall_tau({"BC": 0.0, "OMIGA": 0.0, "ComaDICE": 0.0}, ours))   # constant side
+    assert best_of({"BC": 0.0, "ComaDICE": 0.0}) == "tie of 2"
 
 
 def test_the_paper_reference_holds_table3_without_optdice_and_alberdice():
-    from analysis.tables import paper_reference
-
     ref = paper_reference()
     hopper = ref[(ref["suite"] == "mamujoco") & (ref["task"] == "Hopper_3x1")]
     assert set(hopper["quality"]) == {"expert", "medium", "medium-replay", "medium-expert"}
@@ -143,14 +139,14 @@ def test_alpha_cells_sit_beside_the_notebooks_and_find_the_peak():
               "ablations": {"suites": ["mamujoco"], "alpha": [1, 10]}}
     scores = _alpha_scores({("alpha1", 0): 100.0, ("alpha1", 1): 300.0, ("default", 0): 900.0,
                             ("default", 1): 1100.0})
-    cells = rr.alpha_cells(scores, config)
+    cells = alpha_cells(scores, config)
     one, ten = cells.iloc[0], cells.iloc[1]
     assert (one.alpha, one["mean"], one["std"], one.seeds) == (1.0, 200.0, 100.0, 2)   # ddof 0, as the tables
     assert ten["mean"] == 1000.0 and ten.paper_mean == pytest.approx(2827.70)         # alpha 10 = the default
     assert one.paper_mean == pytest.approx(545.67)                                   # the notebook's cell 19
-    tables = rr._alpha_tables(rr.alpha_summary(scores, config), cells, config)
+    tables = alpha_tables(alpha_summary(scores, config), cells, config)
     assert tables["same_peak"] == 1 and tables["cells"] == 1
-    assert "1000 ± 100 / 2828" in tables["cell_table"]
+    assert "1000 ± 100 / 2828" in markdown_table(tables["cell_table"])
 
 
 def test_a_diverged_run_is_not_averaged_into_the_alpha_sweep():
@@ -159,5 +155,5 @@ def test_a_diverged_run_is_not_averaged_into_the_alpha_sweep():
               "ablations": {"suites": ["mamujoco"], "alpha": [10]}}
     scores = _alpha_scores({("default", 0): 900.0, ("default", 1): 1e9})
     scores.loc[1, "status"] = "diverged"
-    cell = rr.alpha_cells(scores, config).iloc[0]
+    cell = alpha_cells(scores, config).iloc[0]
     assert cell["mean"] == 900.0 and cell.seeds == 1 and cell.diverged == 1

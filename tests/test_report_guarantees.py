@@ -64,7 +64,8 @@ import yaml  # noqa: E402
 from analysis import reference_results as rr  # noqa: E402
 from analysis.figures import alpha_frame  # noqa: E402
 from analysis.score_checks import ScoresError  # noqa: E402
-from analysis.tables import render_table, statistics_table  # noqa: E402
+from analysis.score_tables import render_table  # noqa: E402
+from analysis.statistics_table import statistics_table  # noqa: E402
 from pipeline.report_plan import report_tables  # noqa: E402
 
 RUN = {"suite": "mamujoco", "task": "Hopper_3x1", "quality": "expert", "algorithm": "ComaDICE",

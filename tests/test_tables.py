@@ -8,18 +8,11 @@ import pytest
 import yaml
 
 from analysis.latex import LatexError, check_tables, syntax_check, tex_number
-from analysis.tables import (
-    Column,
-    algorithm_columns,
-    paper_comparison,
-    render,
-    render_statistics,
-    report_tables,
-    reported,
-    statistics_table,
-    table_stems,
-)
+from analysis.paper_comparison import paper_comparison
+from analysis.score_tables import render, reported
+from analysis.statistics_table import render_statistics, statistics_table
 from envs.suites import SUITES
+from pipeline.report_plan import Column, algorithm_columns, report_tables, table_stems
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,10 @@ outputs do: ``table_outputs`` in workflow/rules/common.smk); each is written to 
 named outputs ``<stem>_tex`` and ``<stem>_csv``."""
 import pandas as pd
 
-from analysis.tables import COMPARISON, render_comparison, render_table
+from analysis.paper_comparison import render_comparison
+from analysis.score_tables import render_table
 from pipeline.logs import log_to
+from pipeline.report_plan import COMPARISON
 
 out = dict(snakemake.output.items())
 p = snakemake.params

@@ -1,10 +1,10 @@
 """Snakemake script: statistics beyond the paper's mean +- std, per suite (LaTeX and CSV):
 the interquartile mean (IQM) of each algorithm's normalised scores with stratified-bootstrap
 95% confidence intervals across tasks and seeds, and the probability that ComaDICE beats each
-baseline (``analysis.tables.statistics_table``)."""
+baseline (``analysis.statistics_table``)."""
 import pandas as pd
 
-from analysis.tables import render_statistics, statistics_table
+from analysis.statistics_table import render_statistics, statistics_table
 from envs.files import atomic_path
 from pipeline.logs import log_to
 

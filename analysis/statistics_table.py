@@ -1,0 +1,61 @@
+"""The statistics beyond the paper's mean +- std, per suite: the interquartile mean (IQM) of
+normalised scores with its bootstrap interval and the probability that ComaDICE beats each
+algorithm (``analysis/stats.py``), as a frame (statistics.csv) and as LaTeX (statistics.tex)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.latex import render_template
+from analysis.score_checks import check_scores
+from analysis.stats import aggregate_table, improvement_table
+from envs.suites import get_metric, get_suite
+
+
+def statistics_table(scores: pd.DataFrame, suites, algorithms) -> pd.DataFrame:
+    """Per suite and algorithm (default variants, last evaluations): the interquartile mean
+    (IQM) of normalised scores with its stratified-bootstrap 95% interval over tasks and seeds,
+    and the probability that ComaDICE beats the algorithm (rliable, Agarwal et al. 2021;
+    marl-eval), see ``analysis/stats.py``.  A (task, quality) cell counts as one task.  A
+    metric with a full range (``scale`` in envs/suites.py: win rates) is divided by it; one
+    without (returns) is min-max normalised per cell over all runs of the grid, so that cells
+    of different scale can be pooled."""
+    check_scores(scores)
+    final = scores[scores["is_final"] & (scores["variant"] == "default")].copy()
+    rows = []
+    for suite in suites:
+        df = final[final["suite"] == suite].copy()
+        metric = get_suite(suite).metric
+        scale = get_metric(metric).scale
+        df["cell"] = df["task"] + "/" + df["quality"]
+        if scale is None:
+            lo = df.groupby("cell")[metric].transform("min")
+            hi = df.groupby("cell")[metric].transform("max")
+            df["score"] = np.where(hi > lo, (df[metric] - lo) / (hi - lo).where(hi > lo, 1), 0.5)
+        else:
+            df["score"] = df[metric] / scale
+        agg = aggregate_table(df, score_col="score", algo_col="algorithm", task_col="cell", seed_col="seed")
+        imp = improvement_table(df, reference_algo="ComaDICE", score_col="score", algo_col="algorithm",
+                                task_col="cell", seed_col="seed") if "ComaDICE" in set(df["algorithm"]) else None
+        for algo in [a for a in algorithms if a in agg.index]:
+            r = {"suite": suite, "algorithm": algo, **agg.loc[algo].to_dict()}
+            if imp is not None and algo in imp.index:
+                r.update({f"p_comadice_better_{k}": v for k, v in imp.loc[algo].to_dict().items()})
+            rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def render_statistics(table: pd.DataFrame, out_tex) -> str:
+    """``statistics_table`` as LaTeX (reports/templates/statistics.tex.j2), a group of rows per suite."""
+    compared = any(c.startswith("p_comadice_better_") for c in table.columns)
+    groups = []
+    for suite, g in table.groupby("suite", sort=False):
+        rows = []
+        for _, r in g.iterrows():
+            p = compared and r["algorithm"] != "ComaDICE"
+            rows.append({"algorithm": r["algorithm"], "runs": int(r["n_runs"]), "iqm": r["iqm"],
+                         "iqm_low": r["iqm_low"], "iqm_high": r["iqm_high"],
+                         "p": r.get("p_comadice_better_probability") if p else None,
+                         "p_low": r.get("p_comadice_better_low"), "p_high": r.get("p_comadice_better_high")})
+        groups.append({"title": get_suite(suite).title, "rows": rows})
+    return render_template("statistics.tex.j2", out_tex, groups=groups)
