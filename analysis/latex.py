@@ -68,9 +68,7 @@ def render_template(name: str, out_tex=None, **context) -> str:
     return tex
 
 
-def syntax_check(path) -> None:
-    text = Path(path).read_text()
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("%"))
+def _check_braces(path, body: str) -> None:
     depth = 0
     for i, ch in enumerate(body):
         if ch == "{" and (i == 0 or body[i - 1] != "\\"):
@@ -81,6 +79,9 @@ def syntax_check(path) -> None:
                 raise LatexError(f"{path}: unbalanced '}}' at character {i}")
     if depth:
         raise LatexError(f"{path}: {depth} unclosed '{{'")
+
+
+def _check_environments(path, body: str) -> None:
     stack = []
     for kind, env in re.findall(r"\\(begin|end)\{(\w+)\}", body):
         if kind == "begin":
@@ -89,6 +90,10 @@ def syntax_check(path) -> None:
             raise LatexError(f"{path}: \\end{{{env}}} does not close the open environment")
     if stack:
         raise LatexError(f"{path}: environment(s) {stack} never closed")
+
+
+def _check_tabular(path, body: str) -> None:
+    """The booktabs rules, and as many cells in each row as the tabular has columns."""
     m = re.search(r"\\begin\{tabular\}\{([^}]*)\}(.*?)\\end\{tabular\}", body, re.S)
     if not m:
         raise LatexError(f"{path}: no tabular")
@@ -104,6 +109,15 @@ def syntax_check(path) -> None:
         cells = row.count("&") + 1 - row.count("\\&") + spans
         if cells != n_cols:
             raise LatexError(f"{path}: a row has {cells} cells, the tabular {n_cols}: {row[:60]}")
+
+
+def syntax_check(path) -> None:
+    """Balanced braces, matched environments, a booktabs tabular with equal cell counts per row."""
+    text = Path(path).read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("%"))
+    _check_braces(path, body)
+    _check_environments(path, body)
+    _check_tabular(path, body)
 
 
 def compile_check(paths) -> bool:

@@ -1,11 +1,7 @@
 """Config checks that go beyond the JSON schema, run before any job starts.
 
-- ``load_yaml_strict``: a config file read with duplicate keys refused (PyYAML keeps the last
-  one silently) and syntax errors naming file, line and column.
-- ``type_problems``: every value the schema types as a number is a number and every integer an
-  integer (JSON schema accepts ``20.0`` as an integer; the job then crashes); a string where a
-  number belongs is explained (PyYAML reads ``1e-3``, an exponent without a decimal point, as a
-  string).
+- the file read strictly and the values' types (``pipeline/config_types.py``: ``load_yaml_strict``,
+  ``type_problems``), before the schema validation.
 - ``name_problems``: task and algorithm names are canonicalised and duplicates refused
   (``[ComaDICE, comadice]`` or ``[Hopper_3x1, "Hopper 3x1"]`` would make every row twice);
   variant names are path-safe, not ``default``, and not those of the ablation variants.
@@ -20,13 +16,16 @@ given files (the Makefile's targets run it first) and names them.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import sys
-from pathlib import Path
 
-import yaml
-
+from pipeline.config_types import (  # the file and type checks, run first
+    ConfigFileError,
+    check_config_files,
+    check_config_types,
+    load_schema,
+    load_yaml_strict,
+)
 from pipeline.grid import (
     ablation_variants,
     canonical_algorithm,
@@ -36,173 +35,8 @@ from pipeline.grid import (
     training_length,
 )
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-
 #: variant names become a directory of every run's path
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-
-
-class ConfigFileError(ValueError):
-    """A config file that cannot be read as a config: names the file and line."""
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
-
-
-def _mapping_without_duplicates(loader, node, deep=False):
-    seen = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(None, None, f"unhashable key {key!r}", key_node.start_mark)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})", key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
-def load_yaml_strict(path) -> dict:
-    """Read one config file; ``ConfigFileError`` naming file and line for a syntax error or a
-    duplicated key, and for a file that is not a mapping at its top."""
-    path = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except OSError as exc:
-        raise ConfigFileError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else path
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
-        raise ConfigFileError(f"{where}: {what}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigFileError(f"{path}: not valid YAML ({exc})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigFileError(f"{path}: the config must be a mapping of keys (profile, suites, ...), "
-                              f"found a {type(data).__name__}")
-    return data
-
-
-def check_config_files(paths) -> None:
-    """Re-read every given config file strictly (Snakemake's own loader keeps the last of two
-    equal keys); raises ``ConfigFileError`` listing every problem."""
-    problems = []
-    for path in paths:
-        try:
-            load_yaml_strict(path)
-        except ConfigFileError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ConfigFileError("invalid config file:\n  - " + "\n  - ".join(problems))
-
-
-# -- types ---------------------------------------------------------------------------------------
-
-def number_hint(value) -> str:
-    """Why a string stands where a number belongs, when it reads as one (else "")."""
-    from algorithms.base import yaml_number_hint
-
-    return yaml_number_hint(value)
-
-
-def _describe(value) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _resolve(schema: dict, root: dict) -> dict:
-    while isinstance(schema, dict) and "$ref" in schema:
-        node = root
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def type_problems(value, schema: dict, where: str = "", root: dict = None) -> list:
-    """Numbers and integers where the schema wants them (see the module doc); the rest of the
-    schema is left to the schema validation."""
-    root = root if root is not None else schema
-    schema = _resolve(schema, root)
-    if not isinstance(schema, dict):
-        return []
-    if "oneOf" in schema or "anyOf" in schema:
-        options = schema.get("oneOf") or schema.get("anyOf")
-        results = [type_problems(value, option, where, root) for option in options]
-        fitting = [r for r, option in zip(results, options) if _type_fits(value, _resolve(option, root))]
-        return [] if any(not r for r in results) else (fitting[0] if fitting else results[0])
-    types = schema.get("type")
-    types = [types] if isinstance(types, str) else list(types or [])
-    out = []
-    name = where or "the config"
-    if value is None and "null" in types:
-        return []
-    if "integer" in types and "number" not in types:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-                out.append(f"{name}: {value!r} must be an integer: write {int(value)}")
-            else:
-                out.append(f"{name}: {_describe(value)} must be an integer{number_hint(value)}")
-            return out
-    elif "number" in types:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            out.append(f"{name}: {_describe(value)} must be a number{number_hint(value)}")
-            return out
-        if not math.isfinite(value):
-            out.append(f"{name}: {value!r} must be a finite number")
-            return out
-    if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        for key, sub in value.items():
-            child = f"{where}.{key}" if where else str(key)
-            if key in props:
-                out += type_problems(sub, props[key], child, root)
-            elif isinstance(extra, dict):
-                out += type_problems(sub, extra, child, root)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, sub in enumerate(value):
-            out += type_problems(sub, schema["items"], f"{name}[{i}]", root)
-    return out
-
-
-def _type_fits(value, schema: dict) -> bool:
-    types = schema.get("type")
-    types = [types] if isinstance(types, str) else list(types or [])
-    if not types:
-        return True
-    kinds = {"object": dict, "array": list, "string": str, "boolean": bool}
-    for t in types:
-        if t in kinds and isinstance(value, kinds[t]):
-            return True
-        if t in ("number", "integer") and isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            return True
-        if t == "null" and value is None:
-            return True
-    return False
-
-
-def load_schema() -> dict:
-    with open(SCHEMA, encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
-def check_config_types(config: dict) -> None:
-    """``type_problems`` against the config schema, as one ``ValueError`` (run it before the
-    schema validation, whose message for ``'1e-3'`` does not say why)."""
-    problems = type_problems(config, load_schema())
-    if problems:
-        raise ValueError("invalid config:\n  - " + "\n  - ".join(problems))
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -341,9 +175,8 @@ def fail_run_problems(config: dict, run_ids) -> list:
 
 # -- the whole check, one sequence for Snakemake (workflow/rules/common.smk) and the command line --
 
-def check_config(config: dict) -> None:
-    """Everything the JSON schema cannot know: names against the registries."""
-    from algorithms import algorithm_class, make_config
+def task_problems(config: dict) -> list:
+    """Every suite's tasks and their dataset qualities against the task registry."""
     from envs.registry import check_quality, get_task
 
     problems = []
@@ -359,6 +192,15 @@ def check_config(config: dict) -> None:
                     check_quality(task, q)
                 except ValueError as exc:
                     problems.append(str(exc))
+    return problems
+
+
+def algorithm_problems(config: dict) -> list:
+    """The algorithms and hyperparameter sections against the learner registry, each section's
+    settings as its learner's config checks them."""
+    from algorithms import algorithm_class, make_config
+
+    problems = []
     hps = config.get("hyperparameters") or {}
     for name in list(config["algorithms"]) + list(hps):
         try:
@@ -370,6 +212,14 @@ def check_config(config: dict) -> None:
             make_config(name, hp)
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"hyperparameters.{name}: {exc}")
+    return problems
+
+
+def variant_problems(config: dict) -> list:
+    """Each variant's settings over its algorithm's hyperparameters, as its learner checks them."""
+    from algorithms import make_config
+
+    problems = []
     for vname, v in (config.get("variants") or {}).items():
         if vname == "default":
             problems.append("variant name 'default' is reserved for the default hyperparameters")
@@ -377,6 +227,14 @@ def check_config(config: dict) -> None:
             make_config(v["algorithm"], {**hyperparameters_for(config, v["algorithm"]), **v["hyperparameters"]})
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"variants.{vname}: {exc}")
+    return problems
+
+
+def ablation_problems(config: dict) -> list:
+    """The ablations' suites among the config's, each ablated value as ComaDICE's config checks it."""
+    from algorithms import make_config
+
+    problems = []
     abl = config.get("ablations") or {}
     for suite in abl.get("suites") or []:
         if suite not in config["suites"]:
@@ -390,22 +248,33 @@ def check_config(config: dict) -> None:
                 make_config("ComaDICE", {**hyperparameters_for(config, "ComaDICE"), key: value})
             except (KeyError, ValueError, TypeError) as exc:
                 problems.append(f"ablations.{key}: {exc}")
-    for suite, task, _ in task_cells(config) if not problems else []:
+    return problems
+
+
+def training_length_problems(config: dict) -> list:
+    """Every cell's training length (``train.n_updates`` or its epochs) as the runs would read it."""
+    problems = []
+    for suite, task, _ in task_cells(config):
         try:
             training_length(config, suite, task)
         except ValueError as exc:
             problems.append(str(exc))
-    if not problems:  # names canonicalised, duplicates refused; fail_runs must name runs of the grid
-        problems += name_problems(config, ablation_variants(config))
-    if not problems:
-        problems += fail_run_problems(config, [r.id for r in runs(config)])
-    if not problems:
-        problems += behaviour_problems(config)
-    if not problems:
-        problems += memory_problems(config)
+    return problems
+
+
+def check_config(config: dict) -> None:
+    """Everything the JSON schema cannot know: names against the registries.  The checks after
+    the names run only on a config whose names are known (each needs them)."""
+    problems = task_problems(config) + algorithm_problems(config) + variant_problems(config) + ablation_problems(config)
+    later = (training_length_problems,
+             lambda c: name_problems(c, ablation_variants(c)),   # names canonicalised, duplicates refused
+             lambda c: fail_run_problems(c, [r.id for r in runs(c)]),   # fail_runs must name runs of the grid
+             behaviour_problems, memory_problems)
+    for check in later:
+        if not problems:
+            problems += check(config)
     if problems:
         raise ValueError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems), key=problems.index)))
-
 
 
 def _validator_filling_defaults(schema: dict):
