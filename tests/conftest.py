@@ -1,10 +1,9 @@
+import os
+
 import pytest
 import torch
 
-from envs.jax_host import configure_jax
-
-# the tests run JAX on the CPU, with the compilation cache the entry points use
-configure_jax(platform="cpu")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
 @pytest.fixture(autouse=True)
