@@ -7,8 +7,8 @@ played its entries are lists, one item per step; ``episode_arrays`` stacks them.
 
 ``EpisodeRecorder`` keeps one open episode per environment of the batch and appends steps to
 it one at a time: ``play_episodes`` (datasets from a fixed policy) and ARS's rollouts
-(``behaviour.ars``) use it.  ``RolloutEpisodes`` makes the same episodes out of whole rollouts
-(arrays ``[T, E, ...]``, as MAPPO's training loop collects them, ``behaviour.mappo``): nothing in
+(``behaviour.d4rl_like.ars``) use it.  ``RolloutEpisodes`` makes the same episodes out of whole rollouts
+(arrays ``[T, E, ...]``, as MAPPO's training loop collects them, ``behaviour.d4rl_like.mappo``): nothing in
 the per-step path, the episodes cut out of the arrays once per rollout.
 """
 from __future__ import annotations

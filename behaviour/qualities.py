@@ -1,6 +1,6 @@
 """Quality levels of datasets from the checkpoints of a behaviour learning run.
 
-- SMACv1 (poor / medium / good, MADT's return bands): ``behaviour.smax_datasets``.
+- SMACv1 (poor / medium / good, MADT's return bands): ``behaviour.smac_like.datasets``.
 - MaMuJoCo (D4RL-style, as the OMIGA datasets): expert = the expert checkpoint, medium = the
   learnt checkpoint whose return is closest to ``MEDIUM_FRACTION`` of the expert's,
   medium-replay = the run's training episodes up to the medium checkpoint, medium-expert =

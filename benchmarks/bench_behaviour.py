@@ -6,15 +6,15 @@ One line per simulator, ending in the ratio of the two:
 
     mamujoco Hopper_3x1: learner 8,100 env steps/s, simulator 16,000, ratio 0.51
 
-- MaMuJoCo: ``behaviour.mappo.train_mappo`` as the pipeline runs it (MAPPO's MaMuJoCo settings
-  with the profile's ``datasets.mappo.mamujoco`` sizes, every episode recorded, checkpoint
+- MaMuJoCo: ``behaviour.d4rl_like.mappo.train_mappo`` as the pipeline runs it (MAPPO's MaMuJoCo settings
+  with the profile's ``datasets.d4rl_like.mappo`` settings, every episode recorded, checkpoint
   evaluations as often per env step as in the profile's run), env steps of training over its
   wall time, after a short warm-up run (imports, lazy initialisation); the ceiling is raw
   ``mujoco.mj_step`` with the env's frame skip over the same number of envs, uniform random
   actions, no resets, no observations (measured before and after the learner, the mean of the two).
 
-- SMAX: ``behaviour.smax_mappo.train_smax_mappo`` (JAX MAPPO compiled end to end) with the
-  profile's ``datasets.mappo.smax`` settings, every curve point's evaluation included; its rate is
+- SMAX: ``behaviour.smac_like.mappo.train_smax_mappo`` (JAX MAPPO compiled end to end) with the
+  profile's ``datasets.smac_like.mappo`` settings, every curve point's evaluation included; its rate is
   taken between the run's first and last curve points, so the compilation (first chunk) is left
   out.  The ceiling is a jitted ``lax.scan`` of uniformly random valid actions over the same
   number of vmapped SMAX envs, restarting finished episodes as the learner's rollout does
@@ -35,10 +35,11 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ as a package, run as a script
 
 
 def profile_sizes(profile: str, backend: str) -> dict:
-    """``datasets.mappo.<backend>`` of ``config/<profile>.yaml``."""
+    """``datasets.<kind>.mappo`` of ``config/<profile>.yaml`` (smax: smac_like, mamujoco: d4rl_like)."""
     import yaml
     datasets = yaml.safe_load((ROOT / "config" / f"{profile}.yaml").read_text())["datasets"]
-    return dict(datasets.get("mappo", {}).get(backend, {}))
+    kind = "d4rl_like" if backend == "mamujoco" else "smac_like"
+    return dict((datasets.get(kind) or {}).get("mappo") or {})
 
 
 def mamujoco_ceiling(task, num_envs: int, steps: int, seed: int = 0) -> float:
@@ -66,14 +67,14 @@ def mamujoco_ceiling(task, num_envs: int, steps: int, seed: int = 0) -> float:
 def bench_mamujoco(task_name: str = "Hopper_3x1", env_steps: int = 200_000, profile: str = "reference",
                    seed: int = 0) -> dict:
     """The MaMuJoCo MAPPO learner's env steps/s beside raw ``mj_step``'s, same task and env count."""
-    from behaviour.mappo import mamujoco_config, train_mappo
+    from behaviour.d4rl_like.mappo import mappo_config, train_mappo
     from envs.registry import get_task
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = get_task(task_name, "mamujoco", simulators={"mamujoco_obs": "authors"})
         sizes = profile_sizes(profile, "mamujoco")
-        cfg = mamujoco_config(sizes)
+        cfg = mappo_config(sizes)
         E = cfg.num_envs
         # checkpoint evaluations at the pipeline run's rate per env step (30 over its 2M steps: 3 over 200k)
         n_checkpoints = max(2, round(cfg.n_checkpoints * env_steps / sizes.get("env_steps", env_steps)))
@@ -131,7 +132,8 @@ def smax_ceiling(task, num_envs: int, steps: int, seed: int = 0) -> float:
 def bench_smax(task_name: str = "5m_vs_6m", env_steps: int = 400_000, profile: str = "reference",
                seed: int = 0) -> dict:
     """The SMAX JAX MAPPO learner's env steps/s beside SMAX's own, same task and env count."""
-    from behaviour.smax_mappo import SMAXMAPPOConfig, train_smax_mappo
+    from behaviour.smac_like.mappo import train_smax_mappo
+    from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
     from envs.registry import get_task
 
     task = get_task(task_name, simulators={"smac_backend": "smax"})
@@ -157,11 +159,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env-steps", type=int, default=200_000, help="env steps of each learner run")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the pipeline's behaviour jobs: 1)")
-    p.add_argument("--profile", default="reference", help="config profile whose datasets.mappo sizes are used")
+    p.add_argument("--profile", default="reference", help="config profile whose datasets.*.mappo settings are used")
     p.add_argument("--mamujoco-task", default="Hopper_3x1")
     p.add_argument("--smax-task", default="5m_vs_6m")
     p.add_argument("--smax-env-steps", type=int, default=400_000, help="env steps of the SMAX learner run")
     args = p.parse_args()
+    from envs.jax_host import configure_jax
+    configure_jax(platform="cpu")  # as the SMAX behaviour jobs (workflow/scripts/train_smac_like_behaviour.py)
     import torch
     torch.set_num_threads(args.threads)
     print(line(bench_smax(args.smax_task, args.smax_env_steps, args.profile)), flush=True)

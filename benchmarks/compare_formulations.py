@@ -7,7 +7,7 @@
 The same episodes in both MaMuJoCo observation layouts (issue 9's before / after): run the
 local command first, copy its ``behaviour/`` folder into the second --out, then run without
 ``--mamujoco-obs``: the datasets are played by the local-observation policy and written with the
-authors' observation rebuilt from the recorded states (``behaviour/mappo_datasets.py``).
+authors' observation rebuilt from the recorded states (``behaviour/d4rl_like/datasets.py``).
 
 Makes paper-generator datasets (a MAPPO run per task, as the `paper` and `mini` profiles do)
 for Hopper 3x1 expert / medium / medium-replay and SMACv2 protoss_5_vs_5 medium, then trains
@@ -42,10 +42,10 @@ CELLS = [("mamujoco", "Hopper_3x1", "expert"), ("mamujoco", "Hopper_3x1", "mediu
 
 
 def mappo_sizes(suite: str) -> dict:
-    """The MAPPO run sizes the pipeline uses for ``suite`` (``datasets.mappo`` of config/config.yaml)."""
+    """The MAPPO run sizes the pipeline uses for ``suite`` (``datasets.<kind>.mappo`` of config/config.yaml)."""
     import yaml
     with open(Path(__file__).resolve().parents[1] / "config" / "config.yaml", encoding="utf-8") as f:
-        return yaml.safe_load(f)["datasets"]["mappo"]["mamujoco" if suite == "mamujoco" else "smax"]
+        return yaml.safe_load(f)["datasets"]["d4rl_like" if suite == "mamujoco" else "smac_like"]["mappo"]
 
 
 def behaviour(out: Path, suite: str, task_name: str, env_steps: int, simulators: dict) -> Path:
@@ -57,30 +57,36 @@ def behaviour(out: Path, suite: str, task_name: str, env_steps: int, simulators:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name, suite, simulators=simulators)
-    from behaviour.mappo import mamujoco_config, train_mappo
+    from behaviour.d4rl_like.mappo import mappo_config, train_mappo
     t0 = time.time()
-    if suite == "mamujoco":  # as workflow/scripts/train_behaviour.py
-        run = train_mappo(task, env_steps, mamujoco_config(mappo_sizes(suite)), seed=0, record_episodes=-1,
+    if suite == "mamujoco":  # as workflow/scripts/train_d4rl_like_behaviour.py
+        run = train_mappo(task, env_steps, mappo_config(mappo_sizes(suite)), seed=0, record_episodes=-1,
                           log=lambda s: None)
         run["kind"] = "mappo"
-    else:  # as workflow/scripts/train_mappo.py (SMACv2: a replay sample of the whole run)
-        from behaviour.smax_mappo import SMAXMAPPOConfig, save_run, train_smax_mappo
+    else:  # as workflow/scripts/train_smac_like_behaviour.py (SMACv2: a replay sample of the whole run)
+        from envs.jax_host import configure_jax
+        configure_jax(platform="cpu")
+        from behaviour.smac_like.mappo import train_smax_mappo
+        from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
+        from behaviour.smac_like.run_file import save_run
         sizes = {k: v for k, v in mappo_sizes(suite).items() if k not in ("env_steps", "task_env_steps")}
         run = train_smax_mappo(task, env_steps, SMAXMAPPOConfig(**sizes), seed=0, record_episodes=500,
                                log=lambda s: None)
         save_run(run, path)
         print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
         return path
-    from behaviour.runs import save_behaviour_run
+    from behaviour.d4rl_like.run_file import save_behaviour_run
     save_behaviour_run(run, path)
     print(f"behaviour {task_name}: {env_steps} steps in {time.time() - t0:.0f} s", flush=True)
     return path
 
 
 def dataset(out: Path, suite: str, task_name: str, quality: str, simulators: dict) -> str:
-    from behaviour.mappo_datasets import mamujoco_from_mappo
-    from behaviour.smax_datasets import smax_from_run
-    from behaviour.smax_mappo import load_run
+    from envs.jax_host import configure_jax
+    configure_jax(platform="cpu")  # as workflow/scripts/make_smac_like_dataset.py
+    from behaviour.d4rl_like.datasets import mamujoco_from_mappo
+    from behaviour.smac_like.datasets import smax_from_run
+    from behaviour.smac_like.run_file import load_run
     from envs.dataset import write_dataset
     from envs.registry import get_task
     path = out / "datasets" / suite / task_name / f"{quality}.h5"
@@ -88,7 +94,7 @@ def dataset(out: Path, suite: str, task_name: str, quality: str, simulators: dic
         path.parent.mkdir(parents=True, exist_ok=True)
         task = get_task(task_name, suite, simulators=simulators)
         if suite == "mamujoco":
-            from behaviour.runs import load_behaviour_run
+            from behaviour.d4rl_like.run_file import load_behaviour_run
             run = load_behaviour_run(out / "behaviour" / f"{task_name}.pt")
         else:
             run = load_run(out / "behaviour" / f"{task_name}.npz")

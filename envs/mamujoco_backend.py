@@ -26,9 +26,11 @@ in the workflow the config's ``simulators.mamujoco_obs``):
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 
 import numpy as np
 
+from envs.simulators import group_seeds
 from envs.spec import TaskSpec
 
 
@@ -218,22 +220,34 @@ class MaMuJoCoVectorEnv:
 
     ``reset()`` and ``observe()`` give obs [E, N, O] and state [E, S]; ``step(actions
     [E, N, A])`` gives reward [E], terminated [E], truncated [E].  Finished episodes
-    stay finished (their entries are frozen) until the next ``reset()``.
+    stay finished (their entries are frozen) until the next ``reset()`` (the contract:
+    ``envs/simulators.py`` ``VectorEnv``).  ``seed``: an int, or one per seed group
+    (``envs/simulators.py``): each env is reset with the seed a lone env of its group's seed
+    gives its place in the group.
     """
 
-    def __init__(self, task: TaskSpec, num_envs: int, seed: int = 0):
+    has_wins = False
+    steps_past_limit = 0
+
+    def __init__(self, task: TaskSpec, num_envs: int, seed=0):
         self.task = task
         self.num_envs = num_envs
         self.envs = [make_mamujoco_env(task) for _ in range(num_envs)]
         self.agents = list(self.envs[0].possible_agents)
         self.n_agents = len(self.agents)
-        self.seed = seed
+        self.seeds = group_seeds(seed, num_envs)
+        self._group_size = num_envs // len(self.seeds)
         self._episode = 0
         self.obs = np.zeros((num_envs, self.n_agents, task.obs_dim), np.float32)
         self.state = np.zeros((num_envs, task.state_dim), np.float32)
         self.done = np.zeros(num_envs, bool)
         # the authors' layout needs only the MuJoCo state: step the physics directly where we can
         self.direct = _DirectPhysics.of(self.envs, task.action_dim) if task.obs_layout == "authors" else None
+
+    def _env_seed(self, i: int, offset: int) -> int:
+        """Env ``i``'s reset seed: its group's seed x 100_003 + ``offset`` + its place in the group."""
+        g, j = divmod(int(i), self._group_size)
+        return self.seeds[g] * 100_003 + offset + j
 
     def _reset_env(self, i: int, seed: int) -> None:
         env = self.envs[i]
@@ -256,7 +270,7 @@ class MaMuJoCoVectorEnv:
 
     def reset(self):
         for i in range(self.num_envs):
-            self._reset_env(i, self.seed * 100_003 + self._episode * self.num_envs + i)
+            self._reset_env(i, self._env_seed(i, self._episode * self._group_size))
         self._episode += 1
         self.done[:] = False
         return self.observe()
@@ -308,28 +322,28 @@ class MaMuJoCoVectorEnv:
     def reset_done(self, done: np.ndarray):
         """Start a new episode in the envs where ``done`` (for online learners' rollouts)."""
         for i in np.flatnonzero(done):
-            self._reset_env(i, int(self.seed * 100_003 + 7919 * self._episode + i))
+            self._reset_env(i, self._env_seed(i, 7919 * self._episode))
             self.done[i] = False
         self._episode += 1
 
-    def rng_state(self) -> dict:
-        """What decides the next episodes' seeds (for resuming a training run bit for bit)."""
-        return {"episode": self._episode}
-
-    def set_rng_state(self, state: dict) -> None:
-        self._episode = int(state["episode"])
-
-    def simulator_state(self) -> dict:
-        """Everything a resumed run needs to continue these episodes exactly (envs/resume.py):
-        each copy's physics state (integration state, derived quantities, time-limit counter),
-        the episode counter that seeds the resets, the current observations and done flags."""
+    def get_state(self, episodes: bool = True, group: Optional[int] = None) -> dict:
+        """What a resumed run needs to continue exactly (``envs/simulators.py`` ``ResumableVectorEnv``):
+        the episode counter that seeds the resets (every seed group's: a lone env of its seed counts
+        the same resets) and, with ``episodes``, each copy's physics state (integration state, derived
+        quantities, time-limit counter), the current observations and done flags."""
+        if group is not None and episodes:
+            raise ValueError("a seed group's state leaves the episodes out: get_state(episodes=False, group=g)")
+        if not episodes:
+            return {"kind": "mamujoco", "episode": self._episode}
         return {"kind": "mamujoco", "episode": self._episode, "obs": self.obs.copy(), "state": self.state.copy(),
                 "done": self.done.copy(), "sims": [_mujoco_state(e) for e in self.envs]}
 
-    def set_simulator_state(self, st: dict) -> None:
+    def set_state(self, st: dict, group: Optional[int] = None) -> None:
         if st.get("kind") != "mamujoco":
             raise ValueError(f"a {st.get('kind')!r} simulator state cannot be put into a MaMuJoCo environment")
-        self._episode = st["episode"]
+        self._episode = int(st["episode"])
+        if "sims" not in st:
+            return
         self.obs[...], self.state[...], self.done[...] = st["obs"], st["state"], st["done"]
         for env, sim in zip(self.envs, st["sims"]):
             _set_mujoco_state(env, sim)
@@ -338,33 +352,9 @@ class MaMuJoCoVectorEnv:
         pass
 
 
-def evaluate_mamujoco(task: TaskSpec, policy, n_episodes: int, seed: int, venv=None):
-    """Average undiscounted return of ``policy(obs, None) -> actions [E, N, A]``."""
-    venv = venv or MaMuJoCoVectorEnv(task, n_episodes, seed)
-    obs, state, _ = venv.reset()
-    active = np.ones(n_episodes, bool)
-    returns = np.zeros(n_episodes)
-    lengths = np.zeros(n_episodes, int)
-    for _ in range(task.episode_limit):
-        r, term, trunc, _ = venv.step(policy(obs, None))
-        returns += r * active
-        lengths += active
-        active &= ~(term | trunc)
-        if not active.any():
-            break
-        obs, state, _ = venv.observe()
-    return {"return_mean": float(returns.mean()), "returns": returns, "lengths": lengths,
-            "win_rate": float("nan"), "wins": None}
-
-
 # -- the backend interface (envs/simulators.py dispatches here through envs/suites.py BACKENDS) ----
 
 VectorEnv = MaMuJoCoVectorEnv
-
-
-def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv=None) -> dict:
-    """``evaluate_mamujoco``: the episodes' returns (``win_rate`` NaN)."""
-    return evaluate_mamujoco(task, policy, n_episodes, seed, venv)
 
 
 def version(task: TaskSpec) -> str:

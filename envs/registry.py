@@ -16,7 +16,14 @@ task:
   standardised per vector, as the environment the paper's and OMIGA's data were made with;
   width state + n_agents) or ``local`` (Gymnasium-Robotics' agent_obsk=1 observations);
 - ``simulators``: the config's section of the same name (``smac_backend``, ``mamujoco_obs``;
-  ``SIMULATOR_SETTINGS``), each key applied to the suites it concerns.  The workflow passes it.
+  ``SIMULATOR_SETTINGS``), each key applied to the suites it concerns: those whose default backend
+  is among the key's ``backends`` (so a new suite on an existing simulator gets its keys from its
+  ``Suite`` entry).  The workflow passes it.
+
+Task facts the backends and data generators read are data here too: a suite's
+``scenario_kind`` (``envs/suites.py``: how StarCraft battles are built), the observation
+layouts a suite's setting offers (``obs_layouts``, widths in ``envs/spec.py``
+``OBS_LAYOUT_WIDTHS``) and a SMACv1 map's ``enemy_roster`` (``enemy_rosters``).
 
 An argument left None takes the suite's default (``SIMULATOR_DEFAULTS``): the settings come from
 the caller or the config, never from the environment, so that no shell variable changes a run
@@ -34,8 +41,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from envs.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims
-from envs.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, TaskSpec  # noqa: F401 - re-exported
+from envs.smax_sizes import SMAX_N_UNIT_TYPES, SMAX_UNIT_TYPE_NAMES, smax_dims
+from envs.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, OBS_LAYOUT_WIDTHS, TaskSpec  # noqa: F401
 from envs.suites import BACKENDS, SUITES
 
 
@@ -44,13 +51,18 @@ class SimulatorSetting:
     """One key of the config's ``simulators`` section."""
 
     argument: str          # the get_task argument it sets
-    suites: tuple          # the suites it configures
+    backends: tuple        # it configures the suites whose default backend is one of these
     choices: tuple         # its valid values, the first the default
+
+    @property
+    def suites(self) -> tuple:
+        """The suites it configures (``envs/suites.py`` ``SUITES``, read when asked)."""
+        return tuple(s.name for s in SUITES.values() if s.backends[0] in self.backends)
 
 
 #: the config's ``simulators`` section (config/README.md)
 SIMULATOR_SETTINGS = {
-    "smac_backend": SimulatorSetting("backend", ("smacv1", "smacv2"), SUITES["smacv1"].backends),
+    "smac_backend": SimulatorSetting("backend", ("smax", "sc2"), SUITES["smacv1"].backends),
     "mamujoco_obs": SimulatorSetting("obs_layout", ("mamujoco",), tuple(MAMUJOCO_OBS_LAYOUTS)),
 }
 #: each key's value when neither the caller nor a config gives one
@@ -91,18 +103,27 @@ def task_simulators(simulators: Optional[dict], suite: str) -> dict:
     return {k: v for k, v in simulator_settings(simulators, suite).items() if v != SIMULATOR_DEFAULTS[k]}
 
 
+def obs_layouts(suite: str) -> tuple:
+    """The observation layouts a task of ``suite`` can take: the choices of the ``simulators``
+    setting of ``obs_layout`` that configures the suite; () for only the simulator's own."""
+    for setting in SIMULATOR_SETTINGS.values():
+        if setting.argument == "obs_layout" and suite in setting.suites:
+            return setting.choices
+    return ()
+
+
 def with_obs_layout(task: TaskSpec, layout: str) -> TaskSpec:
     """``task`` configured with observation ``layout`` (MaMuJoCo: ``authors`` | ``local``); the
-    observation width follows (authors: state + n_agents)."""
-    if task.suite != "mamujoco":
+    observation width follows (``OBS_LAYOUT_WIDTHS``; authors: state + n_agents)."""
+    layouts = obs_layouts(task.suite)
+    if not layouts:
         if layout not in (None, task.obs_layout):
-            raise ValueError(f"task {task.id} has only its native observation; {layout!r} applies to MaMuJoCo tasks")
+            raise ValueError(f"task {task.id} has only its native observation; {layout!r} applies to the tasks of "
+                             f"{', '.join(s for s in SUITES if obs_layouts(s))}")
         return task
-    if layout not in MAMUJOCO_OBS_LAYOUTS:
-        raise ValueError(f"unknown observation layout {layout!r} for {task.id}; "
-                         f"valid: {', '.join(MAMUJOCO_OBS_LAYOUTS)}")
-    width = task.state_dim + task.n_agents if layout == "authors" else task.backend_kwargs["local_obs_dim"]
-    return replace(task, obs_layout=layout, obs_dim=width)
+    if layout not in layouts:
+        raise ValueError(f"unknown observation layout {layout!r} for {task.id}; valid: {', '.join(layouts)}")
+    return replace(task, obs_layout=layout, obs_dim=OBS_LAYOUT_WIDTHS[layout](task))
 
 
 def on_backend(task: TaskSpec, backend: str) -> TaskSpec:
@@ -117,9 +138,10 @@ def on_backend(task: TaskSpec, backend: str) -> TaskSpec:
 
 
 def _smax_task(name, display, suite, n_allies, n_enemies, limit, ally_type, enemy_type,
-               approximation=False, note="", available=True, race=None, n_unit_types=SMAX_N_UNIT_TYPES):
-    # the unit-type one-hot grows with the number of unit types (2c_vs_64zg adds a colossus)
-    obs, state, actions = smax_dims(n_allies, n_enemies, n_unit_types)
+               approximation=False, note="", available=True, race=None, enemy_roster=()):
+    # the unit-type one-hot grows with every type beyond SMAX's six (2c_vs_64zg adds a colossus)
+    extra = {t for t in (ally_type, enemy_type) if t is not None and t not in SMAX_UNIT_TYPE_NAMES}
+    obs, state, actions = smax_dims(n_allies, n_enemies, SMAX_N_UNIT_TYPES + len(extra))
     return TaskSpec(
         name=name, display=display, suite=suite, backend="smax",
         n_agents=n_allies, obs_dim=obs, state_dim=state, action_dim=actions,
@@ -127,6 +149,7 @@ def _smax_task(name, display, suite, n_allies, n_enemies, limit, ally_type, enem
         approximation=approximation, approximation_note=note, available=available,
         backend_kwargs={"n_allies": n_allies, "n_enemies": n_enemies,
                         "ally_type": ally_type, "enemy_type": enemy_type, "race": race},
+        enemy_roster=enemy_roster,
     )
 
 
@@ -134,22 +157,23 @@ def _build() -> dict:
     tasks = {}
     smax_note = "SMAX (JaxMARL) re-implementation of SMAC: no terrain, simplified unit dynamics"
     # SMACv1, Table 1.  Episode limits are SMAC's per-map limits (smac/env/starcraft2/maps/smac_maps.py).
+    # enemy health: hit points + shields of one enemy as SMAC reads SC2's unit stats (marine 45,
+    # zergling 35, zealot 100 + 50 shield), the task's enemy_roster with the enemy count
     v1 = [
-        # name, allies, enemies, limit, ally, enemy, runs-here, extra note
-        ("2c_vs_64zg", 2, 64, 400, "colossus", "zergling", True,
+        # name, allies, enemies, limit, ally, enemy, runs-here, enemy health, extra note
+        ("2c_vs_64zg", 2, 64, 400, "colossus", "zergling", True, 35.0,
          "colossus-like 7th SMAX unit type (Liquipedia stats; one 10-damage hit per 1.07 s; no second beam, "
          "+5 vs light, splash or cliff walking); open map"),
-        ("5m_vs_6m", 5, 6, 70, "marine", "marine", True, ""),
-        ("6h_vs_8z", 6, 8, 150, "hydralisk", "zealot", True, ""),
-        ("corridor", 6, 24, 400, "zealot", "zergling", True,
+        ("5m_vs_6m", 5, 6, 70, "marine", "marine", True, 45.0, ""),
+        ("6h_vs_8z", 6, 8, 150, "hydralisk", "zealot", True, 150.0, ""),
+        ("corridor", 6, 24, 400, "zealot", "zergling", True, 35.0,
          "open map instead of the corridor terrain"),
     ]
-    for name, a, e, limit, at, et, avail, extra in v1:
+    for name, a, e, limit, at, et, avail, health, extra in v1:
         note = smax_note + ("; " + extra if extra else "")
         tasks[("smacv1", name)] = _smax_task(
             name, name, "smacv1", a, e, limit, at, et,
-            approximation=True, note=note, available=avail,
-            n_unit_types=SMAX_N_UNIT_TYPES + 1 if name == "2c_vs_64zg" else SMAX_N_UNIT_TYPES,  # + colossus
+            approximation=True, note=note, available=avail, enemy_roster=(e, health),
         )
     # SMACv2, Table 2.  SMACv2's limit is 200 steps for every generated scenario.
     for race in ("protoss", "terran", "zerg"):
@@ -224,6 +248,11 @@ def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] =
     if backend is not None:
         task = on_backend(task, backend)
     return task
+
+
+def enemy_rosters() -> dict:
+    """{task name: its ``enemy_roster``} of every registered task that has one (the SMACv1 maps)."""
+    return {t.name: t.enemy_roster for t in TASKS.values() if t.enemy_roster}
 
 
 def check_quality(task: TaskSpec, quality: str) -> None:

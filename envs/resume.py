@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from envs.files import UnsafeFileError, load_tensors, save_tensors
+from envs.simulators import ResumableVectorEnv
 
 RESUME_VERSION = 1
 
@@ -130,19 +131,25 @@ def discard_resume(path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Simulator states: what a batched environment needs to continue its episodes exactly where a
 # saved run left them (numpy arrays and numbers only, so the resume file stays code-free).  Each
-# backend's VectorEnv saves and restores its own (``simulator_state`` / ``set_simulator_state``).
+# backend's VectorEnv that can resume saves and restores its own (``envs/simulators.py``
+# ``ResumableVectorEnv``: ``get_state`` / ``set_state``).
+
+def resumable(venv) -> bool:
+    """Whether ``venv`` can save and restore its state (``ResumableVectorEnv``)."""
+    return isinstance(venv, ResumableVectorEnv)
+
 
 def vector_env_state(venv) -> dict:
-    """The state of a batched environment (its backend's ``VectorEnv.simulator_state``)."""
-    save = getattr(venv, "simulator_state", None)
-    if save is None:
+    """The state of a batched environment (its backend's ``VectorEnv.get_state``)."""
+    if not resumable(venv):
         raise NotImplementedError(f"{type(venv).__name__} cannot save its simulator state "
-                                  "(its backend's VectorEnv has no simulator_state)")
-    return save()
+                                  "(its backend's VectorEnv has no get_state)")
+    return venv.get_state()
 
 
 def set_vector_env_state(venv, st: dict) -> None:
     """Put a state from :func:`vector_env_state` back into an environment of the same task and size
     (after it has been reset once, so that its structures exist)."""
-    venv.set_simulator_state(st)
-
+    if not resumable(venv):
+        raise NotImplementedError(f"{type(venv).__name__} cannot restore a simulator state")
+    venv.set_state(st)

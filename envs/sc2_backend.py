@@ -1,5 +1,5 @@
 """The real StarCraft II backend: an adapter over oxwhirl's ``smac`` (SMACv1) and ``smacv2``
-packages with the batched interface of the SMAX backend (``envs/smax_backend.py``).
+packages with every backend's batched interface (``envs/simulators.py`` ``VectorEnv``).
 
     venv = SC2VectorEnv(sc2_task_spec(task), num_envs, seed)
     obs [E, N, O], state [E, S], avail [E, N, A] (bool) = venv.reset()      # also venv.observe()
@@ -51,7 +51,9 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
+from envs.simulators import group_seeds
 from envs.spec import TaskSpec
+from envs.suites import SUITES
 
 INSTALL_GAME = "https://github.com/oxwhirl/smac#installing-starcraft-ii"
 MAPS_URL = {"smac": "https://github.com/oxwhirl/smac/releases/download/v0.1-beta1/SMAC_Maps.zip",
@@ -94,10 +96,16 @@ class SC2Unavailable(RuntimeError):
 
 # -- what is installed ------------------------------------------------------------------
 
-def package_of(task_or_suite: Union[TaskSpec, str, None]) -> str:
-    """``"smacv2"`` for SMACv2 tasks, ``"smac"`` otherwise."""
+def scenario_kind(task_or_suite: Union[TaskSpec, str, None]) -> str:
+    """How StarCraft builds the battles of a task's suite (``envs/suites.py`` ``Suite.scenario_kind``):
+    ``"map"`` (SMACv1), ``"generated"`` (SMACv2), ``""`` for a suite of no StarCraft battles."""
     suite = task_or_suite.suite if isinstance(task_or_suite, TaskSpec) else task_or_suite
-    return "smacv2" if suite == "smacv2" else "smac"
+    return SUITES[suite].scenario_kind if suite in SUITES else ""
+
+
+def package_of(task_or_suite: Union[TaskSpec, str, None]) -> str:
+    """``"smacv2"`` for tasks of generated battles (SMACv2), ``"smac"`` otherwise."""
+    return "smacv2" if scenario_kind(task_or_suite) == "generated" else "smac"
 
 
 def default_sc2_path() -> str:
@@ -116,7 +124,7 @@ def sc2_path() -> Path:
 
 def map_file(task: TaskSpec) -> str:
     """The map file a task plays, relative to the game's ``Maps`` folder."""
-    name = "32x32_flat" if task.suite == "smacv2" else task.name
+    name = "32x32_flat" if scenario_kind(task) == "generated" else task.name
     return f"SMAC_Maps/{name}.SC2Map"
 
 
@@ -207,13 +215,14 @@ def make_sc2_env(task: TaskSpec, seed: int, **overrides):
     """One game of ``task``: smac's ``StarCraft2Env`` (SMACv1) or smacv2's capability wrapper
     (SMACv2).  ``overrides`` replace keyword arguments.  The game launches at the first reset."""
     require_sc2(task)
-    if task.suite == "smacv2":
+    kind = scenario_kind(task)
+    if kind == "generated":
         from smacv2.env import StarCraftCapabilityEnvWrapper
 
         env = StarCraftCapabilityEnvWrapper(**{**smacv2_env_args(task), "seed": seed, **overrides})
         seed_smacv2_distributions(env, seed)
         return env
-    if task.suite != "smacv1":
+    if kind != "map":
         raise ValueError(f"task {task.id} is not a StarCraft task")
     from smac.env import StarCraft2Env
 
@@ -256,20 +265,27 @@ def classify_end(info: dict, steps: int, limit: int, n_agents: int):
 # -- the vector env ---------------------------------------------------------------------
 
 class SC2VectorEnv:
-    """``num_envs`` StarCraft II episodes stepped in lockstep, with SMAXVectorEnv's interface.
+    """``num_envs`` StarCraft II episodes stepped in lockstep (the contract: ``envs/simulators.py``
+    ``VectorEnv``; no ``get_state``: a run on StarCraft II does not resume mid-run).
 
     ``env_factory(task, seed)`` builds one env (default ``make_sc2_env``, which checks the
     install first); ``workers > 1`` steps the games on that many threads (each game is its
     own process, so the adapter mostly waits; pysc2's thread safety is not tested here).
+    ``seed``: an int, or one per seed group (``envs/simulators.py``): a group's games get the
+    seeds a lone env of its seed gives.
     """
 
-    def __init__(self, task: TaskSpec, num_envs: int, seed: int = 0,
+    has_wins = True
+    steps_past_limit = 1
+
+    def __init__(self, task: TaskSpec, num_envs: int, seed=0,
                  env_factory: Optional[Callable] = None, workers: int = 1):
         if env_factory is None:
             require_sc2(task)
             env_factory = make_sc2_env
         self.task, self.num_envs, self.workers = task, int(num_envs), max(1, int(workers))
-        self.seeds = env_seeds(seed, self.num_envs)
+        groups = group_seeds(seed, self.num_envs)
+        self.seeds = [s for g in groups for s in env_seeds(g, self.num_envs // len(groups))]
         self._pool = None
         self.envs = []
         try:
@@ -351,7 +367,7 @@ class SC2VectorEnv:
             return list(self._pool.map(fn, idx, *extra))
         return [fn(i, *args) for i, *args in zip(idx, *extra)] if extra else [fn(i) for i in idx]
 
-    # the SMAX interface
+    # the VectorEnv contract
     def reset(self):
         self._map(self._reset_one, range(self.num_envs))
         self.done[:] = False
@@ -415,13 +431,6 @@ class SC2VectorEnv:
 VectorEnv = SC2VectorEnv
 #: the task with StarCraft II's own sizes (``envs/registry.py`` ``get_task(..., backend="sc2")``)
 task_spec = sc2_task_spec
-
-
-def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv: SC2VectorEnv = None) -> dict:
-    """The SMAX backend's batched loop (``evaluate_smax``) over ``n_episodes`` games."""
-    from envs.smax_backend import evaluate_smax
-
-    return evaluate_smax(task, policy, n_episodes, seed, venv or SC2VectorEnv(task, n_episodes, seed))
 
 
 def version(task: TaskSpec) -> str:

@@ -11,29 +11,20 @@ What SMAX does not give and we derive:
   decided battle is truncated (bootstrap), otherwise terminated.
 The state after reset has weakly typed leaves; we cast them to strong types so the
 jitted step compiles once, not twice.
+
+JAX's settings (platform, compilation cache) are the entry point's: ``envs/jax_host.py``.
 """
 from __future__ import annotations
 
 import functools
-import os
+from typing import Optional
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-# Persistent XLA cache: every training job re-uses the compiled simulator.
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from envs.spec import TaskSpec  # noqa: E402
-
-_cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
-try:
-    jax.config.update("jax_compilation_cache_dir", _cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-except Exception:  # pragma: no cover - older jax without the option
-    pass
-
+from envs.simulators import group_seeds
+from envs.spec import TaskSpec
 
 
 def _strong(tree):
@@ -102,11 +93,16 @@ def smax_functions(task: TaskSpec) -> SMAXFunctions:
     return SMAXFunctions(task)
 
 
-@functools.lru_cache(maxsize=None)
 def _vector_functions(task: TaskSpec):
     """The env of ``task`` and its jitted, vmapped reset / reset_where / observe / step, built
     once per task and process: every ``SMAXVectorEnv`` of the task shares them, so a second one
-    (a final evaluation, another run of the process) is neither traced nor compiled again."""
+    (a final evaluation, another run of the process) is neither traced nor compiled again.  Keyed
+    by the scenario too: ``TaskSpec`` equality leaves ``backend_kwargs`` out."""
+    return _vector_functions_of(task, repr(sorted(task.backend_kwargs.items())))
+
+
+@functools.lru_cache(maxsize=None)
+def _vector_functions_of(task: TaskSpec, scenario: str):
     env = make_smax_env(task)
     agents = list(env.agents)
     n_allies = env.num_allies
@@ -137,29 +133,55 @@ def _vector_functions(task: TaskSpec):
             jax.jit(jax.vmap(_step)))
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _group_keys(keys, live, per_group: int):
+    """One draw of every seed group's key stream, as a lone env's ``_keys`` draws it: the groups'
+    next keys (a group not ``live`` keeps its key) and ``per_group`` step keys of each group."""
+    def one(key, on):
+        nxt, sub = jax.random.split(key)
+        return jnp.where(on, nxt, key), jax.random.split(sub, per_group)
+
+    nxt, subs = jax.vmap(one)(keys, live)
+    return nxt, subs.reshape((-1,) + subs.shape[2:])
+
+
 class SMAXVectorEnv:
-    """``num_envs`` SMAX episodes stepped together.
+    """``num_envs`` SMAX episodes stepped together (the contract: ``envs/simulators.py`` ``VectorEnv``).
 
     Arrays returned are numpy: obs [E, N, O], state [E, S], avail [E, N, A] (bool),
-    reward [E], terminated [E], truncated [E], won [E].
+    reward [E], terminated [E], truncated [E], won [E].  ``seed``: an int, or one per seed group
+    (``envs/simulators.py``): each group draws its keys from its own stream, as a lone env of its
+    seed would.
     """
 
-    def __init__(self, task: TaskSpec, num_envs: int, seed: int = 0):
+    has_wins = True
+    steps_past_limit = 1
+
+    def __init__(self, task: TaskSpec, num_envs: int, seed=0):
         self.task = task
         self.num_envs = num_envs
         self.env, self._reset, self._reset_where, self._observe, self._step = _vector_functions(task)
         self.agents = list(self.env.agents)
         self.n_agents = len(self.agents)
         self.n_allies = self.env.num_allies
-        self.key = jax.random.PRNGKey(seed)
+        seeds = group_seeds(seed, num_envs)
+        self.groups = len(seeds)
+        self.key = (jax.random.PRNGKey(seeds[0]) if self.groups == 1
+                    else jnp.stack([jax.random.PRNGKey(s) for s in seeds]))
+        self._ended = np.zeros(num_envs, bool)  # episodes ended since their reset (seed groups)
         self.state = None
 
-    def _keys(self):
-        self.key, sub = jax.random.split(self.key)
-        return jax.random.split(sub, self.num_envs)
+    def _keys(self, stepping: bool = False):
+        if self.groups == 1:
+            self.key, sub = jax.random.split(self.key)
+            return jax.random.split(sub, self.num_envs)
+        live = ~self._ended.reshape(self.groups, -1).all(1) if stepping else np.ones(self.groups, bool)
+        self.key, keys = _group_keys(self.key, jnp.asarray(live), self.num_envs // self.groups)
+        return keys
 
     def reset(self):
         self.state = self._reset(self._keys())
+        self._ended[:] = False
         return self.observe()
 
     def observe(self):
@@ -168,67 +190,53 @@ class SMAXVectorEnv:
 
     def step(self, actions: np.ndarray):
         actions = jnp.asarray(np.asarray(actions, dtype=np.int32))
-        self.state, r, term, trunc, won = self._step(self._keys(), self.state, actions)
-        return np.asarray(r, dtype=np.float32), np.asarray(term), np.asarray(trunc), np.asarray(won)
+        self.state, r, term, trunc, won = self._step(self._keys(stepping=True), self.state, actions)
+        term, trunc = np.asarray(term), np.asarray(trunc)
+        self._ended |= term | trunc
+        return np.asarray(r, dtype=np.float32), term, trunc, np.asarray(won)
 
     def reset_done(self, done: np.ndarray):
         """Start a new episode in the envs where ``done`` (for online learners' rollouts)."""
         self.state = self._reset_where(self._keys(), self.state, jnp.asarray(done))
+        self._ended &= ~np.asarray(done, bool)
 
-    def rng_state(self) -> dict:
-        """What decides the next episodes (for resuming a training run bit for bit)."""
-        return {"key": np.asarray(jax.random.key_data(self.key) if jnp.issubdtype(self.key.dtype, jax.dtypes.prng_key)
-                                  else self.key)}
+    def get_state(self, episodes: bool = True, group: Optional[int] = None) -> dict:
+        """What a resumed run needs to continue exactly (``envs/simulators.py`` ``ResumableVectorEnv``):
+        the PRNG key(s) and, with ``episodes``, the JAX state pytree's leaves, as numpy arrays."""
+        key = np.asarray(jax.random.key_data(self.key) if jnp.issubdtype(self.key.dtype, jax.dtypes.prng_key)
+                         else self.key)
+        if group is not None:
+            if episodes:
+                raise ValueError("a seed group's state leaves the episodes out: get_state(episodes=False, group=g)")
+            return {"kind": "smax", "key": key if self.groups == 1 else key[group], "leaves": None}
+        leaves = None
+        if episodes and self.state is not None:
+            leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(self.state)]
+        st = {"kind": "smax", "key": key, "leaves": leaves}
+        if episodes and self.groups > 1:
+            st["ended"] = self._ended.copy()
+        return st
 
-    def set_rng_state(self, state: dict) -> None:
-        self.key = jnp.asarray(state["key"], dtype=jnp.uint32)
-
-    def simulator_state(self) -> dict:
-        """Everything a resumed run needs to continue these episodes exactly (envs/resume.py):
-        the JAX state pytree's leaves and the PRNG key, as numpy arrays."""
-        leaves = None if self.state is None else [np.asarray(x) for x in jax.tree_util.tree_leaves(self.state)]
-        return {"kind": "smax", "key": np.asarray(self.key), "leaves": leaves}
-
-    def set_simulator_state(self, st: dict) -> None:
+    def set_state(self, st: dict, group: Optional[int] = None) -> None:
         if st.get("kind") != "smax":
             raise ValueError(f"a {st.get('kind')!r} simulator state cannot be put into a SMAX environment")
-        self.key = jnp.asarray(st["key"])
+        key = jnp.asarray(st["key"], dtype=jnp.uint32)
+        expected = self.key.shape if group is None or self.groups == 1 else self.key.shape[1:]
+        if key.shape != expected or (group is not None and st["leaves"] is not None):
+            raise ValueError(f"a SMAX state of keys {key.shape} does not fit this environment's keys "
+                             f"{self.key.shape}" + ("" if group is None else f", group {group}"))
+        self.key = key if group is None or self.groups == 1 else self.key.at[group].set(key)
         if st["leaves"] is not None:
             treedef = jax.tree_util.tree_structure(self.state)
             self.state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in st["leaves"]])
+        if "ended" in st:
+            self._ended[...] = st["ended"]
 
     def warm_up(self):
         """Compile reset, observe and step outside any timed loop."""
         _, _, avail = self.reset()
         self.step(np.argmax(avail, axis=-1))
         self.reset()
-
-
-def evaluate_smax(task: TaskSpec, policy, n_episodes: int, seed: int, venv: SMAXVectorEnv = None):
-    """Run ``n_episodes`` episodes as one batch; ``policy(obs, avail) -> actions [E, N]``.
-
-    Returns dict with ``win_rate`` (fraction), ``return_mean`` and per-episode arrays.
-    """
-    venv = venv or SMAXVectorEnv(task, n_episodes, seed)
-    if venv.num_envs != n_episodes:
-        raise ValueError("venv.num_envs must equal n_episodes")
-    obs, state, avail = venv.reset()
-    active = np.ones(n_episodes, bool)
-    returns = np.zeros(n_episodes)
-    won = np.zeros(n_episodes, bool)
-    lengths = np.zeros(n_episodes, int)
-    for _ in range(task.episode_limit + 1):
-        actions = policy(obs, avail)
-        r, term, trunc, w = venv.step(actions)
-        returns += r * active
-        lengths += active
-        won |= w & active
-        active &= ~(term | trunc)
-        if not active.any():
-            break
-        obs, state, avail = venv.observe()
-    return {"win_rate": float(won.mean()), "return_mean": float(returns.mean()),
-            "returns": returns, "wins": won, "lengths": lengths}
 
 
 class SMAXHeuristicAllies:
@@ -282,11 +290,6 @@ class SMAXHeuristicAllies:
 # -- the backend interface (envs/simulators.py dispatches here through envs/suites.py BACKENDS) ----
 
 VectorEnv = SMAXVectorEnv
-
-
-def evaluate(task: TaskSpec, policy, n_episodes: int, seed: int = 0, venv: SMAXVectorEnv = None) -> dict:
-    """``evaluate_smax``: ``n_episodes`` episodes as one batch."""
-    return evaluate_smax(task, policy, n_episodes, seed, venv)
 
 
 def version(task: TaskSpec) -> str:

@@ -2,9 +2,11 @@
 corridor, and 2c_vs_64zg with a colossus-like seventh unit type.
 
 ``make_env(task)`` returns a configured ``ScenarioHeuristicEnemySMAX`` (a small subclass of
-JaxMARL's ``HeuristicEnemySMAX``) for every SMACv1 / SMACv2 task of the registry.
+JaxMARL's ``HeuristicEnemySMAX``) for every SMACv1 / SMACv2 task of the registry, built as its
+suite's ``scenario_kind`` says (``envs/suites.py``): a fixed map of the task's unit types
+(``"map"``, SMACv1) or battles generated for the task's race (``"generated"``, SMACv2).
 
-SMACv2 (``task.suite == "smacv2"``)
+SMACv2 (``scenario_kind == "generated"``)
     Unit types follow SMACv2's ``weighted_teams`` generator with the weights of its
     ``sc2_gen_<race>.yaml`` configs (the copies in vietbt/ComaDICE,
     ``envs/smacv2/configs/``)::
@@ -57,11 +59,9 @@ import inspect
 import os
 from functools import partial
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
 
 def _light_jaxmarl_import():
@@ -95,7 +95,8 @@ from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario  # noqa: E402
 from jaxmarl.environments.smax.heuristic_enemy import create_heuristic_policy  # noqa: E402
 from jaxmarl.environments.smax.smax_env import SMAX  # noqa: E402
 
-from envs.smax_sizes import SMAX_N_UNIT_TYPES, smax_dims  # noqa: E402,F401 - smax_dims re-exported
+from envs.smax_sizes import SMAX_UNIT_TYPE_NAMES, smax_dims  # noqa: E402,F401 - smax_dims re-exported
+from envs.suites import SUITES  # noqa: E402
 
 # --------------------------------------------------------------------------------------
 # Unit types
@@ -106,9 +107,9 @@ _UNIT_ARGS = ("unit_type_names", "unit_type_shorthands", "unit_type_velocities",
 _SMAX_DEFAULTS = {k: p.default for k, p in inspect.signature(SMAX.__init__).parameters.items()
                   if k in _UNIT_ARGS}
 SMAX_UNIT_TYPES = tuple(_SMAX_DEFAULTS["unit_type_names"])  # marine marauder stalker zealot zergling hydralisk
-if len(SMAX_UNIT_TYPES) != SMAX_N_UNIT_TYPES:  # SMAX's size formulas (envs/smax_sizes.py, jax-free) count them
+if SMAX_UNIT_TYPES != SMAX_UNIT_TYPE_NAMES:  # the registry sizes the tasks with them (envs/smax_sizes.py, jax-free)
     raise ImportError(f"this jaxmarl's SMAX has unit types {SMAX_UNIT_TYPES}; envs/smax_sizes.py sizes the tasks "
-                      f"for {SMAX_N_UNIT_TYPES} (jaxmarl 0.2.0)")
+                      f"for {SMAX_UNIT_TYPE_NAMES} (jaxmarl 0.2.0)")
 
 # How SMAX maps StarCraft II data onto its unit arrays (jaxmarl 0.2.0 defaults vs Liquipedia's
 # Legacy-of-the-Void pages, whose times and speeds are at "Faster" game speed):
@@ -371,14 +372,13 @@ APPROXIMATION_NOTES = {
               "SMACv2 start positions with SMAX spawn jitter; no terrain",
 }
 
-# SMACv1 maps that need the colossus-like seventh unit type
-_COLOSSUS_TASKS = {"2c_vs_64zg"}
-
 
 def make_env(task, smacv2_colossus: bool = False, **env_overrides):
-    """A configured ``ScenarioHeuristicEnemySMAX`` for an SMACv1 / SMACv2 task of the registry.
+    """A configured ``ScenarioHeuristicEnemySMAX`` for a task of a suite of StarCraft battles
+    (``Suite.scenario_kind``; a ``"map"`` task's unit types beyond SMAX's six, the colossus, are
+    appended as ``EXTRA_UNIT_TYPES``).
 
-    ``smacv2_colossus``: for protoss SMACv2 tasks, draw the colossus-like seventh type with
+    ``smacv2_colossus``: for protoss generated (SMACv2) tasks, draw the colossus-like seventh type with
     SMACv2's full 0.45/0.45/0.1 weights instead of renormalising it away (changes obs/state
     sizes; off by default).  ``env_overrides`` go to SMAX's constructor.
     """
@@ -388,7 +388,8 @@ def make_env(task, smacv2_colossus: bool = False, **env_overrides):
     probs = None
     positions = False
     note = ""
-    if task.suite == "smacv2":
+    kind = SUITES[task.suite].scenario_kind if task.suite in SUITES else ""
+    if kind == "generated":
         race = kw["race"]
         if smacv2_colossus and race == "protoss":
             extra = ("colossus",)
@@ -400,9 +401,8 @@ def make_env(task, smacv2_colossus: bool = False, **env_overrides):
         note = (APPROXIMATION_NOTES["smacv2"].format(missing=", ".join(missing)) if missing else
                 "colossus-like 7th SMAX unit type; SMACv2 start positions with SMAX spawn jitter; no terrain")
         types = [0] * (a + e)  # placeholder: drawn at reset
-    elif task.suite == "smacv1":
-        if task.name in _COLOSSUS_TASKS or "colossus" in (kw["ally_type"], kw["enemy_type"]):
-            extra = ("colossus",)
+    elif kind == "map":
+        extra = tuple(u for u in dict.fromkeys((kw["ally_type"], kw["enemy_type"])) if u in EXTRA_UNIT_TYPES)
         names = list(SMAX_UNIT_TYPES) + list(extra)
         types = [names.index(kw["ally_type"])] * a + [names.index(kw["enemy_type"])] * e
         note = APPROXIMATION_NOTES.get(task.name, "")
@@ -449,10 +449,10 @@ def action_dim(task) -> int:
 
 
 def dims_table() -> dict:
-    """{task id: (obs_dim, state_dim, action_dim)} for every SMACv1 / SMACv2 task."""
+    """{task id: (obs_dim, state_dim, action_dim)} for every task of StarCraft battles (SMACv1, SMACv2)."""
     from envs.registry import all_tasks
 
-    return {t.id: _dims(t) for s in ("smacv1", "smacv2") for t in all_tasks(s)}
+    return {t.id: _dims(t) for s in SUITES.values() if s.scenario_kind for t in all_tasks(s.name)}
 
 
 if __name__ == "__main__":  # pragma: no cover - prints the table for the registry

@@ -13,9 +13,10 @@ the live simulator.
 """
 from __future__ import annotations
 
-#: SMAX's own unit types (marine marauder stalker zealot zergling hydralisk;
-#: ``envs/smax_scenarios.py`` ``SMAX_UNIT_TYPES`` reads them off jaxmarl)
-SMAX_N_UNIT_TYPES = 6
+#: SMAX's own unit types, in SMAX's order (``envs/smax_scenarios.py`` reads them off jaxmarl and
+#: refuses a jaxmarl whose types differ)
+SMAX_UNIT_TYPE_NAMES = ("marine", "marauder", "stalker", "zealot", "zergling", "hydralisk")
+SMAX_N_UNIT_TYPES = len(SMAX_UNIT_TYPE_NAMES)
 #: features of one other unit, and of the agent's own unit, with the six types
 SMAX_UNIT_FEATURES = 7 + SMAX_N_UNIT_TYPES
 SMAX_OWN_FEATURES = 4 + SMAX_N_UNIT_TYPES

@@ -30,6 +30,8 @@ class TaskSpec:
     backend_kwargs: dict = field(default_factory=dict, hash=False, compare=False)
     obs_layout: str = "native"    # what an agent observes: "native" (the simulator's own, SMAC), or for
                                   # MaMuJoCo "authors" | "local" (see MAMUJOCO_OBS_LAYOUTS)
+    enemy_roster: tuple = ()      # SMAC's enemies on the task's map: (count, hit points + shields of each, as
+                                  # SMAC reads SC2's unit stats), the scale of MADT's return bands; () if none
 
     @property
     def id(self) -> str:
@@ -54,3 +56,9 @@ MAMUJOCO_OBS_LAYOUTS = {
              "raw, zero padded to the widest agent",
 }
 DEFAULT_MAMUJOCO_OBS = next(iter(MAMUJOCO_OBS_LAYOUTS))
+#: each MaMuJoCo layout's observation width for a task (authors: the state and a one-hot agent id;
+#: local: the widest agent_obsk=1 observation, which the registry records)
+OBS_LAYOUT_WIDTHS = {
+    "authors": lambda task: task.state_dim + task.n_agents,
+    "local": lambda task: task.backend_kwargs["local_obs_dim"],
+}

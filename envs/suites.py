@@ -29,6 +29,9 @@ class Suite:
                            # and replay, D4RL's expert / medium / medium-replay / medium-expert)
     replay_sample: bool = False   # its one quality is a sample of the whole MAPPO run's replay (SMACv2)
     family: str = ""       # as a caption names it among suites of other metrics ("SMAC tasks"); "" for its title
+    scenario_kind: str = ""  # how the StarCraft backends build its battles: "map" (a fixed map: the task's
+                             # unit types and places, SMACv1) | "generated" (each episode's teams and start
+                             # positions drawn for the task's race, SMACv2); "" for a suite of no battles
 
     @property
     def family_title(self) -> str:
@@ -38,9 +41,9 @@ class Suite:
 #: every suite, in the paper's table order (Tables 1-3)
 SUITES: dict = {s.name: s for s in (
     Suite("smacv1", "SMACv1", "table1_smacv1", "win_rate_pct", ("poor", "medium", "good"),
-          ("smax", "sc2"), True, "smac", family="SMAC"),
+          ("smax", "sc2"), True, "smac", family="SMAC", scenario_kind="map"),
     Suite("smacv2", "SMACv2", "table2_smacv2", "win_rate_pct", ("medium",), ("smax", "sc2"), True, "smac",
-          replay_sample=True, family="SMAC"),
+          replay_sample=True, family="SMAC", scenario_kind="generated"),
     Suite("mamujoco", "MaMuJoCo", "table3_mamujoco", "return_mean",
           ("expert", "medium", "medium-replay", "medium-expert"), ("mamujoco",), False, "d4rl"),
 )}
@@ -49,8 +52,8 @@ SUITES: dict = {s.name: s for s in (
 @dataclass(frozen=True)
 class Backend:
     name: str
-    module: str            # the module that implements it: VectorEnv, evaluate, version (and task_spec
-                           # where it is not its suites' default); ``envs/simulators.py`` dispatches to it
+    module: str            # the module that implements it: VectorEnv, version (and task_spec where it is
+                           # not its suites' default); ``envs/simulators.py`` dispatches to it
     description: str       # as a table's caption names it
     caveat: str = ""       # what a caption adds when runs on it only approximate the paper's task
 
@@ -85,8 +88,8 @@ METRICS: dict = {m.name: m for m in (
 def evaluation_columns() -> list:
     """What an evaluation result must hold for the tables (each ``METRICS`` entry's source, e.g.
     ``win_rate``, ``return_mean``): the columns the training loop writes to curve.csv and
-    metrics.json, so that a new metric is its ``METRICS`` entry and its value in the backends'
-    ``evaluate`` result."""
+    metrics.json, so that a new metric is its ``METRICS`` entry and its value in the result of
+    ``envs/simulators.py`` ``evaluate``."""
     return list(dict.fromkeys(m.source or m.name for m in METRICS.values()))
 
 

@@ -21,7 +21,6 @@ arrays of the program, so an alpha sweep is one program; members that differ in 
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Callable, NamedTuple
 
 import jax
@@ -30,28 +29,20 @@ import numpy as np
 
 from algorithms import algorithm_class, make_config
 from algorithms.base import Draws, LearnerSpec, TrainState, check_batch
+from envs.jax_host import configure_jax
 from harness.data import DeviceData, sample_batch
 from harness.members import varying_fields
 
-_cache = os.environ.get("COMADICE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax"))
-
 
 def configure_host(threads: int = 1, cache: bool = True) -> None:
-    """JAX's settings for training in this process: the persistent compilation cache (a run's
-    program is compiled once per machine, not once per job) and, before JAX starts its CPU
-    backend, ``threads`` XLA threads (one per process: the workflow runs one job per core)."""
-    if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    """JAX's settings for training in this process: ``envs/jax_host.py configure_jax`` (the
+    persistent compilation cache: a run's program is compiled once per machine, not once per job;
+    before JAX starts its CPU backend, ``threads`` XLA threads: one per process, the workflow runs
+    one job per core), float32 products and the unrolled threefry lowering."""
+    configure_jax(threads=threads, cache=cache)
     # float32 products as PyTorch's (a GPU would otherwise take TF32, ~1e-3 relative: the learners
     # were checked against their PyTorch runs in float32)
     jax.config.update("jax_default_matmul_precision", "highest")
-    try:
-        if cache:
-            jax.config.update("jax_compilation_cache_dir", _cache)
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    except Exception:  # noqa: BLE001 - a jax without the option trains without the cache
-        pass
     unroll_threefry_on_cpu()
 
 

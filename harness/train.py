@@ -61,7 +61,7 @@ import yaml
 from envs.dataset import file_sha256, load_dataset, obs_nbytes
 from envs.files import atomic_write_bytes, atomic_write_text
 from envs.resume import load_resume, save_resume, set_aside
-from envs.simulators import backend_version, evaluate, make_vector_env
+from envs.simulators import ResumableVectorEnv, backend_version, evaluate, make_vector_env
 from envs.suites import evaluation_columns
 from harness.data import DeviceData, device_data, spec_from_dataset
 from harness.engine import Engine, configure_host, make_engine, member, stack, to_host
@@ -372,7 +372,8 @@ def _prepare(cfgs: list, out_dirs: list, log):
     gamma = hp0.get("gamma", 0.99)
     value_bound = max(float(np.abs(rewards).max()), 1e-6) / (1.0 - gamma)
 
-    venv = make_vector_env(task, cfg.eval_episodes * len(cfgs), seed=10_000 + cfg.seed)
+    # one seed group per member: member k's episodes are those of its run alone
+    venv = make_vector_env(task, cfg.eval_episodes * len(cfgs), seed=[10_000 + c.seed for c in cfgs])
     venv.warm_up()  # simulator compilation stays out of the timed loop
     run = _Run(cfg=cfg, log=log, device=device, ds=ds, checksum=checksum, task=task, data=data, engine=engine,
                n_updates=n_updates, value_bound=value_bound, venv=venv,
@@ -424,8 +425,8 @@ def _resume_or_start(run: _Run, m: _Member, k: int):
     try:
         state = _train_state_from(saved["train_state"], run.engine.learner, fresh)
         curve, step = list(saved["curve"]), int(saved["step"])
-        if k == 0 and saved.get("env") is not None and hasattr(run.venv, "set_rng_state"):
-            run.venv.set_rng_state(saved["env"])
+        if saved.get("env") is not None and isinstance(run.venv, ResumableVectorEnv):
+            run.venv.set_state(saved["env"], group=k)  # what decides member k's next evaluation episodes
     except Exception as exc:  # noqa: BLE001 - a state that loads but does not fit this learner
         set_aside(m.resume_path, f"resume state does not fit the run ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0][:300] if str(exc) else ''})", run.log)
@@ -471,7 +472,8 @@ def _train_loop(run: _Run, members: list, states, hooks: RunHooks) -> None:
             if m.step < run.n_updates and m.cfg.resume:
                 save_resume(m.resume_path, m.fingerprint, {
                     "step": m.step, "curve": m.curve, "train_state": _train_state_arrays(member(states, k)),
-                    "env": run.venv.rng_state() if hasattr(run.venv, "rng_state") else None})
+                    "env": (run.venv.get_state(episodes=False, group=k)
+                            if isinstance(run.venv, ResumableVectorEnv) else None)})
             if hooks.after_evaluation is not None:
                 hooks.after_evaluation(m.step, m.curve)
             if m.step >= run.n_updates:

@@ -6,6 +6,7 @@
   (``[ComaDICE, comadice]`` or ``[Hopper_3x1, "Hopper 3x1"]`` would make every row twice);
   variant names are path-safe, not ``default``, and not those of the ablation variants.
 - ``fail_run_problems``: every ``fail_runs`` entry names a run of the grid.
+- ``renamed_key_problems``: dataset keys of earlier configs, refused naming their replacements.
 - ``behaviour_problems``: the paper generator's SMAX MAPPO settings fit together (a BPTT chunk
   that divides the rollout, minibatches that divide its sequences, at least one update per run).
 
@@ -83,27 +84,52 @@ def name_problems(config: dict, ablation_names=()) -> list:
     return out
 
 
+#: dataset keys of earlier configs and the keys that replaced them (``renamed_key_problems``)
+RENAMED_DATASET_KEYS = {
+    "smax_episodes": "datasets.smac_like.episodes",
+    "mamujoco_episodes": "datasets.d4rl_like.episodes",
+    "ars_iterations": "datasets.d4rl_like.ars_iterations",
+    "mappo_env_steps": "datasets.smac_like.mappo.env_steps and datasets.d4rl_like.mappo.env_steps",
+    "mappo": "datasets.smac_like.mappo (was mappo.smax) and datasets.d4rl_like.mappo (was mappo.mamujoco)",
+}
+
+
+def renamed_key_problems(config: dict) -> list:
+    """Dataset keys of earlier configs, each refused naming the keys that replaced it (the datasets
+    section is keyed by the suites' dataset kind: ``smac_like``, ``d4rl_like``)."""
+    d = config.get("datasets")
+    if not isinstance(d, dict):
+        return []
+    return [f"datasets.{old} is no longer read: use {new}" for old, new in RENAMED_DATASET_KEYS.items() if old in d]
+
+
+def check_renamed_keys(config: dict) -> None:
+    problems = renamed_key_problems(config)
+    if problems:
+        raise ValueError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
 def behaviour_problems(config: dict) -> list:
-    """The SMAX behaviour runs' settings (``datasets.mappo.smax``) checked as the learner checks them
-    (``behaviour.smax_mappo_config``, no JAX needed), for every SMAX task of the grid."""
-    from behaviour.smax_mappo_config import SMAXMAPPOConfig
+    """The SMAC-like behaviour runs' settings (``datasets.smac_like.mappo``) checked as the learner
+    checks them (``behaviour.smac_like.mappo_config``, no JAX needed), for every SMAC task of the grid."""
+    from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
     from envs.suites import get_suite
-    from pipeline.costs import smax_env_steps
+    from pipeline.costs import smac_like_env_steps
 
     d = config.get("datasets") or {}
     if d.get("generator", "smoke") != "paper":
         return []
-    smax = dict(((d.get("mappo") or {}).get("smax")) or {})
-    per_task = smax.pop("task_env_steps", None) or {}
-    smax.pop("env_steps", None)
+    mappo = dict(((d.get("smac_like") or {}).get("mappo")) or {})
+    per_task = mappo.pop("task_env_steps", None) or {}
+    mappo.pop("env_steps", None)
     tasks = {t for s, t, _ in task_cells(config) if get_suite(s).dataset_kind == "smac"}
-    problems = [f"datasets.mappo.smax.task_env_steps: {t!r} is not a SMAC task of this config"
+    problems = [f"datasets.smac_like.mappo.task_env_steps: {t!r} is not a SMAC task of this config"
                 for t in per_task if t not in tasks]
     for task in sorted(tasks):
         try:
-            SMAXMAPPOConfig(**smax).validate(smax_env_steps(config, task))
+            SMAXMAPPOConfig(**mappo).validate(smac_like_env_steps(config, task))
         except (TypeError, ValueError) as exc:
-            problems.append(f"datasets.mappo.smax ({task}): {exc}")
+            problems.append(f"datasets.smac_like.mappo ({task}): {exc}")
     return problems
 
 
@@ -112,13 +138,13 @@ def _gib(n: float) -> str:
 
 
 def memory_problems(config: dict, memory: int = None) -> list:
-    """Settings whose memory cannot fit this machine (``envs.host_memory.machine_memory_bytes``), named
+    """Settings whose memory cannot fit this machine (``envs.dataset.machine_memory_bytes``), named
     by key, before any job: a SMAX MAPPO update holds ``num_envs x rollout_steps`` steps of the
     task's observations (``pipeline.costs.smax_rollout_bytes``; past the memory XLA fails inside
-    the run naming no setting), and a SMAC dataset's ``smax_episodes`` episodes are held in memory
+    the run naming no setting), and a SMAC dataset's ``smac_like.episodes`` episodes are held in memory
     until it is written (``smax_episode_bytes``: each at its longest).  Each says how much would fit."""
-    from behaviour.smax_mappo_config import SMAXMAPPOConfig
-    from envs.host_memory import machine_memory_bytes
+    from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
+    from envs.dataset import machine_memory_bytes
     from envs.registry import get_task
     from envs.suites import get_suite
     from pipeline.costs import smax_episode_bytes, smax_rollout_bytes, smax_rollout_step_bytes
@@ -127,20 +153,20 @@ def memory_problems(config: dict, memory: int = None) -> list:
     d = config.get("datasets") or {}
     smac = sorted({(s, t) for s, t, _ in task_cells(config) if get_suite(s).dataset_kind == "smac"})
     problems = []
-    episodes = d.get("smax_episodes")
+    episodes = (d.get("smac_like") or {}).get("episodes")
     for suite, name in smac:
         task = get_task(name, suite)
         if isinstance(episodes, int) and episodes * smax_episode_bytes(task) > memory:
             fit = memory // smax_episode_bytes(task)
-            problems.append(f"datasets.smax_episodes: {episodes:,} episodes of {task.id} take up to "
+            problems.append(f"datasets.smac_like.episodes: {episodes:,} episodes of {task.id} take up to "
                             f"{_gib(episodes * smax_episode_bytes(task))} in memory ({task.episode_limit} steps "
                             f"each at most), more than this machine's {_gib(memory)}; at most {fit:,} fit")
     if d.get("generator", "smoke") != "paper":
         return problems
-    smax = {k: v for k, v in (((d.get("mappo") or {}).get("smax")) or {}).items()
-            if k not in ("env_steps", "task_env_steps")}
+    mappo = {k: v for k, v in (((d.get("smac_like") or {}).get("mappo")) or {}).items()
+             if k not in ("env_steps", "task_env_steps")}
     try:
-        cfg = SMAXMAPPOConfig(**smax)
+        cfg = SMAXMAPPOConfig(**mappo)
     except TypeError:
         return problems  # an unknown field: behaviour_problems names it
     if not all(isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1 for k in ("num_envs", "rollout_steps",
@@ -151,7 +177,7 @@ def memory_problems(config: dict, memory: int = None) -> list:
         need = smax_rollout_bytes(task, cfg.num_envs, cfg.rollout_steps, cfg.hidden, bool(cfg.agent_id))
         if need > memory:
             per_step = smax_rollout_bytes(task, 1, 1, cfg.hidden, bool(cfg.agent_id))
-            problems.append(f"datasets.mappo.smax.num_envs x rollout_steps: {cfg.num_envs} x {cfg.rollout_steps} "
+            problems.append(f"datasets.smac_like.mappo.num_envs x rollout_steps: {cfg.num_envs} x {cfg.rollout_steps} "
                             f"steps of {task.id} need about {_gib(need)} in an update "
                             f"({smax_rollout_step_bytes(task, cfg.hidden, bool(cfg.agent_id)):,} bytes a step, "
                             f"held more than once), more than this machine's {_gib(memory)}; "
@@ -305,6 +331,7 @@ def validate_config(config: dict, config_files=()) -> dict:
     import jsonschema
 
     check_config_files(config_files)
+    check_renamed_keys(config)
     check_config_types(config)
     try:
         _validator_filling_defaults(load_schema()).validate(config)

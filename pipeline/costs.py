@@ -67,34 +67,36 @@ def train_mem_mb(suite: str, task: str) -> int:
     return 8_000 if _on_mujoco(suite) or "10_vs" in task else 4_000
 
 
-def smax_env_steps(config: dict, task: str = None) -> int:
-    """Env steps of a SMAX MAPPO behaviour run of ``task``: ``datasets.mappo.smax.task_env_steps[task]``,
-    else ``datasets.mappo.smax.env_steps``, else the profile-wide ``datasets.mappo_env_steps``."""
-    d = config["datasets"]
-    smax = (d.get("mappo") or {}).get("smax", {})
-    per_task = smax.get("task_env_steps") or {}
+def smac_like_env_steps(config: dict, task: str = None) -> int:
+    """Env steps of a SMAC-like MAPPO behaviour run of ``task``: ``datasets.smac_like.mappo.task_env_steps[task]``,
+    else ``datasets.smac_like.mappo.env_steps``, else 1M."""
+    mappo = (config["datasets"].get("smac_like") or {}).get("mappo") or {}
+    per_task = mappo.get("task_env_steps") or {}
     if task is not None and task in per_task:
         return int(per_task[task])
-    return int(smax.get("env_steps", d.get("mappo_env_steps", 1_000_000)))
+    return int(mappo.get("env_steps", 1_000_000))
+
+
+def d4rl_like_env_steps(config: dict) -> int:
+    """Env steps of a D4RL-like MAPPO behaviour run: ``datasets.d4rl_like.mappo.env_steps``, else 1M."""
+    return int(((config["datasets"].get("d4rl_like") or {}).get("mappo") or {}).get("env_steps", 1_000_000))
 
 
 def behaviour_runtime(config: dict, suite: str, task: str = None) -> int:
     """Minutes for a behaviour run: MAPPO env steps (MaMuJoCo twice as slow), or ARS."""
     d = config["datasets"]
     if d.get("generator", "smoke") == "paper":
-        mamujoco = (d.get("mappo") or {}).get("mamujoco") or {}
-        steps = (smax_env_steps(config, task) if not _on_mujoco(suite)
-                 else mamujoco.get("env_steps", d.get("mappo_env_steps", 1_000_000)))
+        steps = smac_like_env_steps(config, task) if not _on_mujoco(suite) else d4rl_like_env_steps(config)
         return _minutes(steps / MAPPO_STEPS_PER_MIN * 60 * (2 if _on_mujoco(suite) else 1), floor=30)
-    return _minutes(d["ars_iterations"] * 30, floor=30)   # ARS: about 30 s per iteration
+    return _minutes(d["d4rl_like"]["ars_iterations"] * 30, floor=30)   # ARS: about 30 s per iteration
 
 
 def dataset_runtime(config: dict, suite: str) -> int:
     """Minutes to roll out a dataset's episodes from a behaviour policy."""
     d = config["datasets"]
     if _on_mujoco(suite):
-        return _minutes(d["mamujoco_episodes"] * 4 * 1000 / MAMUJOCO_STEPS_PER_S, floor=30)
-    return _minutes(d["smax_episodes"] * SMAX_EVAL_S_PER_EPISODE * 20, floor=30)
+        return _minutes(d["d4rl_like"]["episodes"] * 4 * 1000 / MAMUJOCO_STEPS_PER_S, floor=30)
+    return _minutes(d["smac_like"]["episodes"] * SMAX_EVAL_S_PER_EPISODE * 20, floor=30)
 
 
 # -- memory a setting needs, judged before any job (pipeline.config_checks memory_problems) ------

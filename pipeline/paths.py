@@ -53,17 +53,18 @@ class Paths:
     def dataset(self, suite="{suite}", task="{task}", quality="{quality}") -> str:
         return f"{self.results}/datasets/{suite}/{task}/{quality}.h5"
 
-    def mappo_run(self, suite="{suite}", task="{task}") -> str:
+    def smac_like_run(self, suite="{suite}", task="{task}") -> str:
+        """The JAX MAPPO run whose checkpoints and replay make a SMAC-like suite's datasets (paper generator)."""
         return f"{self.results}/behaviour/{suite}/{task}/mappo_run.npz"
 
-    def mappo_curve(self, suite="{suite}", task="{task}") -> str:
+    def smac_like_curve(self, suite="{suite}", task="{task}") -> str:
         return f"{self.results}/behaviour/{suite}/{task}/mappo_curve.csv"
 
-    def d4rl_behaviour(self, suite="{suite}", task="{task}") -> str:
-        """The ARS / MAPPO run whose checkpoints and replay make a D4RL-style suite's datasets."""
-        return f"{self.results}/behaviour/{suite}/{task}/run.pt"  # behaviour/runs.py: no pickle.load
+    def d4rl_like_run(self, suite="{suite}", task="{task}") -> str:
+        """The ARS / MAPPO run whose checkpoints and replay make a D4RL-like suite's datasets."""
+        return f"{self.results}/behaviour/{suite}/{task}/run.pt"  # behaviour/d4rl_like/run_file.py: no pickle.load
 
-    def d4rl_curve(self, suite="{suite}", task="{task}") -> str:
+    def d4rl_like_curve(self, suite="{suite}", task="{task}") -> str:
         """That run's learning curve: one row per evaluation (iteration, env_steps, return_mean, ...)."""
         return f"{self.results}/behaviour/{suite}/{task}/curve.csv"
 

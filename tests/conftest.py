@@ -1,9 +1,10 @@
-import os
-
 import pytest
 import torch
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+from envs.jax_host import configure_jax
+
+# the tests run JAX on the CPU, with the compilation cache the entry points use
+configure_jax(platform="cpu")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from behaviour.ars import train_ars
+from behaviour.d4rl_like.ars import train_ars
 from envs.registry import get_task
 from envs.resume import resume_path
 
@@ -85,8 +85,9 @@ def test_a_corrupt_resume_file_restarts_the_run(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# MAPPO (SMAX and MaMuJoCo): the run's state and both simulators' states are saved every
-# ``resume_every`` iterations; wall-clock fields (``wall_s``) are the only ones that may differ.
+# MAPPO on MaMuJoCo (behaviour.d4rl_like.mappo): the run's state and both simulators' states are
+# saved every ``resume_every`` iterations; wall-clock fields (``wall_s``) are the only ones that may
+# differ.  (The SMAC-like JAX learner's resume: tests/test_smax_mappo.py.)
 
 def _mappo_digest(run) -> str:
     import torch
@@ -103,20 +104,20 @@ def _mappo_digest(run) -> str:
 
 
 def _mappo_case(kind):
-    from behaviour.mappo import MAPPOConfig
-    if kind == "smax":
-        cfg = MAPPOConfig(num_envs=4, rollout_steps=16, eval_episodes=4, epochs=2, hidden=16)
-        # 4 iterations; SMACv2-style reservoir of recorded episodes
-        return get_task("smacv1/5m_vs_6m"), dict(env_steps=4 * 16 * 4, cfg=cfg, seed=1, n_checkpoints=5,
-                                                  record_episodes=3)
-    cfg = MAPPOConfig(num_envs=2, rollout_steps=48, eval_episodes=2, epochs=2, hidden=16)
-    # 4 iterations of 96 steps: episodes run across iteration (and so resume) boundaries; every episode kept
-    return HOPPER, dict(env_steps=2 * 48 * 4, cfg=cfg, seed=1, n_checkpoints=5, record_episodes=-1)
+    from behaviour.d4rl_like.mappo import MAPPOConfig
+    # the plain MLP, one minibatch, squared value loss, reward scaling: the options the MaMuJoCo defaults leave off
+    plain = dict(layer_norm=False, value_norm=False, huber_delta=0.0, std_max=0.0, lr_decay=False,
+                 bootstrap_truncation=False, reward_scale=True, clip_each=False, minibatches=1)
+    cfg = MAPPOConfig(num_envs=2, rollout_steps=48, eval_episodes=2, epochs=2, hidden=16, **plain)
+    # 4 iterations of 96 steps: episodes run across iteration (and so resume) boundaries; "reservoir": a
+    # uniform sample of 3 of them (record_episodes=K > 0), else every episode kept
+    return HOPPER, dict(env_steps=2 * 48 * 4, cfg=cfg, seed=1, n_checkpoints=5,
+                        record_episodes=3 if kind == "reservoir" else -1)
 
 
-@pytest.mark.parametrize("kind", ["smax", "mamujoco"])
+@pytest.mark.parametrize("kind", ["reservoir", "mamujoco"])
 def test_an_interrupted_mappo_run_resumes_bit_identically(tmp_path, kind):
-    from behaviour.mappo import train_mappo
+    from behaviour.d4rl_like.mappo import train_mappo
     task, kw = _mappo_case(kind)
     whole = train_mappo(task, **kw, log=lambda s: None)
     resume = resume_path(tmp_path / "mappo.pkl")
@@ -134,7 +135,7 @@ def test_an_interrupted_mappo_run_resumes_bit_identically(tmp_path, kind):
 def test_a_mappo_resume_file_of_another_configuration_is_refused(tmp_path):
     import dataclasses
 
-    from behaviour.mappo import train_mappo
+    from behaviour.d4rl_like.mappo import train_mappo
     task, kw = _mappo_case("mamujoco")
     resume = resume_path(tmp_path / "run.pkl")
     with pytest.raises(Killed):

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 import torch
 
-from behaviour.ars import mamujoco_from_ars, train_ars
+from behaviour.d4rl_like.ars import train_ars
+from behaviour.d4rl_like.datasets import mamujoco_from_ars
 from envs.dataset import write_dataset
 from envs.registry import get_task
 from envs.resume import load_resume, resume_path, save_resume
@@ -61,7 +62,7 @@ def hopper_dataset(tmp_path_factory, ars_run):
 
 def test_a_behaviour_run_round_trips_through_the_safe_format(tmp_path, ars_run):
     from analysis.behaviour_curves import run_curve
-    from behaviour.runs import load_behaviour_run, save_behaviour_run
+    from behaviour.d4rl_like.run_file import load_behaviour_run, save_behaviour_run
 
     path = tmp_path / "run.pt"
     save_behaviour_run({**ars_run, "kind": "ars"}, path)
@@ -73,7 +74,7 @@ def test_a_behaviour_run_round_trips_through_the_safe_format(tmp_path, ars_run):
 
 @pytest.mark.parametrize("writer", ["torch", "pickle"])
 def test_a_crafted_behaviour_run_is_refused_and_runs_nothing(tmp_path, writer):
-    from behaviour.runs import load_behaviour_run
+    from behaviour.d4rl_like.run_file import load_behaviour_run
 
     marker = tmp_path / "code_ran"
     bad = tmp_path / "run.pt"
@@ -391,10 +392,11 @@ def test_a_damaged_run_file_stops_aggregation_naming_it(tmp_path, case):
     ("seeds", [0, 10**30], "seeds.1: 1000000000000000000000000000000 is greater than the maximum of 2147483647"),
     ("seeds", [2**31], "seeds.0"),
     ("datasets.seed", 2**40, "datasets.seed"),
-    ("datasets.smax_episodes", 10**9, "datasets.smax_episodes"),
-    ("datasets.mamujoco_episodes", 10**9, "datasets.mamujoco_episodes"),
-    ("datasets.ars_iterations", 10**9, "datasets.ars_iterations"),
-    ("datasets.mappo_env_steps", 10**13, "datasets.mappo_env_steps"),
+    ("datasets.smac_like.episodes", 10**9, "datasets.smac_like.episodes"),
+    ("datasets.d4rl_like.episodes", 10**9, "datasets.d4rl_like.episodes"),
+    ("datasets.d4rl_like.ars_iterations", 10**9, "datasets.d4rl_like.ars_iterations"),
+    ("datasets.smac_like.mappo.env_steps", 10**13, "datasets.smac_like.mappo.env_steps"),
+    ("datasets.d4rl_like.mappo.env_steps", 10**13, "datasets.d4rl_like.mappo.env_steps"),
 ])
 def test_an_absurd_size_is_refused_by_the_config_checks(tmp_path, capsys, key, value, words):
     import yaml
@@ -436,8 +438,7 @@ def _copy(src, dst):
 def test_an_hdf5_soft_link_loop_is_named(tmp_path, good_h5):
     import h5py
 
-    from envs.dataset import load_dataset, obs_nbytes
-    from envs.dataset_checks import DatasetError
+    from envs.dataset import DatasetError, load_dataset, obs_nbytes
 
     bad = _copy(good_h5, tmp_path / "loop.h5")
     with h5py.File(bad, "r+") as f:
@@ -452,8 +453,8 @@ def test_an_hdf5_soft_link_loop_is_named(tmp_path, good_h5):
 def test_an_omiga_file_with_a_link_loop_is_named(tmp_path):
     import h5py
 
-    from envs.dataset_checks import DatasetError
-    from envs.importers.omiga_hdf5 import import_omiga_hdf5
+    from envs.dataset import DatasetError
+    from envs.importers import import_omiga_hdf5
 
     bad = tmp_path / "loop.hdf5"
     with h5py.File(bad, "w") as f:
@@ -468,8 +469,7 @@ def test_an_omiga_file_with_a_link_loop_is_named(tmp_path):
 def test_a_deeply_nested_json_attribute_is_named(tmp_path, good_h5):
     import h5py
 
-    from envs.dataset import load_dataset
-    from envs.dataset_checks import DatasetError
+    from envs.dataset import DatasetError, load_dataset
 
     bad = _copy(good_h5, tmp_path / "nested.h5")
     with h5py.File(bad, "r+") as f:
@@ -480,37 +480,34 @@ def test_a_deeply_nested_json_attribute_is_named(tmp_path, good_h5):
 
 def test_a_dataset_larger_than_the_available_memory_is_refused(tmp_path, good_h5, monkeypatch):
     """The size check compares with the memory available now, not the physical memory."""
-    from envs import host_memory
-    from envs.dataset import load_dataset
-    from envs.dataset_checks import DatasetError
+    import envs.dataset as td
 
-    monkeypatch.setattr(host_memory, "physical_memory_bytes", lambda: 1 << 40)  # plenty of RAM ...
-    monkeypatch.setattr(host_memory, "available_memory_bytes", lambda: 1024)  # ... but 1 KiB of it free
-    with pytest.raises(DatasetError, match=f"{good_h5}: declares .* GiB of arrays, more than the memory "
-                                           r"available now \(0.0 GiB of 1024.0 GiB\)"):
-        load_dataset(good_h5)
+    monkeypatch.setattr(td, "_physical_bytes", lambda: 1 << 40)  # plenty of RAM ...
+    monkeypatch.setattr(td, "available_memory_bytes", lambda: 1024)  # ... but 1 KiB of it free
+    with pytest.raises(td.DatasetError, match=f"{good_h5}: declares .* GiB of arrays, more than the memory "
+                                              r"available now \(0.0 GiB of 1024.0 GiB\)"):
+        td.load_dataset(good_h5)
 
 
 def test_available_memory_is_below_physical_memory():
-    from envs.host_memory import available_memory_bytes, physical_memory_bytes
+    from envs.dataset import _physical_bytes, available_memory_bytes
 
-    assert 0 < available_memory_bytes() <= physical_memory_bytes()
+    assert 0 < available_memory_bytes() <= _physical_bytes()
 
 
 def test_a_memory_error_while_loading_names_the_file(tmp_path, good_h5, monkeypatch):
     import envs.dataset as td
-    from envs.dataset_checks import DatasetError
 
     def no_memory(*a, **kw):
         raise MemoryError()
-    monkeypatch.setattr(td, "check_dataset", no_memory)
-    with pytest.raises(DatasetError, match=f"{good_h5}: out of memory while loading it"):
+    monkeypatch.setattr(td, "validate", no_memory)
+    with pytest.raises(td.DatasetError, match=f"{good_h5}: out of memory while loading it"):
         td.load_dataset(good_h5)
 
 
 @pytest.mark.parametrize("layout", ["comadice-npz", "omiga-hdf5"])
 def test_a_directory_given_to_an_importer_is_named_as_one(tmp_path, layout):
-    from envs.dataset_checks import DatasetError
+    from envs.dataset import DatasetError
     from envs.importers import import_dataset
 
     folder = tmp_path / "data.npz"
@@ -522,8 +519,8 @@ def test_a_directory_given_to_an_importer_is_named_as_one(tmp_path, layout):
 @pytest.mark.parametrize("content,words", [(b"obs,actions\n1,2\n", "it is text starting 'obs,actions"),
                                            (pickle.dumps({"obs": 1}), "it is a Python pickle")])
 def test_a_file_that_is_not_an_npz_is_named_as_such(tmp_path, content, words):
-    from envs.dataset_checks import DatasetError
-    from envs.importers.comadice_npz import import_comadice_npz
+    from envs.dataset import DatasetError
+    from envs.importers import import_comadice_npz
 
     bad = tmp_path / "hopper.npz"
     bad.write_bytes(content)
@@ -534,8 +531,8 @@ def test_a_file_that_is_not_an_npz_is_named_as_such(tmp_path, content, words):
 
 
 def test_a_text_file_given_as_omiga_hdf5_is_named(tmp_path):
-    from envs.dataset_checks import DatasetError
-    from envs.importers.omiga_hdf5 import import_omiga_hdf5
+    from envs.dataset import DatasetError
+    from envs.importers import import_omiga_hdf5
 
     bad = tmp_path / "hopper.hdf5"
     bad.write_text("hello\n")
@@ -585,8 +582,8 @@ def test_recovery_after_the_workflow_manager_is_killed(tmp_path):
 
 
 def test_a_mappo_resume_state_that_does_not_fit_is_set_aside(tmp_path):
-    """behaviour/mappo.py: a state_dict of other shapes under a matching fingerprint."""
-    from behaviour.mappo import MAPPOConfig, train_mappo
+    """behaviour/d4rl_like/mappo.py: a state_dict of other shapes under a matching fingerprint."""
+    from behaviour.d4rl_like.mappo import MAPPOConfig, train_mappo
 
     kw = dict(env_steps=2 * 48 * 3, cfg=MAPPOConfig(num_envs=2, rollout_steps=48, eval_episodes=2, epochs=1,
                                                      hidden=16), seed=1, n_checkpoints=4)

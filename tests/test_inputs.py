@@ -11,11 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from envs.dataset import from_episodes, load_dataset, obs_nbytes, write_dataset
-from envs.dataset_checks import DatasetError, check_against_task
-from envs.importers.comadice_npz import import_comadice_npz
-from envs.importers.madt import import_madt_episodes
-from envs.importers.omiga_hdf5 import import_omiga_hdf5
+from envs.dataset import DatasetError, check_against_task, from_episodes, load_dataset, obs_nbytes, write_dataset
+from envs.importers import import_comadice_npz, import_madt_episodes, import_omiga_hdf5
 from envs.registry import get_task
 
 SMAC = get_task("smacv1/5m_vs_6m")      # 5 agents, obs 140, state 132, 11 actions
@@ -306,7 +303,8 @@ def test_hyperparameters_are_typed_and_range_checked(smoke_config, hp, message):
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["train"].update(n_updates=20.0), "train.n_updates: 20.0 must be an integer: write 20"),
     (lambda c: c["train"].update(batch_size="big"), r"train.batch_size: 'big' \(str\) must be an integer"),
-    (lambda c: c["datasets"].update(smax_episodes="1e3"), "datasets.smax_episodes: .*reads 1e3 .* as text"),
+    (lambda c: c["datasets"]["smac_like"].update(episodes="1e3"),
+     "datasets.smac_like.episodes: .*reads 1e3 .* as text"),
     (lambda c: c["ablations"].update(alpha=["1e-2"]), r"ablations.alpha\[0\]: '1e-2' \(str\) must be a number"),
     (lambda c: c.update(seeds=[0, 1.0]), r"seeds\[1\]: 1.0 must be an integer: write 1"),
 ])

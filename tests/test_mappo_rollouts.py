@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from behaviour.d4rl_like.running_stats import RunningMeanVar
 from behaviour.episodes import EpisodeRecorder, RolloutEpisodes, episode_arrays
-from behaviour.running_stats import RunningMeanVar
 from envs.mamujoco_backend import MaMuJoCoVectorEnv
 from envs.registry import get_task
 
@@ -122,12 +122,12 @@ def test_direct_physics_equals_gymnasiums_step_time_limits_included(name, limit)
 
 
 def test_a_run_with_the_mamujoco_settings_resumes_bit_identically(tmp_path):
-    from behaviour.mappo import mamujoco_config, train_mappo
+    from behaviour.d4rl_like.mappo import mappo_config, train_mappo
     from envs.resume import resume_path
     from tests.test_behaviour_resume import Killed, _kill_at_mappo, _mappo_digest
 
     task = dataclasses.replace(get_task("Hopper_3x1"), episode_limit=40)   # time-limit cuts bootstrap
-    cfg = mamujoco_config(dict(num_envs=2, rollout_steps=48, eval_episodes=2, epochs=2, hidden=16, state_value=True,
+    cfg = mappo_config(dict(num_envs=2, rollout_steps=48, eval_episodes=2, epochs=2, hidden=16, state_value=True,
                                 minibatches=2))
     assert cfg.value_norm and cfg.lr_decay and cfg.bootstrap_truncation and cfg.layer_norm
     kw = dict(env_steps=2 * 48 * 4, cfg=cfg, seed=1, n_checkpoints=5, record_episodes=-1)

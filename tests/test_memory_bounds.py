@@ -14,7 +14,7 @@ GIB = 2**30
 
 def _checked(tmp_path, capsys, edit, memory, monkeypatch, profile="smoke"):
     from pipeline import config_checks
-    monkeypatch.setattr("envs.host_memory.machine_memory_bytes", lambda: memory)
+    monkeypatch.setattr("envs.dataset.machine_memory_bytes", lambda: memory)
     cfg = yaml.safe_load((ROOT / "config" / f"{profile}.yaml").read_text())
     edit(cfg)
     path = tmp_path / "big.yaml"
@@ -25,23 +25,23 @@ def _checked(tmp_path, capsys, edit, memory, monkeypatch, profile="smoke"):
 
 def _paper_smax(cfg, **settings):
     cfg["datasets"]["generator"] = "paper"
-    cfg["datasets"].setdefault("mappo", {}).setdefault("smax", {}).update(settings)
+    cfg["datasets"]["smac_like"].setdefault("mappo", {}).update(settings)
 
 
 def test_smax_rollout_at_the_documented_maximum_is_refused_naming_the_keys(tmp_path, capsys, monkeypatch):
     code, err = _checked(tmp_path, capsys, lambda c: _paper_smax(c, num_envs=4096, rollout_steps=4096, env_steps=10**9),
                          24 * GIB, monkeypatch)
     assert code == 2, err
-    assert "datasets.mappo.smax.num_envs x rollout_steps: 4096 x 4096" in err and "smacv1/5m_vs_6m" in err, err
+    assert "datasets.smac_like.mappo.num_envs x rollout_steps: 4096 x 4096" in err and "smacv1/5m_vs_6m" in err, err
     assert "24.0 GiB" in err and "must stay below" in err, err
 
 
-def test_smax_episodes_at_the_documented_maximum_is_refused_naming_the_key(tmp_path, capsys, monkeypatch):
+def test_smac_like_episodes_at_the_documented_maximum_is_refused_naming_the_key(tmp_path, capsys, monkeypatch):
     def edit(cfg):
-        cfg["datasets"]["smax_episodes"] = 1_000_000
+        cfg["datasets"]["smac_like"]["episodes"] = 1_000_000
     code, err = _checked(tmp_path, capsys, edit, 24 * GIB, monkeypatch)
     assert code == 2, err
-    assert "datasets.smax_episodes: 1,000,000 episodes of smacv2/protoss_5_vs_5" in err and "fit" in err, err
+    assert "datasets.smac_like.episodes: 1,000,000 episodes of smacv2/protoss_5_vs_5" in err and "fit" in err, err
 
 
 @pytest.mark.parametrize("profile", ["smoke", "mini", "reference", "config"])

@@ -47,7 +47,7 @@ def tiny_config(**over):
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg.update(profile="test", suites={"smacv1": {"tasks": ["5m_vs_6m"], "qualities": ["medium"]}},
                algorithms=["BC", "ComaDICE"], seeds=[0, 1], ablations={})
-    cfg["datasets"]["smax_episodes"] = 16
+    cfg["datasets"]["smac_like"]["episodes"] = 16
     cfg["train"].update(n_updates=20, n_evals=1, eval_episodes=4)
     cfg.update(over)
     return cfg
@@ -67,10 +67,10 @@ def test_paper_grid_dry_run_lists_every_task_quality_algorithm_and_seed(tmp_path
     cells = task_cells(cfg)                   # Tables 1-3: task x quality, a dataset each
     smac = [c for c in cells if SUITES[c[0]].dataset_kind == "smac"]
     d4rl = [c for c in cells if SUITES[c[0]].dataset_kind == "d4rl"]
-    assert counts["smax_dataset"] == len(smac) and counts["d4rl_dataset"] == len(d4rl)
+    assert counts["smac_like_dataset"] == len(smac) and counts["d4rl_like_dataset"] == len(d4rl)
     # one behaviour run per task, whatever its qualities
-    assert counts["mappo_behaviour"] == len({c[:2] for c in smac})
-    assert counts["d4rl_behaviour"] == len({c[:2] for c in d4rl})
+    assert counts["smac_like_behaviour"] == len({c[:2] for c in smac})
+    assert counts["d4rl_like_behaviour"] == len({c[:2] for c in d4rl})
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -104,7 +104,7 @@ def test_a_failed_seed_is_the_only_job_rerun(tmp_path):
     # the next invocation (the cause fixed) reruns that seed alone, then the reports
     fixed = tiny_config()
     counts = job_counts(snakemake(tmp_path, "-n", config=fixed).stdout)
-    assert counts.get("train") == 1 and "smax_dataset" not in counts
+    assert counts.get("train") == 1 and "smac_like_dataset" not in counts
     snakemake(tmp_path, config=fixed)
     table = (tmp_path / TEST.report("table1_smacv1.tex")).read_text()
     assert "ComaDICE" in table and "--" not in table.split("midrule")[1]
@@ -132,7 +132,7 @@ def test_config_overrides_compose_with_the_default_config(tmp_path):
     """--config on the paper grid (no --configfile): merged into config/config.yaml, nested keys typed."""
     target = Paths("paper").dataset("smacv1", "5m_vs_6m", "good")
     proc = snakemake(tmp_path, "-n", target, "--config", "train={n_evals: 5, device: cpu}")
-    assert "smax_dataset" in job_counts(proc.stdout)
+    assert "smac_like_dataset" in job_counts(proc.stdout)
     proc = snakemake(tmp_path, "-n", target, "--config", "train={n_evals: 0}", check=False)
     assert proc.returncode != 0 and "n_evals" in proc.stdout + proc.stderr
 

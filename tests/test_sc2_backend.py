@@ -18,8 +18,7 @@ from envs.sc2_backend import (
     sc2_task_spec,
     smacv2_env_args,
 )
-from envs.simulators import evaluate
-from envs.smax_backend import evaluate_smax
+from envs.simulators import ResumableVectorEnv, VectorEnv, evaluate
 
 TASK = get_task("5m_vs_6m")   # registry spec: SMAX's dimensions
 OBS, STATE, ACTIONS = 55, 98, 12  # smac's 5m_vs_6m (4 move + 6x5 enemy + 4x5 ally + 1 own; 12 actions)
@@ -196,7 +195,7 @@ def test_reset_done_restarts_only_the_chosen_envs_and_pads_short_observations():
 
 def test_batched_evaluation_runs_over_the_adapter_on_threads_too():
     specs = ({"outcome": "win", "at": 2}, {}, {"outcome": "loss", "at": 3}, {"outcome": "win", "at": 1})
-    res = evaluate_smax(SPEC, first_available, 4, seed=0, venv=SC2VectorEnv(SPEC, 4, 0, env_factory=scripted(*specs)))
+    res = evaluate(SPEC, first_available, 4, seed=0, venv=SC2VectorEnv(SPEC, 4, 0, env_factory=scripted(*specs)))
     assert res["win_rate"] == pytest.approx(0.5) and res["lengths"].tolist() == [2, 4, 3, 1]
     assert res["returns"].tolist() == [10.25, 1.0, 1.0, 10.0]
     threaded = SC2VectorEnv(SPEC, 4, 0, env_factory=scripted(*specs), workers=3)
@@ -302,3 +301,19 @@ def test_default_factory_builds_smac_and_smacv2_envs(monkeypatch, tmp_path):
     a, b = SC2VectorEnv(spec, 2, seed=5), SC2VectorEnv(spec, 2, seed=5)
     draws = [[d.generate() for d in env.env_key_to_distribution_map.values()] for env in a.envs + b.envs]
     assert draws[:2] == draws[2:] and draws[0] != draws[1]  # scenario draws follow the seed
+
+
+def test_the_adapter_satisfies_the_vector_env_contract_and_seed_groups_are_lone_envs():
+    """StarCraft II is not installed: the contract is checked on the class (its methods and the
+    evaluation's attributes) and on an adapter over stand-ins; it keeps no state to resume."""
+    methods = [n for n, v in vars(VectorEnv).items() if callable(v) and not n.startswith("_")]
+    assert sorted(methods) == ["observe", "reset", "reset_done", "step", "warm_up"]
+    assert all(callable(getattr(SC2VectorEnv, n, None)) for n in methods)
+    assert (SC2VectorEnv.has_wins, SC2VectorEnv.steps_past_limit) == (True, 1)
+    venv = SC2VectorEnv(SPEC, 4, seed=[3, 7], env_factory=scripted({}))
+    assert isinstance(venv, VectorEnv) and not isinstance(venv, ResumableVectorEnv)
+    lone = [SC2VectorEnv(SPEC, 2, seed=s, env_factory=scripted({})).seeds for s in (3, 7)]
+    assert venv.seeds == lone[0] + lone[1]
+    assert SC2VectorEnv(SPEC, 2, seed=[3], env_factory=scripted({})).seeds == lone[0]
+    with pytest.raises(ValueError, match="cannot be split"):
+        SC2VectorEnv(SPEC, 3, seed=[3, 7], env_factory=scripted({}))

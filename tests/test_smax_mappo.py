@@ -9,8 +9,10 @@ import pickle
 import numpy as np
 import pytest
 
-from behaviour.smax_datasets import SMAX_WIN_RETURN, smac_lost_return_max, smax_band, smax_from_run
-from behaviour.smax_mappo import SMAXMAPPOConfig, load_run, save_run, train_smax_mappo
+from behaviour.smac_like.datasets import SMAX_WIN_RETURN, smac_lost_return_max, smax_band, smax_from_run
+from behaviour.smac_like.mappo import train_smax_mappo
+from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
+from behaviour.smac_like.run_file import load_run, save_run
 from envs.registry import get_task
 from envs.resume import resume_path
 
@@ -176,7 +178,7 @@ def test_the_state_critic_is_a_dense_layer_on_the_state_and_the_agent_id():
     import jax
     import jax.numpy as jnp
 
-    from behaviour.smax_mappo import SMAXMAPPO
+    from behaviour.smac_like.mappo_learner import SMAXMAPPO
     task, cfg = easy_task(), EASY
     learner = SMAXMAPPO(task, cfg, 10)
     params = learner.init(jax.random.PRNGKey(0))["critic"]
@@ -194,7 +196,7 @@ def test_the_state_critic_is_a_dense_layer_on_the_state_and_the_agent_id():
 
 
 def test_a_run_of_other_networks_is_refused_naming_the_checkpoint(easy_run):
-    from behaviour.smax_mappo import actor_policy
+    from behaviour.smac_like.mappo import actor_policy
     old = dict(easy_run["checkpoints"][-1])
     old["actor"] = old["actor"][:-1]   # one array fewer: an actor of another layout
     with pytest.raises(ValueError, match="does not fit this code's SMAX MAPPO actor.*remove it"):

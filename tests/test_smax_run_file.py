@@ -11,7 +11,8 @@ from dataclasses import asdict, replace
 import numpy as np
 import pytest
 
-from behaviour.smax_mappo import RunFileError, SMAXMAPPOConfig, load_run, run_sizes, save_run
+from behaviour.smac_like.mappo_config import SMAXMAPPOConfig, run_sizes
+from behaviour.smac_like.run_file import RunFileError, load_run, save_run
 from envs.registry import get_task
 
 PROTOSS = get_task("protoss_5_vs_5")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from behaviour.ars import mamujoco_from_ars, train_ars
-from behaviour.smax_heuristic import collect_smax
+from behaviour.d4rl_like.ars import train_ars
+from behaviour.d4rl_like.datasets import mamujoco_from_ars
+from behaviour.smac_like.heuristic import collect_smax
 from envs.dataset import write_dataset
 from envs.registry import get_task
 from harness.train import RESUME_FILE, RunConfig, RunHooks, divergence, resolve_device, train, updates_for

@@ -2,7 +2,8 @@
 from pipeline.config_checks import validate_config
 from pipeline.costs import (
     behaviour_runtime,
-    smax_env_steps,
+    d4rl_like_env_steps,
+    smac_like_env_steps,
     dataset_runtime,
     train_mem_mb,
     train_runtime,
@@ -114,10 +115,12 @@ def is_failing(w):
     return RUN_ID.format(**dict(w.items())) in config.get("fail_runs", [])
 
 
-def smax_record(w):
+def smac_like_record(w):
     """Episodes a MAPPO run keeps for suites whose dataset samples its replay (SMACv2)."""
     return (
-        config["datasets"]["smax_episodes"] if get_suite(w.suite).replay_sample else 0
+        config["datasets"]["smac_like"]["episodes"]
+        if get_suite(w.suite).replay_sample
+        else 0
     )
 
 
@@ -140,7 +143,7 @@ def behaviour_curve_file(suite, task, source):
     """The learning curve of a task's behaviour run; None where its data come from no learning run."""
     if source is None:
         return None
-    return (P.mappo_curve if source == "mappo" else P.d4rl_curve)(suite, task)
+    return (P.smac_like_curve if source == "mappo" else P.d4rl_like_curve)(suite, task)
 
 
 def behaviour_curve_outputs():

@@ -1,8 +1,12 @@
 # Behaviour data -> one HDF5 dataset per (suite, task, quality), under results/<profile>/.
-# datasets.generator: "smoke" (SMAX heuristic + random actions; ARS on MaMuJoCo) or
-# "paper" (a MAPPO learning run per task: SMACv1 return bands of its checkpoints' episodes, SMACv2
-# its replay sample; MaMuJoCo D4RL-style levels).
-# datasets.seed seeds every behaviour run and dataset rollout; datasets.mappo sizes the MAPPO runs.
+# Rules by the suites' dataset kind (envs/suites.py; behaviour/smac_like/, behaviour/d4rl_like/):
+# - SMAC-like (SMACv1, SMACv2): generator "smoke": smac_like_dataset plays SMAX's heuristic with
+#   random actions; "paper": smac_like_behaviour (a JAX MAPPO learning run per task), then
+#   smac_like_dataset (SMACv1 return bands of its checkpoints' episodes, SMACv2 its replay sample).
+# - D4RL-like (MaMuJoCo): d4rl_like_behaviour (ARS for smoke, PyTorch MAPPO for paper), then
+#   d4rl_like_dataset (D4RL-style levels from its checkpoints and replay).
+# datasets.seed seeds every behaviour run and dataset rollout; datasets.{smac_like,d4rl_like}
+# size the datasets and the runs.
 
 
 wildcard_constraints:
@@ -12,7 +16,7 @@ wildcard_constraints:
 
 if GENERATOR == "smoke":
 
-    rule smax_dataset:
+    rule smac_like_dataset:
         output:
             P.dataset(),
         log:
@@ -25,18 +29,18 @@ if GENERATOR == "smoke":
             mem_mb=4000,
             runtime=lambda w: dataset_runtime(config, w.suite),
         params:
-            episodes=config["datasets"]["smax_episodes"],
+            episodes=config["datasets"]["smac_like"]["episodes"],
             seed=config["datasets"]["seed"],
             simulators=SIMULATORS,
         script:
-            "../scripts/make_smax_dataset.py"
+            "../scripts/make_smac_like_dataset.py"
 
 else:
 
-    rule mappo_behaviour:
+    rule smac_like_behaviour:
         output:
-            run=P.mappo_run(),
-            curve=P.mappo_curve(),
+            run=P.smac_like_run(),
+            curve=P.smac_like_curve(),
         log:
             P.log("behaviour", "{suite}/{task}"),
         wildcard_constraints:
@@ -48,17 +52,17 @@ else:
             mem_mb=8000,
             runtime=lambda w: behaviour_runtime(config, w.suite, w.task),
         params:
-            env_steps=lambda w: smax_env_steps(config, w.task),
-            record=smax_record,
+            env_steps=lambda w: smac_like_env_steps(config, w.task),
+            record=smac_like_record,
             seed=config["datasets"]["seed"],
-            mappo=config["datasets"]["mappo"]["smax"],
+            mappo=config["datasets"]["smac_like"]["mappo"],
             simulators=SIMULATORS,
         script:
-            "../scripts/train_mappo.py"
+            "../scripts/train_smac_like_behaviour.py"
 
-    rule smax_dataset:
+    rule smac_like_dataset:
         input:
-            P.mappo_run(),
+            P.smac_like_run(),
         output:
             P.dataset(),
         log:
@@ -71,17 +75,17 @@ else:
             mem_mb=8000,
             runtime=lambda w: dataset_runtime(config, w.suite),
         params:
-            episodes=config["datasets"]["smax_episodes"],
+            episodes=config["datasets"]["smac_like"]["episodes"],
             seed=config["datasets"]["seed"],
             simulators=SIMULATORS,
         script:
-            "../scripts/make_smax_dataset.py"
+            "../scripts/make_smac_like_dataset.py"
 
 
-rule d4rl_behaviour:
+rule d4rl_like_behaviour:
     output:
-        run=P.d4rl_behaviour(),
-        curve=P.d4rl_curve(),
+        run=P.d4rl_like_run(),
+        curve=P.d4rl_like_curve(),
     log:
         P.log("behaviour", "{suite}/{task}"),
     wildcard_constraints:
@@ -94,21 +98,18 @@ rule d4rl_behaviour:
         runtime=lambda w: behaviour_runtime(config, w.suite),
     params:
         generator=GENERATOR,
-        iterations=config["datasets"]["ars_iterations"],
-        # datasets.mappo.mamujoco.env_steps, else the profile-wide datasets.mappo_env_steps
-        env_steps=(config["datasets"].get("mappo") or {})
-        .get("mamujoco", {})
-        .get("env_steps", config["datasets"].get("mappo_env_steps", 1_000_000)),
+        iterations=config["datasets"]["d4rl_like"]["ars_iterations"],
+        env_steps=d4rl_like_env_steps(config),
         seed=config["datasets"]["seed"],
-        mappo=config["datasets"]["mappo"]["mamujoco"] if GENERATOR == "paper" else {},
+        mappo=config["datasets"]["d4rl_like"]["mappo"] if GENERATOR == "paper" else {},
         simulators=SIMULATORS,
     script:
-        "../scripts/train_behaviour.py"
+        "../scripts/train_d4rl_like_behaviour.py"
 
 
-rule d4rl_dataset:
+rule d4rl_like_dataset:
     input:
-        P.d4rl_behaviour(),
+        P.d4rl_like_run(),
     output:
         P.dataset(),
     log:
@@ -121,11 +122,11 @@ rule d4rl_dataset:
         mem_mb=8000,
         runtime=lambda w: dataset_runtime(config, w.suite),
     params:
-        episodes=config["datasets"]["mamujoco_episodes"],
+        episodes=config["datasets"]["d4rl_like"]["episodes"],
         seed=config["datasets"]["seed"],
         simulators=SIMULATORS,
     script:
-        "../scripts/make_mamujoco_dataset.py"
+        "../scripts/make_d4rl_like_dataset.py"
 
 
-ruleorder: d4rl_dataset > smax_dataset
+ruleorder: d4rl_like_dataset > smac_like_dataset

@@ -1,13 +1,19 @@
-"""Snakemake script: the MAPPO behaviour learner of one SMAX task (``behaviour.smax_mappo``, JAX),
-sized by ``datasets.mappo.smax`` and seeded by ``datasets.seed``; checkpoints, curve and the
+"""Snakemake script: the MAPPO behaviour learner of one SMAC-like task on SMAX (``behaviour.smac_like.mappo``,
+JAX), set by ``datasets.smac_like.mappo`` and seeded by ``datasets.seed``; checkpoints, curve and the
 replay sample go to one ``.npz`` (arrays and a JSON header, no pickle).
 
 Resumable: the run's state is saved at every curve point beside the output
 (``mappo_run.npz.resume``, not a declared output, so a failed job leaves it), and a rerun
 continues from it to the same result."""
+from envs.jax_host import configure_jax
+
+configure_jax(platform="cpu")  # before anything imports JAX: SMAX's MAPPO runs on the CPU, compilations cached
+
 import pandas as pd
 
-from behaviour.smax_mappo import SMAXMAPPOConfig, save_run, train_smax_mappo
+from behaviour.smac_like.mappo import train_smax_mappo
+from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
+from behaviour.smac_like.run_file import save_run
 from envs.files import atomic_path
 from envs.registry import get_task
 from envs.resume import discard_resume, resume_path
@@ -18,7 +24,7 @@ with log_to(snakemake.log[0]):
     task = get_task(w.task, w.suite, simulators=snakemake.params.simulators)
     if task.backend != "smax":
         raise NotImplementedError(
-            f"{task.id}: paper-grade behaviour runs are built for SMAX (behaviour/smax_mappo.py); on "
+            f"{task.id}: paper-grade behaviour runs are built for SMAX (behaviour/smac_like/mappo.py); on "
             f"the {task.backend} backend import the published datasets instead (README, 'Importing')")
     settings = {k: v for k, v in p.mappo.items() if k not in ("env_steps", "task_env_steps")}
     run = train_smax_mappo(task, p.env_steps, SMAXMAPPOConfig(**settings), seed=p.seed, record_episodes=p.record,

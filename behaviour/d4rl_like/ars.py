@@ -1,28 +1,24 @@
-"""Smoke-grade MaMuJoCo behaviour data from a short run of Augmented Random Search.
+"""Augmented Random Search: the smoke generator's MaMuJoCo behaviour learner.
 
 ARS (Mania et al. 2018, ARS V2-t: linear policy on the normalised global state, antithetic
 perturbations, top-b directions) is the simplest honest online learner for MaMuJoCo.  Its
-checkpoints give D4RL-style qualities (``behaviour.qualities.d4rl_episodes``): expert = the
-final policy, medium = the learnt checkpoint whose return is closest to ``MEDIUM_FRACTION`` of
-the final one, medium-replay = every rollout of the run up to that checkpoint, medium-expert =
-medium and expert together.  The datasets are labelled ``grade="smoke"``; the paper-grade
-MaMuJoCo data come from MAPPO runs (``behaviour.mappo_datasets``).
+checkpoints and rollouts make the smoke-grade D4RL-style datasets
+(``behaviour.d4rl_like.datasets.mamujoco_from_ars``); the paper-grade ones come from MAPPO runs
+(``behaviour.d4rl_like.mappo``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from behaviour.episodes import EpisodeRecorder, episode_arrays
-from behaviour.qualities import MEDIUM_FRACTION, d4rl_episodes, dataset_meta
-from behaviour.running_stats import RunningMeanVar
-from envs.dataset import OfflineDataset, from_episodes
-from envs.registry import TaskSpec, check_quality
+from behaviour.d4rl_like.running_stats import RunningMeanVar
+from behaviour.episodes import EpisodeRecorder
+from envs.registry import TaskSpec
 
 #: healthy reward per step of the MuJoCo v5 robots (Gymnasium docs), removed while ARS trains
 ALIVE_BONUS = {"Hopper": 1.0, "Ant": 1.0, "HalfCheetah": 0.0}
 
 
-def _rollouts(task, venv, weights, mean, std, noise=0.0, rng=None, record=False, shift=0.0):
+def play_linear_policies(task, venv, weights, mean, std, noise=0.0, rng=None, record=False, shift=0.0):
     """One episode per env, env i acting with linear policy ``weights[i]`` on the normalised state.
 
     Returns the episode returns minus ``shift`` per step (ARS's alive-bonus removal), the
@@ -104,14 +100,14 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
                 "env_episodes": (venv._episode, eval_env._episode)})
         # the sample std of the visited states (ARS V2's normaliser)
         mean, std = norm.mean.copy(), norm.std(ddof=1, eps=1e-8)
-        ev, _, _ = _rollouts(task, eval_env, np.repeat(M[None], 4, 0), mean, std)
+        ev, _, _ = play_linear_policies(task, eval_env, np.repeat(M[None], 4, 0), mean, std)
         ckpts.append({"iteration": it, "weights": M.copy(), "mean": mean, "std": std, "return": float(ev.mean())})
         log(f"[ARS {task.name}] iteration {it}: return {ev.mean():.1f}")
         if it == iterations:
             break
         delta = rng.standard_normal((directions, A, S))
         W = np.concatenate([M + noise * delta, M - noise * delta])
-        ret, states, traj = _rollouts(task, venv, W, mean, std, record=True,
+        ret, states, traj = play_linear_policies(task, venv, W, mean, std, record=True,
                                       shift=ALIVE_BONUS.get(task.backend_kwargs["scenario"], 0.0))
         rollouts.append(traj)
         norm.update(states)
@@ -122,31 +118,3 @@ def train_ars(task: TaskSpec, iterations: int, directions: int = 8, top: int = 4
     if resume_file:
         discard_resume(resume_file)
     return {"checkpoints": ckpts, "rollouts": rollouts}
-
-
-def mamujoco_from_ars(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
-                      action_noise: float = 0.05) -> OfflineDataset:
-    """One D4RL-style quality level from an ARS run (see the module doc), the policies acting
-    with Gaussian noise ``action_noise`` on their actions."""
-    from envs.simulators import make_vector_env
-
-    check_quality(task, quality)
-    ckpts = run["checkpoints"]
-    final = ckpts[-1]
-    rng = np.random.default_rng(seed)
-
-    def play(ck, n):
-        venv = make_vector_env(task, n, seed + 17)
-        W = np.repeat(ck["weights"][None], n, 0)
-        return _rollouts(task, venv, W, ck["mean"], ck["std"], action_noise, rng, record=True)[2]
-
-    def replay(medium):  # every rollout of the learning run up to the medium checkpoint
-        return [t for r in run["rollouts"][: max(1, medium["iteration"])] for t in r]
-
-    episodes, medium = d4rl_episodes(quality, n_episodes, ckpts, final, lambda c: c["return"], play, replay,
-                                     MEDIUM_FRACTION)
-    episodes = [episode_arrays(e) for e in episodes]
-    prov = {"behaviour": "ars-v2t", "seed": seed, "final_return": final["return"],
-            "medium_iteration": medium["iteration"], "medium_return": medium["return"],
-            "action_noise": action_noise, "episodes": len(episodes)}
-    return from_episodes(episodes, dataset_meta(task, quality, prov, grade="smoke"))

@@ -1,4 +1,5 @@
-"""Paper-grade SMAX datasets from a JAX MAPPO run (``behaviour.smax_mappo``).
+"""The SMAC-like suites' datasets: smoke-grade from SMAX's heuristic (``behaviour.smac_like.heuristic``),
+paper-grade from a JAX MAPPO run (``behaviour.smac_like.mappo``), this module.
 
 SMACv1 (poor / medium / good): MADT's datasets, which the paper trained on through OMIGA, are
 MAPPO episodes divided by *return band* on SMAC's 0-20 scale: poor < 10, medium 10-15, good
@@ -33,16 +34,13 @@ import numpy as np
 
 from behaviour.qualities import dataset_meta
 from envs.dataset import OfflineDataset, from_episodes
-from envs.registry import TaskSpec, check_quality
+from envs.registry import TaskSpec, check_quality, enemy_rosters
 from envs.suites import get_suite
 
 #: MADT's quality bands of SMACv1 episodes, [low, high) on SMAC's 0-20 return scale
 SMAC_RETURN_BANDS = {"poor": (0.0, 10.0), "medium": (10.0, 15.0), "good": (15.0, math.inf)}
 #: SMAC's reward settings (smac starcraft2.py defaults)
 SMAC_DEATH_VALUE, SMAC_WIN_VALUE, SMAC_SCALE = 10.0, 200.0, 20.0
-#: the SMACv1 maps' enemies: (count, health + shield of each) -- SC2 unit stats as SMAC reads
-#: them: marine 45, zergling 35, zealot 100 + 50 shield
-SMAC_ENEMIES = {"5m_vs_6m": (6, 45.0), "2c_vs_64zg": (64, 35.0), "6h_vs_8z": (8, 150.0), "corridor": (24, 35.0)}
 #: the SMAX return that only a won battle passes: a win pays damage 1 + won_battle_bonus 1 = 2.0,
 #: a lost battle less than 1, a draw (both sides dead at once) exactly 1 -- on SMAC a draw returns
 #: the lost-battle maximum, so it belongs below this threshold too
@@ -51,9 +49,10 @@ SMAX_WIN_RETURN = 1.5
 
 def smac_lost_return_max(task_name: str) -> float:
     """The most a lost battle of a SMACv1 map returns on SMAC's scale: 20 (H + 10 n) / (H + 10 n + 200)."""
-    if task_name not in SMAC_ENEMIES:
-        raise ValueError(f"no SMAC enemy roster for {task_name!r} (known: {', '.join(SMAC_ENEMIES)})")
-    n, health = SMAC_ENEMIES[task_name]
+    rosters = enemy_rosters()  # the registry's SMACv1 maps: (count, health + shield of each enemy)
+    if task_name not in rosters:
+        raise ValueError(f"no SMAC enemy roster for {task_name!r} (known: {', '.join(rosters)})")
+    n, health = rosters[task_name]
     lost = health * n + SMAC_DEATH_VALUE * n
     return SMAC_SCALE * lost / (lost + SMAC_WIN_VALUE)
 
@@ -80,7 +79,7 @@ def smacv1_episodes(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
                     max_batches: int = 40) -> tuple:
     """``n_episodes`` episodes of the run's checkpoints whose return is in the quality's band, and
     what was played to find them (provenance)."""
-    from behaviour.smax_mappo import play_checkpoint
+    from behaviour.smac_like.mappo import play_checkpoint
 
     lo, hi = smax_band(task.name, quality)
     in_band = lambda e: lo <= episode_return(e) < hi  # noqa: E731
@@ -106,7 +105,7 @@ def smacv1_episodes(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
     if len(kept) < n_episodes:
         raise ValueError(f"{task.id} {quality}: the MAPPO run's checkpoints gave only {len(kept)} of {n_episodes} "
                          f"episodes with a SMAX return in [{lo:.3f}, {hi:.3f}) (SMAC's {SMAC_RETURN_BANDS[quality]}); "
-                         "train the behaviour run longer (datasets.mappo.smax.env_steps)")
+                         "train the behaviour run longer (datasets.smac_like.mappo.env_steps)")
     band = {"smac_return_band": list(SMAC_RETURN_BANDS[quality]), "smax_return_band": [lo, hi],
             "smac_lost_return_max": smac_lost_return_max(task.name), "checkpoints": used}
     return kept[:n_episodes], band

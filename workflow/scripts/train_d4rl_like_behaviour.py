@@ -1,10 +1,10 @@
-"""Snakemake script: the MaMuJoCo behaviour learner for one task (ARS for smoke-grade data,
-MAPPO, sized by ``datasets.mappo.mamujoco``, for paper-grade data), seeded by ``datasets.seed``;
+"""Snakemake script: the D4RL-like (MaMuJoCo) behaviour learner for one task (ARS for smoke-grade
+data, MAPPO, set by ``datasets.d4rl_like.mappo``, for paper-grade data), seeded by ``datasets.seed``;
 its checkpoints and replay go to one ``run.pt`` (output ``run``: tensors, arrays and numbers, read
-back without running code, behaviour/runs.py), its learning curve to a CSV (output ``curve``: one
+back without running code, behaviour/d4rl_like/run_file.py), its learning curve to a CSV (output ``curve``: one
 row per evaluation, environment steps and return; analysis/behaviour_curves.py)."""
 from analysis.behaviour_curves import run_curve
-from behaviour.runs import save_behaviour_run
+from behaviour.d4rl_like.run_file import save_behaviour_run
 from envs.files import atomic_path
 from envs.registry import get_task
 from pipeline.logs import log_to
@@ -16,16 +16,17 @@ with log_to(snakemake.log[0]):
     if p.generator == "paper":
         import torch
 
-        from behaviour.mappo import mamujoco_config, train_mappo
+        from behaviour.d4rl_like.mappo import mappo_config, train_mappo
         torch.set_num_threads(max(1, snakemake.threads))  # the rule's threads (1), not every core
-        cfg = mamujoco_config(p.mappo)  # MaMuJoCo's MAPPO settings with the profile's fields over them
+        cfg = mappo_config(p.mappo)  # the learner's MaMuJoCo defaults with the profile's fields over them
         from envs.resume import resume_path
-        # resumable as the SMAX runs: state saved every behaviour.mappo.RESUME_EVERY iterations beside the output
+        # resumable as the SMAX runs: state saved every behaviour.d4rl_like.mappo.RESUME_EVERY iterations
+        # beside the output
         run = train_mappo(task, p.env_steps, cfg, seed=p.seed, record_episodes=-1, log=log,
                           resume_file=resume_path(snakemake.output.run), keep_resume=True)
         run["kind"] = "mappo"
     else:
-        from behaviour.ars import train_ars
+        from behaviour.d4rl_like.ars import train_ars
         from envs.resume import resume_path
         # resumable: a rerun after a crash continues from the last iteration saved beside the output
         run = train_ars(task, p.iterations, seed=p.seed, log=log,

@@ -1,5 +1,6 @@
-"""Settings of the JAX MAPPO behaviour learner on SMAX (``behaviour.smax_mappo``), free of JAX so
-that config checks can validate them before any job (``analysis.config_checks``)."""
+"""Settings of the JAX MAPPO behaviour learner on SMAX (``behaviour.smac_like.mappo``) and the run's
+sizes, free of JAX so that the config checks can validate them before any job
+(``pipeline.config_checks``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -67,3 +68,11 @@ class SMAXMAPPOConfig:
             problems.append(f"env_steps ({env_steps}) is less than one update ({self.num_envs} x {self.rollout_steps})")
         if problems:
             raise ValueError("SMAX MAPPO settings: " + "; ".join(problems))
+
+
+def run_sizes(env_steps: int, cfg: SMAXMAPPOConfig):
+    """(updates per chunk, chunks): ``n_points`` chunks of equal length covering ``env_steps``
+    (rounded down to whole updates, at least one update per chunk)."""
+    updates = max(1, env_steps // (cfg.num_envs * cfg.rollout_steps))
+    points = min(cfg.n_points, updates)
+    return updates // points, points

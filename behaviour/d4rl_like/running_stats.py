@@ -1,14 +1,19 @@
-"""Running mean and variance of a stream of samples (Welford's algorithm), in float64.
+"""Running statistics the D4RL-like behaviour learners normalise with, in float64.
 
-One class for both behaviour learners: ARS normalises the global state it acts on by the
+``RunningMeanVar``: the running mean and variance of a stream of samples (Welford's algorithm), one
+class for both learners: ARS normalises the global state it acts on by the
 states it has visited (a vector per sample), MAPPO scales MaMuJoCo rewards by the running
 variance of the discounted return (a scalar per sample).  A batch of samples is folded in at
 once with Chan, Golub and LeVeque's pairwise combination (the batch's own count, mean and m2
 merged with the running ones; equal to folding the samples in one by one, Welford's update, up
 to rounding), so a run and its resumed continuation, given the same batches, see the same
 numbers.
+
+``ValueNorm``: HARL's exponential-moving-average normaliser of MAPPO's value targets.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -62,3 +67,39 @@ class RunningMeanVar:
         self.n = int(n)
         self.mean = np.array(mean, np.float64).reshape(self.shape)
         self.m2 = np.array(m2, np.float64).reshape(self.shape)
+
+
+class ValueNorm:
+    """HARL's ValueNorm (harl/common/valuenorm.py), in float64: exponential moving averages
+    (``beta`` per update) of the returns' mean and mean square, debiased; the variance clamped at
+    1e-2.  The critic predicts normalised returns; ``state``/``set_state`` for resume files."""
+
+    def __init__(self, beta: float = 0.99999, eps: float = 1e-5):
+        self.beta, self.eps = beta, eps
+        self.mean = self.mean_sq = self.debias = 0.0
+
+    def update(self, x) -> None:
+        """Fold in the batch of returns ``x`` (a torch tensor)."""
+        x = x.detach().double()
+        self.mean = self.mean * self.beta + float(x.mean()) * (1 - self.beta)
+        self.mean_sq = self.mean_sq * self.beta + float((x ** 2).mean()) * (1 - self.beta)
+        self.debias = self.debias * self.beta + (1 - self.beta)
+
+    def _mean_std(self):
+        d = max(self.debias, self.eps)
+        mean = self.mean / d
+        return mean, math.sqrt(max(self.mean_sq / d - mean ** 2, 1e-2))
+
+    def normalize(self, x):
+        mean, std = self._mean_std()
+        return (x - mean) / std
+
+    def denormalize(self, x):
+        mean, std = self._mean_std()
+        return x * std + mean
+
+    def state(self) -> tuple:
+        return self.mean, self.mean_sq, self.debias
+
+    def set_state(self, state) -> None:
+        self.mean, self.mean_sq, self.debias = (float(v) for v in state)

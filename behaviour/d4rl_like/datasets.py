@@ -1,14 +1,21 @@
-"""Paper-grade datasets from MAPPO behaviour runs (``behaviour.mappo.train_mappo``).
+"""The D4RL-like suites' datasets (MaMuJoCo) from a behaviour run's checkpoints and replay.
 
-- MaMuJoCo: D4RL-style levels (``behaviour.qualities.d4rl_episodes``) with the best checkpoint
-  as the expert, in the observation layout the task is configured with.
+D4RL-style levels (``behaviour.qualities.d4rl_episodes``): expert = the expert checkpoint, medium =
+the learnt checkpoint whose return is closest to ``MEDIUM_FRACTION`` of the expert's,
+medium-replay = the run's training episodes up to the medium checkpoint, medium-expert = medium
+and expert episodes together.
 
-The datasets are labelled ``grade="paper"``.
+- ``mamujoco_from_mappo``: from a MAPPO run (``behaviour.d4rl_like.mappo``), the best checkpoint
+  the expert, in the observation layout the task is configured with; ``grade="paper"``.
+- ``mamujoco_from_ars``: from an ARS run (``behaviour.d4rl_like.ars``), the final policy the
+  expert, every rollout of the run the replay; ``grade="smoke"``.
+- ``mamujoco_from_run``: either, by the run's ``kind``.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from behaviour.d4rl_like.ars import play_linear_policies
 from behaviour.episodes import episode_arrays, play_episodes
 from behaviour.qualities import MEDIUM_FRACTION, d4rl_episodes, dataset_meta
 from envs.dataset import OfflineDataset, from_episodes
@@ -50,7 +57,7 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
     together (D4RL; the OMIGA datasets follow it).  The policies act stochastically, as D4RL's."""
     import torch
 
-    from behaviour.mappo import MAPPOAgent
+    from behaviour.d4rl_like.mappo_networks import MAPPOAgent
     from envs.simulators import make_vector_env
 
     check_quality(task, quality)
@@ -80,3 +87,37 @@ def mamujoco_from_mappo(task: TaskSpec, quality: str, run: dict, n_episodes: int
             "medium_iteration": medium["iteration"], "medium_return": medium["return_mean"],
             "medium_fraction": medium_fraction, "episodes": len(episodes), "run_env_steps": run["env_steps"]}
     return from_episodes(episodes, dataset_meta(task, quality, prov, grade="paper"))
+
+
+def mamujoco_from_ars(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0,
+                      action_noise: float = 0.05) -> OfflineDataset:
+    """One D4RL-style quality level from an ARS run (see the module doc), the policies acting
+    with Gaussian noise ``action_noise`` on their actions."""
+    from envs.simulators import make_vector_env
+
+    check_quality(task, quality)
+    ckpts = run["checkpoints"]
+    final = ckpts[-1]
+    rng = np.random.default_rng(seed)
+
+    def play(ck, n):
+        venv = make_vector_env(task, n, seed + 17)
+        W = np.repeat(ck["weights"][None], n, 0)
+        return play_linear_policies(task, venv, W, ck["mean"], ck["std"], action_noise, rng, record=True)[2]
+
+    def replay(medium):  # every rollout of the learning run up to the medium checkpoint
+        return [t for r in run["rollouts"][: max(1, medium["iteration"])] for t in r]
+
+    episodes, medium = d4rl_episodes(quality, n_episodes, ckpts, final, lambda c: c["return"], play, replay,
+                                     MEDIUM_FRACTION)
+    episodes = [episode_arrays(e) for e in episodes]
+    prov = {"behaviour": "ars-v2t", "seed": seed, "final_return": final["return"],
+            "medium_iteration": medium["iteration"], "medium_return": medium["return"],
+            "action_noise": action_noise, "episodes": len(episodes)}
+    return from_episodes(episodes, dataset_meta(task, quality, prov, grade="smoke"))
+
+
+def mamujoco_from_run(task: TaskSpec, quality: str, run: dict, n_episodes: int, seed: int = 0) -> OfflineDataset:
+    """One quality level from a run of ``behaviour.d4rl_like.run_file`` (its ``kind``: mappo or ars)."""
+    make = mamujoco_from_mappo if run.get("kind") == "mappo" else mamujoco_from_ars
+    return make(task, quality, run, n_episodes, seed=seed)

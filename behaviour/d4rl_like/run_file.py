@@ -6,8 +6,8 @@ allowlist (``envs.files.load_tensors``): its checkpoints' parameters, recorded e
 curve are tensors, arrays, numbers and containers, and a file that names anything else -- the
 way a crafted pickle runs code when it is loaded -- is refused unexecuted, naming the file.  (It
 was a plain pickle, ``run.pkl``, read with ``pickle.load``: any file put there ran its code in
-the dataset rule.)  The SMAX runs are ``.npz`` files with a JSON header, read with
-``allow_pickle=False`` (``behaviour/smax_mappo.py``).
+the dataset rule.)  The SMAC-like suites' runs are ``.npz`` files with a JSON header, read with
+``allow_pickle=False`` (``behaviour/smac_like/run_file.py``).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def save_behaviour_run(run: dict, path) -> None:
 def load_behaviour_run(path) -> dict:
     """Read a run of :func:`save_behaviour_run`; a file that would run code, is not such a run
     (a directory, truncated, another format) or lacks its checkpoints is refused naming it."""
-    run = load_tensors(path, "MaMuJoCo behaviour run (behaviour/runs.py)")
+    run = load_tensors(path, "MaMuJoCo behaviour run (behaviour/d4rl_like/run_file.py)")
     if not isinstance(run, dict):
         raise ValueError(f"{path}: holds a {type(run).__name__}, not a behaviour run (a mapping)")
     if run.get("kind") not in KINDS:

@@ -4,7 +4,7 @@ The heuristic (attack the closest enemy in range, else advance) drives our units
 replacing its action by a uniformly random available one with a quality-dependent probability
 ``SMAX_EPSILON``: lower epsilon, better play (poor < medium < good in return).  The datasets are
 labelled ``grade="smoke"``; the paper-grade SMAC data come from MAPPO runs
-(``behaviour.mappo_datasets``).
+(``behaviour.smac_like.datasets``).
 """
 from __future__ import annotations
 
