@@ -138,13 +138,13 @@ def _gib(n: float) -> str:
 
 
 def memory_problems(config: dict, memory: int = None) -> list:
-    """Settings whose memory cannot fit this machine (``envs.dataset.machine_memory_bytes``), named
+    """Settings whose memory cannot fit this machine (``envs.host_memory.machine_memory_bytes``), named
     by key, before any job: a SMAX MAPPO update holds ``num_envs x rollout_steps`` steps of the
     task's observations (``pipeline.costs.smax_rollout_bytes``; past the memory XLA fails inside
     the run naming no setting), and a SMAC dataset's ``smac_like.episodes`` episodes are held in memory
     until it is written (``smax_episode_bytes``: each at its longest).  Each says how much would fit."""
     from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
-    from envs.dataset import machine_memory_bytes
+    from envs.host_memory import machine_memory_bytes
     from envs.registry import get_task
     from envs.suites import get_suite
     from pipeline.costs import smax_episode_bytes, smax_rollout_bytes, smax_rollout_step_bytes

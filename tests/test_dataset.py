@@ -3,7 +3,8 @@ import h5py
 import numpy as np
 import pytest
 
-from envs.dataset import DatasetError, from_episodes, load_dataset, write_dataset
+from envs.dataset import from_episodes, load_dataset, write_dataset
+from envs.dataset_checks import DatasetError
 
 
 def _episodes(n=3, discrete=True, seed=0):
@@ -106,7 +107,7 @@ def test_a_dataset_of_another_backend_is_refused_naming_the_config_key(tmp_path)
     a backend's and are checked by their sizes alone."""
     import dataclasses
 
-    from envs.dataset import check_against_task
+    from envs.dataset_checks import check_against_task
     from envs.registry import get_task
 
     eps, meta = _episodes()
@@ -129,7 +130,7 @@ def test_loading_checks_each_fit_once(tmp_path, monkeypatch):
     the arrays, then only the checks that need the arrays (the values): no check runs twice."""
     import dataclasses
 
-    from envs import dataset as dataset_module
+    from envs import dataset_checks as checks
     from envs.registry import get_task
 
     eps, meta = _episodes()
@@ -138,13 +139,14 @@ def test_loading_checks_each_fit_once(tmp_path, monkeypatch):
     write_dataset(from_episodes(eps, meta), path)
     calls = {"shape": 0, "setting": 0, "value": 0}
     for name, key in (("_shape_problems", "shape"), ("_setting_problems", "setting"), ("_value_problems", "value")):
-        real = getattr(dataset_module, name)
+        real = getattr(checks, name)
 
         def counted(*a, _real=real, _key=key, **k):
             calls[_key] += 1
             return _real(*a, **k)
-        monkeypatch.setattr(dataset_module, name, counted)
-    monkeypatch.setattr(dataset_module, "TASK_CHECKS", [dataset_module._shape_check, dataset_module._value_problems,
-                                                        dataset_module._setting_check])
+        monkeypatch.setattr(checks, name, counted)
+    monkeypatch.setattr(checks, "TASK_CHECKS", [("sizes", checks._shape_check),
+                                                ("action values", checks._value_problems),
+                                                ("settings", checks._setting_check)])
     load_dataset(path, expect_task=task)
     assert calls == {"shape": 1, "setting": 1, "value": 1}

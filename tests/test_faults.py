@@ -438,7 +438,8 @@ def _copy(src, dst):
 def test_an_hdf5_soft_link_loop_is_named(tmp_path, good_h5):
     import h5py
 
-    from envs.dataset import DatasetError, load_dataset, obs_nbytes
+    from envs.dataset import load_dataset, obs_nbytes
+    from envs.dataset_checks import DatasetError
 
     bad = _copy(good_h5, tmp_path / "loop.h5")
     with h5py.File(bad, "r+") as f:
@@ -453,8 +454,8 @@ def test_an_hdf5_soft_link_loop_is_named(tmp_path, good_h5):
 def test_an_omiga_file_with_a_link_loop_is_named(tmp_path):
     import h5py
 
-    from envs.dataset import DatasetError
-    from envs.importers import import_omiga_hdf5
+    from envs.dataset_checks import DatasetError
+    from envs.importers.omiga_hdf5 import import_omiga_hdf5
 
     bad = tmp_path / "loop.hdf5"
     with h5py.File(bad, "w") as f:
@@ -469,7 +470,8 @@ def test_an_omiga_file_with_a_link_loop_is_named(tmp_path):
 def test_a_deeply_nested_json_attribute_is_named(tmp_path, good_h5):
     import h5py
 
-    from envs.dataset import DatasetError, load_dataset
+    from envs.dataset import load_dataset
+    from envs.dataset_checks import DatasetError
 
     bad = _copy(good_h5, tmp_path / "nested.h5")
     with h5py.File(bad, "r+") as f:
@@ -480,34 +482,37 @@ def test_a_deeply_nested_json_attribute_is_named(tmp_path, good_h5):
 
 def test_a_dataset_larger_than_the_available_memory_is_refused(tmp_path, good_h5, monkeypatch):
     """The size check compares with the memory available now, not the physical memory."""
-    import envs.dataset as td
+    from envs import host_memory
+    from envs.dataset import load_dataset
+    from envs.dataset_checks import DatasetError
 
-    monkeypatch.setattr(td, "_physical_bytes", lambda: 1 << 40)  # plenty of RAM ...
-    monkeypatch.setattr(td, "available_memory_bytes", lambda: 1024)  # ... but 1 KiB of it free
-    with pytest.raises(td.DatasetError, match=f"{good_h5}: declares .* GiB of arrays, more than the memory "
-                                              r"available now \(0.0 GiB of 1024.0 GiB\)"):
-        td.load_dataset(good_h5)
+    monkeypatch.setattr(host_memory, "physical_memory_bytes", lambda: 1 << 40)  # plenty of RAM ...
+    monkeypatch.setattr(host_memory, "available_memory_bytes", lambda: 1024)  # ... but 1 KiB of it free
+    with pytest.raises(DatasetError, match=f"{good_h5}: declares .* GiB of arrays, more than the memory "
+                                           r"available now \(0.0 GiB of 1024.0 GiB\)"):
+        load_dataset(good_h5)
 
 
 def test_available_memory_is_below_physical_memory():
-    from envs.dataset import _physical_bytes, available_memory_bytes
+    from envs.host_memory import available_memory_bytes, physical_memory_bytes
 
-    assert 0 < available_memory_bytes() <= _physical_bytes()
+    assert 0 < available_memory_bytes() <= physical_memory_bytes()
 
 
 def test_a_memory_error_while_loading_names_the_file(tmp_path, good_h5, monkeypatch):
     import envs.dataset as td
+    from envs.dataset_checks import DatasetError
 
     def no_memory(*a, **kw):
         raise MemoryError()
-    monkeypatch.setattr(td, "validate", no_memory)
-    with pytest.raises(td.DatasetError, match=f"{good_h5}: out of memory while loading it"):
+    monkeypatch.setattr(td, "check_dataset", no_memory)
+    with pytest.raises(DatasetError, match=f"{good_h5}: out of memory while loading it"):
         td.load_dataset(good_h5)
 
 
 @pytest.mark.parametrize("layout", ["comadice-npz", "omiga-hdf5"])
 def test_a_directory_given_to_an_importer_is_named_as_one(tmp_path, layout):
-    from envs.dataset import DatasetError
+    from envs.dataset_checks import DatasetError
     from envs.importers import import_dataset
 
     folder = tmp_path / "data.npz"
@@ -519,8 +524,8 @@ def test_a_directory_given_to_an_importer_is_named_as_one(tmp_path, layout):
 @pytest.mark.parametrize("content,words", [(b"obs,actions\n1,2\n", "it is text starting 'obs,actions"),
                                            (pickle.dumps({"obs": 1}), "it is a Python pickle")])
 def test_a_file_that_is_not_an_npz_is_named_as_such(tmp_path, content, words):
-    from envs.dataset import DatasetError
-    from envs.importers import import_comadice_npz
+    from envs.dataset_checks import DatasetError
+    from envs.importers.comadice_npz import import_comadice_npz
 
     bad = tmp_path / "hopper.npz"
     bad.write_bytes(content)
@@ -531,8 +536,8 @@ def test_a_file_that_is_not_an_npz_is_named_as_such(tmp_path, content, words):
 
 
 def test_a_text_file_given_as_omiga_hdf5_is_named(tmp_path):
-    from envs.dataset import DatasetError
-    from envs.importers import import_omiga_hdf5
+    from envs.dataset_checks import DatasetError
+    from envs.importers.omiga_hdf5 import import_omiga_hdf5
 
     bad = tmp_path / "hopper.hdf5"
     bad.write_text("hello\n")

@@ -6,8 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from envs.dataset import DatasetError, write_dataset
-from envs.importers import import_omiga_hdf5
+from envs.dataset import write_dataset
+from envs.dataset_checks import DatasetError
+from envs.importers.omiga_hdf5 import import_omiga_hdf5
 from envs.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
 from envs.registry import get_task
 from harness.train import RunConfig, train

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from envs.dataset import DatasetError
-from envs.importers import import_comadice_npz, import_madt_episodes, import_omiga_hdf5
+from envs.dataset_checks import DatasetError
+from envs.importers.comadice_npz import import_comadice_npz
+from envs.importers.madt import import_madt_episodes
+from envs.importers.omiga_hdf5 import import_omiga_hdf5
 from envs.registry import get_task
 
 SMAC = get_task("5m_vs_6m")          # 5 agents, obs 140, state 132, 11 actions, limit 70

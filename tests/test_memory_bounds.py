@@ -14,7 +14,7 @@ GIB = 2**30
 
 def _checked(tmp_path, capsys, edit, memory, monkeypatch, profile="smoke"):
     from pipeline import config_checks
-    monkeypatch.setattr("envs.dataset.machine_memory_bytes", lambda: memory)
+    monkeypatch.setattr("envs.host_memory.machine_memory_bytes", lambda: memory)
     cfg = yaml.safe_load((ROOT / "config" / f"{profile}.yaml").read_text())
     edit(cfg)
     path = tmp_path / "big.yaml"

@@ -10,7 +10,8 @@ import pytest
 
 from behaviour.d4rl_like.datasets import in_task_layout, mamujoco_from_ars
 from behaviour.episodes import play_episodes
-from envs.dataset import DatasetError, check_against_task, from_episodes
+from envs.dataset import from_episodes
+from envs.dataset_checks import DatasetError, check_against_task
 from envs.mamujoco_backend import MaMuJoCoVectorEnv, authors_observation
 from envs.registry import get_task
 

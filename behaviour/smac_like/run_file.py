@@ -58,7 +58,7 @@ def _declared_arrays(path) -> dict:
     """{name: (shape, dtype)} of the ``.npz``'s arrays as their headers declare them, read without
     reading (or allocating) their data; refuses a file that is not a readable zip of ``.npy``
     arrays, an array of Python objects (a pickle), or a member this format never writes."""
-    from envs.importers import _describe_start
+    from envs.importers.common import describe_start as _describe_start
 
     path = str(path)
     if os.path.isdir(path):
@@ -100,7 +100,7 @@ def _declared_arrays(path) -> dict:
 def _check_declared_sizes(path, declared: dict) -> None:
     """The arrays' declared sizes against the memory available now: a crafted header (10^12 values
     of a zip of zeros) is refused naming the file, not allocated."""
-    from envs.dataset import available_memory_bytes
+    from envs.host_memory import available_memory_bytes
 
     nbytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in declared.values())
     avail = available_memory_bytes()

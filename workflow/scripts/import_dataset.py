@@ -1,4 +1,4 @@
-"""Import a published dataset into the harness's format (see envs/importers.py for the layouts).
+"""Import a published dataset into the harness's format (see envs/importers/ for the layouts).
 
     python workflow/scripts/import_dataset.py --layout comadice-npz --task smacv1/5m_vs_6m \\
         --quality good 5m_vs_6m_good.npz results/datasets/smacv1/5m_vs_6m/good.h5
@@ -20,7 +20,8 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(_ROOT))
 
-from envs.dataset import DatasetError, write_dataset  # noqa: E402
+from envs.dataset import write_dataset  # noqa: E402
+from envs.dataset_checks import DatasetError  # noqa: E402
 from envs.importers import LAYOUTS, import_dataset  # noqa: E402
 from envs.registry import MAMUJOCO_OBS_LAYOUTS, get_task  # noqa: E402
 
