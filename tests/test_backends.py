@@ -70,3 +70,75 @@ def test_mamujoco_evaluation_returns_real_returns():
     task = get_task("Hopper_3x1")
     res = evaluate(task, lambda obs, avail: np.zeros((2, 3, 1)), 2, seed=0)
     assert res["lengths"].min() >= 1 and np.isfinite(res["return_mean"]) and res["return_mean"] != 0
+
+
+def test_every_backend_satisfies_the_contract():
+    """SMAX and MaMuJoCo envs are VectorEnvs that resume (StarCraft II: tests/test_sc2_backend.py)."""
+    from envs.simulators import ResumableVectorEnv, VectorEnv
+
+    for name in ("5m_vs_6m", "Hopper_3x1"):
+        venv = make_vector_env(get_task(name), 2, seed=0)
+        assert isinstance(venv, VectorEnv) and isinstance(venv, ResumableVectorEnv), name
+    smax, mamujoco = (make_vector_env(get_task(n), 1) for n in ("5m_vs_6m", "Hopper_3x1"))
+    assert (smax.has_wins, smax.steps_past_limit, mamujoco.has_wins, mamujoco.steps_past_limit) == (True, 1, False, 0)
+
+
+def _obs_policy(task):
+    """Actions that depend on each env's observation alone, so an env in a batch and the same
+    env alone act alike."""
+    def policy(obs, avail):
+        score = np.sin(obs.sum(-1, keepdims=True) * 1000.0 + np.arange(task.action_dim))
+        return (score + 2.0 * avail).argmax(-1) if avail is not None else np.tanh(score)
+    return policy
+
+
+def _groups_are_lone_envs(task, per_group: int, seeds=(3, 8)):
+    """A batched env of seed groups: its reset and steps, and two evaluations in a row (a group's
+    episodes may end before the others'), are those of lone envs of the groups' seeds."""
+    grouped = make_vector_env(task, per_group * len(seeds), seed=list(seeds))
+    lone = [make_vector_env(task, per_group, seed=s) for s in seeds]
+    split = lambda x: np.split(np.asarray(x), len(seeds))  # noqa: E731
+    policy = _obs_policy(task)
+    obs = grouped.reset()[0]
+    for g, env in enumerate(lone):
+        np.testing.assert_array_equal(split(obs)[g], env.reset()[0])
+    for _ in range(3):
+        obs, _, avail = grouped.observe()
+        out = grouped.step(policy(obs, avail))
+        for g, env in enumerate(lone):
+            o, _, a = env.observe()
+            for x, y in zip(out, env.step(policy(o, a))):
+                np.testing.assert_array_equal(split(x)[g], y)
+    ends = []  # each evaluation's last step of each group
+    for _ in range(2):
+        res = evaluate(task, policy, grouped.num_envs, venv=grouped)
+        ends.append([int(x.max()) for x in split(res["lengths"])])
+        for g, env in enumerate(lone):
+            alone = evaluate(task, policy, per_group, venv=env)
+            for k in ("returns", "lengths"):
+                np.testing.assert_array_equal(split(res[k])[g], alone[k])
+    # a group's state is the lone env's (what the training loop saves per member)
+    for g, env in enumerate(lone):
+        a, b = grouped.get_state(episodes=False, group=g), env.get_state(episodes=False)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a if a[k] is not None)
+    return lone, ends
+
+
+def test_smax_seed_groups_play_the_episodes_of_lone_envs():
+    task = get_task("5m_vs_6m")
+    lone, ends = _groups_are_lone_envs(task, 2)
+    assert any(len(set(e)) > 1 for e in ends)  # a group ended first and was held while the other played on
+    # one int seed and a one-seed list are the same env
+    one, listed = make_vector_env(task, 2, seed=3), make_vector_env(task, 2, seed=[3])
+    np.testing.assert_array_equal(one.reset()[0], listed.reset()[0])
+    # a group's state put into another env continues its stream
+    fresh = make_vector_env(task, 4, seed=[0, 0])
+    fresh.set_state(lone[1].get_state(episodes=False), group=1)
+    np.testing.assert_array_equal(np.split(fresh.reset()[0], 2)[1], lone[1].reset()[0])
+
+
+def test_mamujoco_seed_groups_play_the_episodes_of_lone_envs():
+    task = dataclasses.replace(get_task("Hopper_3x1"), episode_limit=6)
+    _groups_are_lone_envs(task, 2)
+    one, listed = make_vector_env(task, 2, seed=3), make_vector_env(task, 2, seed=[3])
+    np.testing.assert_array_equal(one.reset()[0], listed.reset()[0])

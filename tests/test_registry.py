@@ -132,3 +132,41 @@ def test_the_config_schema_names_exactly_the_suites_of_the_suite_table():
     }
     for where, names in named.items():
         assert names == set(SUITES), f"the schema's {where} names {sorted(names)}, the suite table {sorted(SUITES)}"
+
+
+def test_the_config_schema_names_exactly_the_choices_of_the_registries():
+    """The schema's simulators keys and their values (``smac_backend``, ``mamujoco_obs``) are
+    envs/registry.py SIMULATOR_SETTINGS', and its f-divergences algorithms/fdiv.py F_DIVERGENCES':
+    a new choice is refused nowhere in the schema once listed there."""
+    import yaml
+
+    from algorithms.fdiv import F_DIVERGENCES
+    from envs.registry import SIMULATOR_DEFAULTS, SIMULATOR_SETTINGS
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "schemas"
+                             / "config.schema.yaml").read_text())
+    props = schema["properties"]
+    simulators = props["simulators"]
+    assert set(simulators["properties"]) == set(SIMULATOR_SETTINGS)
+    assert simulators["default"] == SIMULATOR_DEFAULTS
+    for key, setting in SIMULATOR_SETTINGS.items():
+        assert tuple(simulators["properties"][key]["enum"]) == setting.choices, key
+        assert simulators["properties"][key]["default"] == setting.choices[0], key
+    assert set(props["ablations"]["properties"]["f_divergence"]["items"]["enum"]) == set(F_DIVERGENCES)
+
+
+def test_suite_facts_are_data_of_the_suite_table_and_the_registry():
+    """What backends and data generators read of a suite or task is data: the simulators settings
+    each suite takes (by its default backend), its observation layouts, its StarCraft scenario
+    kind, and the SMACv1 maps' enemy rosters."""
+    from envs.registry import SIMULATOR_SETTINGS, enemy_rosters, obs_layouts
+    from envs.suites import SUITES
+
+    assert SIMULATOR_SETTINGS["smac_backend"].suites == ("smacv1", "smacv2")
+    assert SIMULATOR_SETTINGS["mamujoco_obs"].suites == ("mamujoco",)
+    assert [obs_layouts(s) for s in SUITES] == [(), (), ("authors", "local")]
+    assert [s.scenario_kind for s in SUITES.values()] == ["map", "generated", ""]
+    assert enemy_rosters() == {"2c_vs_64zg": (64, 35.0), "5m_vs_6m": (6, 45.0), "6h_vs_8z": (8, 150.0),
+                               "corridor": (24, 35.0)}
+    with pytest.raises(ValueError, match="only its native observation"):
+        get_task("5m_vs_6m", obs_layout="local")
