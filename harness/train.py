@@ -42,9 +42,7 @@ bounds stops and is recorded as diverged with its reason.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import math
 import random
@@ -59,14 +57,14 @@ import torch
 import yaml
 
 from envs.dataset import file_sha256, load_dataset, obs_nbytes
-from envs.files import atomic_write_bytes, atomic_write_text
+from envs.files import atomic_write_text
 from envs.resume import load_resume, save_resume, set_aside
-from envs.simulators import ResumableVectorEnv, backend_version, evaluate, make_vector_env
+from envs.simulators import ResumableVectorEnv, backend_version, make_vector_env
 from envs.suites import evaluation_columns
 from harness.data import DeviceData, device_data, spec_from_dataset
 from harness.engine import Engine, configure_host, make_engine, member, stack, to_host
+from harness.run_outputs import evaluate_members, tensorboard_writer, write_results
 
-METRICS_SCHEMA_VERSION = 2
 RESUME_FILE = "resume.pt"
 
 #: |nu_tot| beyond this many times r_max / (1 - gamma) cannot be a value of the data's rewards
@@ -237,31 +235,8 @@ def _train_state_from(arrays: dict, learner, template):
                              n_updates=np.asarray(arrays["n_updates"], np.int32))
 
 
-def _curve_csv(curve: list) -> str:
-    buf = io.StringIO()
-    fields = list(dict.fromkeys(k for row in curve for k in row))
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(curve)
-    return buf.getvalue()
-
-
-def _tensorboard(out_dir: Path, log):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # noqa: BLE001 - tensorboard is optional
-        return None
-    try:
-        return SummaryWriter(str(out_dir / "tb"))
-    except Exception as exc:  # noqa: BLE001
-        log(f"TensorBoard events not written: {exc}")
-        return None
-
-
-# -- the runs ----------------------------------------------------------------------------------
-
 @dataclass
-class _Run:
+class Run:
     """What a program's members share once set up (:func:`_prepare`): the dataset, the engine,
     the evaluation environment."""
     cfg: RunConfig                  # member 0's configuration (the shared fields are equal)
@@ -280,7 +255,7 @@ class _Run:
 
 
 @dataclass
-class _Member:
+class Member:
     """One run of the program: its directory, its progress, its timing."""
     cfg: RunConfig
     out_dir: Path
@@ -362,7 +337,7 @@ def _prepare(cfgs: list, out_dirs: list, log):
         resolved = _resolved_config(c, ds, checksum, task, hp, n_updates, device)
         atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
         code = _code_version(engine.learner.name)
-        members.append(_Member(
+        members.append(Member(
             cfg=c, out_dir=out_dir, resume_path=out_dir / RESUME_FILE, code=code,
             fingerprint=_fingerprint(resolved, code), name=engine.learner.name,
             label=f"[{c.algorithm} {task.name} {ds.meta['quality']} {c.variant} seed{c.seed}]"))
@@ -375,7 +350,7 @@ def _prepare(cfgs: list, out_dirs: list, log):
     # one seed group per member: member k's episodes are those of its run alone
     venv = make_vector_env(task, cfg.eval_episodes * len(cfgs), seed=[10_000 + c.seed for c in cfgs])
     venv.warm_up()  # simulator compilation stays out of the timed loop
-    run = _Run(cfg=cfg, log=log, device=device, ds=ds, checksum=checksum, task=task, data=data, engine=engine,
+    run = Run(cfg=cfg, log=log, device=device, ds=ds, checksum=checksum, task=task, data=data, engine=engine,
                n_updates=n_updates, value_bound=value_bound, venv=venv,
                eval_every=max(1, n_updates // max(1, cfg.n_evals)), columns=evaluation_columns())
     return run, members
@@ -414,7 +389,7 @@ def _resolved_config(cfg: RunConfig, ds, checksum: str, task, hp: dict, n_update
     return resolved
 
 
-def _resume_or_start(run: _Run, m: _Member, k: int):
+def _resume_or_start(run: Run, m: Member, k: int):
     """Member ``k``'s TrainState to start from: that of the resume state a previous attempt left
     (when ``cfg.resume`` and the state is of this run; its curve and step go into ``m``), else the
     fresh state of its seed.  A state that loads but does not fit the learner is set aside."""
@@ -436,14 +411,14 @@ def _resume_or_start(run: _Run, m: _Member, k: int):
     return state
 
 
-def _train_loop(run: _Run, members: list, states, hooks: RunHooks) -> None:
+def _train_loop(run: Run, members: list, states, hooks: RunHooks) -> None:
     """Every member's updates to ``n_updates`` in chunks of ``eval_every`` (one engine call for
     all members per chunk), each chunk followed by the members' divergence checks, one batched
     evaluation, the resume saves and ``hooks.after_evaluation``; a member that diverges stops
     alone (its row in the curve has no evaluation); a member that ends writes its results."""
     t0 = time.perf_counter()
     for m in members:
-        m.t0, m.tb = t0, _tensorboard(m.out_dir, run.log)
+        m.t0, m.tb = t0, tensorboard_writer(m.out_dir, run.log)
     n_members = len(members)
     while any(m.active for m in members):
         chunks = np.array([min(run.eval_every, run.n_updates - m.step) if m.active else 0 for m in members],
@@ -463,11 +438,11 @@ def _train_loop(run: _Run, members: list, states, hooks: RunHooks) -> None:
             if m.reason is not None:
                 m.curve.append({"step": m.step, **{c: math.nan for c in run.columns}, **losses})
                 run.log(f"{m.label} DIVERGED at step {m.step}: {m.reason}")
-                _write_results(run, m, k, member(states.params, k), hooks)
+                write_results(run, m, k, member(states.params, k), hooks)
                 continue
             evaluated.append((k, m, losses))
         if evaluated:
-            _evaluation(run, members, states, evaluated, n_members)
+            evaluate_members(run, members, states, evaluated, n_members)
         for k, m, _ in evaluated:
             if m.step < run.n_updates and m.cfg.resume:
                 save_resume(m.resume_path, m.fingerprint, {
@@ -477,131 +452,6 @@ def _train_loop(run: _Run, members: list, states, hooks: RunHooks) -> None:
             if hooks.after_evaluation is not None:
                 hooks.after_evaluation(m.step, m.curve)
             if m.step >= run.n_updates:
-                _write_results(run, m, k, member(states.params, k), hooks)
+                write_results(run, m, k, member(states.params, k), hooks)
 
 
-def _member_policy(run: _Run, params, n_members: int, members=None):
-    """``policy(obs [S*E, N, O], avail)`` of every member at once: member k plays episodes
-    k*E .. (k+1)*E - 1 of the shared evaluation environment."""
-    calls = iter(range(1 << 62))
-
-    def policy(obs, avail):
-        key = jax.random.PRNGKey(next(calls))  # each step's draws (BCQ's candidates) its own
-        shape = (n_members, -1) + obs.shape[1:]
-        o = jax.numpy.asarray(obs, jax.numpy.float32).reshape(shape)
-        a = None if avail is None else jax.numpy.asarray(avail, bool).reshape((n_members, -1) + avail.shape[1:])
-        actions = np.asarray(run.engine.act(params, o, a, key, members))
-        actions = actions.reshape((-1,) + actions.shape[2:])
-        # a diverged member's NaN actions must not reach the simulator
-        return actions if actions.dtype.kind in "iu" else np.nan_to_num(actions)
-    return policy
-
-
-#: the per-episode arrays of an evaluation result behind its figures
-_PER_EPISODE = {"win_rate": "wins", "return_mean": "returns"}
-
-
-def _member_results(res: dict, k: int, n_members: int, columns: list) -> dict:
-    """Member ``k``'s evaluation from the shared one: its block of the per-episode arrays."""
-    if n_members == 1:
-        return res
-    out = {}
-    for c in columns:
-        arr = res.get(_PER_EPISODE.get(c, ""))
-        if arr is None:
-            out[c] = math.nan
-            continue
-        block = np.asarray(arr).reshape(n_members, -1)[k]
-        out[c] = float(block.mean()) if c != "win_rate" or not np.isnan(res.get(c, 0.0)) else math.nan
-    return out
-
-
-def _evaluation(run: _Run, members: list, states, evaluated: list, n_members: int) -> None:
-    """One batched evaluation of every member's policy; the curve rows (metrics and losses) of the
-    members in ``evaluated``, their TensorBoard scalars and progress log lines."""
-    t_eval = time.perf_counter()
-    res = evaluate(run.task, _member_policy(run, states.params, n_members), run.cfg.eval_episodes * n_members,
-                   venv=run.venv)
-    dt = time.perf_counter() - t_eval
-    for k, m, losses in evaluated:
-        m.eval_s += dt / len(evaluated)
-        mres = _member_results(res, k, n_members, run.columns)
-        row = {"step": m.step, **{c: float(mres.get(c, math.nan)) for c in run.columns}, **losses}
-        m.curve.append(row)
-        if m.tb is not None:
-            for name, v in row.items():
-                if name != "step" and math.isfinite(v):
-                    m.tb.add_scalar(name, v, m.step)
-        elapsed = time.perf_counter() - m.t0
-        done = (m.step - m.start_step) / max(1, run.n_updates - m.start_step)
-        eta = elapsed * (1 - done) / max(done, 1e-9)
-        run.log(f"{m.label} step {m.step}/{run.n_updates} ({100 * m.step / run.n_updates:.0f}%), {elapsed:.0f} s, "
-                f"~{eta:.0f} s left: " + ", ".join(f"{name}={v:.4g}" for name, v in row.items() if name != "step"))
-
-
-def _write_results(run: _Run, m: _Member, k: int, params, hooks: RunHooks) -> None:
-    """curve.csv, checkpoint.pt, the final evaluation, timing.json, ``hooks.before_metrics`` and,
-    last, metrics.json; then the resume state goes."""
-    if m.tb is not None:
-        m.tb.close()
-    atomic_write_text(m.out_dir / "curve.csv", _curve_csv(m.curve))
-    # through a buffer: torch.save names its archive after the file, and the temporary
-    # file's random name would make two identical checkpoints differ
-    buf = io.BytesIO()
-    torch.save({k: torch.from_numpy(np.array(v)) for k, v in sorted(to_host(params).items())}, buf)
-    atomic_write_bytes(m.out_dir / "checkpoint.pt", buf.getvalue())
-
-    metrics = _metrics(run, m, k, params)
-    timing = {"wall_s": time.perf_counter() - m.t0, "train_s": m.train_s, "eval_s": m.eval_s,
-              "updates_per_s": (m.step - m.start_step) / max(m.train_s, 1e-9), "resumed_at_step": m.start_step}
-    atomic_write_text(m.out_dir / "timing.json", json.dumps(timing, indent=2))
-    if hooks.before_metrics is not None:
-        hooks.before_metrics(metrics)
-    atomic_write_text(m.out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=True))
-    m.resume_path.unlink(missing_ok=True)
-    m.result = {**metrics, **timing}
-
-
-def _metrics(run: _Run, m: _Member, k: int, params) -> dict:
-    """metrics.json (schema in the module docstring), the final evaluation's figures included
-    (that evaluation runs here, for a run that did not diverge)."""
-    cfg, task, final = m.cfg, run.task, m.curve[-1]
-    metrics = {
-        "schema_version": METRICS_SCHEMA_VERSION,
-        "suite": task.suite, "task": task.name, "quality": run.ds.meta["quality"],
-        "algorithm": m.name, "variant": cfg.variant, "seed": cfg.seed,
-        "status": "ok" if m.reason is None else "diverged",
-        "backend": task.backend, "approximation": task.approximation,
-        "dataset_sha256": run.checksum, "dataset_grade": run.ds.meta.get("grade", "unknown"),
-        "n_updates": run.n_updates, "epochs": cfg.epochs, "eval_episodes": cfg.eval_episodes,
-        "n_evals": len(m.curve),
-        # the paper's statistic: the last evaluation of training (never a diverged run's)
-        **{c: None if m.reason else final[c] for c in run.columns},
-    }
-    metrics["code_version"] = m.code
-    if m.reason is not None:
-        metrics.update(diverged_reason=m.reason, diverged_step=final["step"])
-    elif cfg.final_eval_episodes:
-        fres = _final_evaluation(run, cfg, stack([params]), k)
-        metrics["final_eval_episodes"] = cfg.final_eval_episodes
-        metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in run.columns})
-    return metrics
-
-
-def _final_evaluation(run: _Run, cfg: RunConfig, params, k: int) -> dict:
-    """Member ``k``'s final evaluation: ``final_eval_episodes`` episodes played in rounds of
-    ``eval_episodes`` on an environment of that size and of its own seed (the training evaluations'
-    size, whose simulator program the process has compiled already), the first
-    ``final_eval_episodes`` of them kept."""
-    policy = _member_policy(run, params, 1, members=(k,))
-    n, size = cfg.final_eval_episodes, cfg.eval_episodes
-    venv = make_vector_env(run.task, size, seed=20_000 + cfg.seed)
-    rounds = [evaluate(run.task, policy, size, venv=venv) for _ in range(-(-n // size))]
-    out = {}
-    for c in run.columns:
-        per_episode = [r.get(_PER_EPISODE.get(c, "")) for r in rounds]
-        if all(x is not None for x in per_episode) and not any(np.isnan(r.get(c, 0.0)) for r in rounds):
-            out[c] = float(np.concatenate([np.asarray(x, float) for x in per_episode])[:n].mean())
-        else:  # a figure without per-episode values: the rounds' mean
-            out[c] = float(np.mean([r.get(c, math.nan) for r in rounds]))
-    return out

@@ -121,18 +121,18 @@ def test_comadice_diagnostics_are_in_the_curve(tmp_path, smax_dataset):
 def test_a_new_metric_is_its_metrics_entry_and_its_evaluation_value(tmp_path, smax_dataset, monkeypatch):
     """The loop writes every metric of the tables (envs/suites.py METRICS) from the evaluation's
     result to curve.csv and metrics.json, final evaluation included: no name is spelled in it."""
-    import harness.train as loop
+    import harness.run_outputs as outputs
     from envs import suites
 
     monkeypatch.setitem(suites.METRICS, "episode_length", suites.Metric("episode_length", "episode length", "length",
                                                                         source="length_mean"))
-    real = loop.evaluate
+    real = outputs.evaluate
 
     def evaluate(task, policy, n_episodes, seed=0, venv=None):
         res = real(task, policy, n_episodes, seed=seed, venv=venv)
         return {**res, "length_mean": float(np.mean(res["lengths"]))}
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(outputs, "evaluate", evaluate)
     cfg = RunConfig(dataset=smax_dataset, algorithm="BC", n_updates=4, n_evals=2, eval_episodes=2,
                     final_eval_episodes=3, hyperparameters={"hidden": 16}, device="cpu")
     train(cfg, tmp_path, log=lambda s: None)
