@@ -108,7 +108,7 @@ SMAX_ROLLOUT_COPIES = 2
 
 
 def smax_rollout_step_bytes(task, hidden: int, agent_id: bool = True) -> int:
-    """Bytes one env step of a SMAX MAPPO rollout keeps until the update (behaviour/smax_mappo.py
+    """Bytes one env step of a SMAX MAPPO rollout keeps until the update (behaviour/smac_like/mappo_learner.py
     ``_env_step``): per agent the actor's input (observation, one-hot id) and recurrent state in
     float32, the available actions, action, log-prob, reward, value, advantage and target, start
     and done flags; the world state once."""
@@ -125,7 +125,7 @@ def smax_rollout_bytes(task, num_envs: int, rollout_steps: int, hidden: int, age
 def smax_episode_bytes(task) -> int:
     """Bytes one recorded SMAX episode of ``task`` takes at its longest (``episode_limit`` steps):
     per step every agent's float32 observation, available actions and int64 action, the float32
-    state and reward (behaviour/smax_mappo.py ``episodes_from_rollout``, behaviour/episodes.py);
+    state and reward (behaviour/smac_like/mappo_learner.py ``episodes_from_rollout``, behaviour/episodes.py);
     a dataset's episodes are all held in memory until it is written."""
     n = task.n_agents
     step = n * (4 * task.obs_dim + task.action_dim + 8) + 4 * task.state_dim + 4

@@ -1,5 +1,5 @@
-"""The JAX MAPPO behaviour learner on SMAX (behaviour/smax_mappo.py) and the datasets made from
-its runs (behaviour/smax_datasets.py): it learns, resumes bit for bit, stores runs without
+"""The JAX MAPPO behaviour learner on SMAX (behaviour/smac_like/mappo.py) and the datasets made from
+its runs (behaviour/smac_like/datasets.py): it learns, resumes bit for bit, stores runs without
 pickle, and SMACv1's qualities are MADT's return bands mapped onto SMAX's reward."""
 import dataclasses
 import json
