@@ -10,8 +10,6 @@ line in ``REGISTRY`` below.  Names are looked up case-insensitively.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from algorithms.alberdice import AlberDICE
 from algorithms.base import Learner, LearnerSpec, config_from
 from algorithms.bc import BC
@@ -38,11 +36,11 @@ def algorithm_class(name: str):
     raise KeyError(f"unknown algorithm {name!r}; valid algorithms: {', '.join(REGISTRY)}")
 
 
-def make_config(name: str, hyperparameters: Optional[dict] = None):
+def make_config(name: str, hyperparameters: dict | None = None):
     """The learner's Config, checked (``algorithms/base.py`` ``config_from``)."""
     return config_from(algorithm_class(name), hyperparameters)
 
 
-def make(name: str, spec: LearnerSpec, hyperparameters: Optional[dict] = None) -> Learner:
+def make(name: str, spec: LearnerSpec, hyperparameters: dict | None = None) -> Learner:
     """The learner ``name`` for ``spec``, its hyperparameters checked (its state: ``learner.init``)."""
     return algorithm_class(name)(spec, make_config(name, hyperparameters))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -71,14 +71,14 @@ class Batch(NamedTuple):
     done: jax.Array
     next_obs: jax.Array
     next_state: jax.Array
-    avail: Optional[jax.Array] = None
-    next_avail: Optional[jax.Array] = None
-    reward_to_go: Optional[jax.Array] = None
-    init_obs: Optional[jax.Array] = None
-    init_state: Optional[jax.Array] = None
-    next_actions: Optional[jax.Array] = None
-    is_init: Optional[jax.Array] = None
-    episode_end: Optional[jax.Array] = None
+    avail: jax.Array | None = None
+    next_avail: jax.Array | None = None
+    reward_to_go: jax.Array | None = None
+    init_obs: jax.Array | None = None
+    init_state: jax.Array | None = None
+    next_actions: jax.Array | None = None
+    is_init: jax.Array | None = None
+    episode_end: jax.Array | None = None
 
 
 class BatchError(ValueError):
@@ -222,8 +222,8 @@ class Learner:
         opt = {g: adam_init({k: params[k] for k in self.group_keys(params, g)}) for g in self.groups()}
         return TrainState(params, opt, key, jnp.zeros((), jnp.int32))
 
-    def apply_grads(self, state: TrainState, grads: dict, group: str, clip: Optional[float] = None,
-                    clip_parts: Optional[list] = None) -> TrainState:
+    def apply_grads(self, state: TrainState, grads: dict, group: str, clip: float | None = None,
+                    clip_parts: list | None = None) -> TrainState:
         """One Adam step of ``group`` on ``grads`` (a dict covering at least the group's entries),
         its gradient norm clipped at ``clip`` over the whole group, or over each of ``clip_parts``
         (lists of name prefixes) separately."""
@@ -261,7 +261,7 @@ class Learner:
             return jnp.take_along_axis(logp, actions[..., None], axis=-1)[..., 0]
         return tanh_gaussian_log_prob(params, name, obs, actions)
 
-    def act(self, params: dict, obs, avail=None, draws: Optional[Draws] = None, deterministic: bool = True):
+    def act(self, params: dict, obs, avail=None, draws: Draws | None = None, deterministic: bool = True):
         """Decentralised actions for [E, N, O] observations: [E, N] ints or [E, N, A] floats."""
         if self.discrete:
             logits = masked_logits(agent_mlp(params, "actor", obs), avail)
@@ -281,7 +281,7 @@ class Learner:
         return {k: jnp.asarray(arrays[k], ref[k].dtype) for k in ref}
 
 
-def config_from(cls, hyperparameters: Optional[dict] = None):
+def config_from(cls, hyperparameters: dict | None = None):
     """Learner class ``cls``'s Config from ``hyperparameters``: unknown names, wrong types (an int
     field given 64.5, 20.0 or "big"; PyYAML's string "1e-3" for a float) and generic ranges
     (``FIELD_RANGES``, ``FIELD_CHOICES``) are refused before the learner's own ``validate()``."""

@@ -75,7 +75,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -112,11 +111,11 @@ class ComaDICEConfig:
     tau: float = 0.005             # Polyak rate (runner/madice/*.py: self.tau = 0.005)
     grad_clip: float = 1.0         # max grad norm per network group (self.grad_norm_clip = 1.0)
     # -- data handling; None = the formulation's default (authors: as the code, else off) --
-    reward_to_go: Optional[bool] = None         # SMAC rewards -> undiscounted reward-to-go (authors, discrete)
-    done_at_episode_end: Optional[bool] = None  # no bootstrap past any episode end, time limits too (authors, discrete)
-    action_scale: Optional[float] = None        # data actions / scale, policy actions * scale (authors, continuous: 4)
-    bc_weight_clip: Optional[float] = None      # clip per-agent BC ratios (authors/sum_local_clipped, discrete: 2)
-    mixer_shared_trunk: Optional[bool] = None   # one hidden layer feeds W and b (authors' MixNet), else two
+    reward_to_go: bool | None = None         # SMAC rewards -> undiscounted reward-to-go (authors, discrete)
+    done_at_episode_end: bool | None = None  # no bootstrap past any episode end, time limits too (authors, discrete)
+    action_scale: float | None = None        # data actions / scale, policy actions * scale (authors, continuous: 4)
+    bc_weight_clip: float | None = None      # clip per-agent BC ratios (authors/sum_local_clipped, discrete: 2)
+    mixer_shared_trunk: bool | None = None   # one hidden layer feeds W and b (authors' MixNet), else two
     mixer_input: str = "state"     # state | concat_obs (the hypernetwork reads concatenated agent obs)
     # -- options of the paper formulation (the authors' code's departures, one at a time) --
     normalisation_multiplier: bool = False  # OptiDICE-style lambda with its own optimiser
@@ -142,7 +141,7 @@ class ComaDICEConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"ComaDICE {name} must be > 0, got {getattr(self, name)}")
 
-    def resolved(self, discrete: bool) -> "ComaDICEConfig":
+    def resolved(self, discrete: bool) -> ComaDICEConfig:
         """The formulation's defaults filled in for the action type (what a run records)."""
         authors = self.formulation == "authors"
         fill = {
@@ -379,7 +378,7 @@ class ComaDICE(Learner):
         return reward + self.cfg.gamma * ((1.0 - done) * nxt + done * nu0_tot) - nu_tot
 
     # -- acting and diagnostics ----------------------------------------------------------
-    def act(self, params: dict, obs, avail=None, draws: Optional[Draws] = None, deterministic: bool = True):
+    def act(self, params: dict, obs, avail=None, draws: Draws | None = None, deterministic: bool = True):
         a = super().act(params, obs, avail, draws, deterministic)
         return a if self.discrete else a * self.cfg.action_scale
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -71,7 +71,7 @@ class ICQConfig:
     TRAINING: ClassVar[str] = ("MaMuJoCo: 25 epochs of |D|/128 updates (ComaDICE run.py line 25); ICQ-MA: "
                                "t_max 10.05M (config/envs/sc2.yaml) of off-policy batches of 32 episodes")
 
-    def resolved(self, discrete: bool) -> "ICQConfig":
+    def resolved(self, discrete: bool) -> ICQConfig:
         """The temperatures and critic rate of the authors' code for this action type."""
         return dataclasses.replace(
             self, beta_q=self.beta_q if self.beta_q is not None else (1000.0 if discrete else 10.0),
@@ -98,7 +98,7 @@ class ICQ(Learner):
         # the critic and its mixer share one Adam (and one gradient-norm clip) at the critic's rate
         return {"critic": (["q", "mixer"], self.cfg.critic_lr), "actor": (["actor"], self.cfg.lr)}
 
-    def expected_q(self, params: dict, obs, avail=None, draws: Optional[Draws] = None):
+    def expected_q(self, params: dict, obs, avail=None, draws: Draws | None = None):
         """E_{a ~ pi_i}[q_i(o_i, a)] per agent: [B, N] (continuous: a mean over ``n_samples`` policy samples)."""
         if self.discrete:
             probs = jax.nn.softmax(masked_logits(agent_mlp(params, "actor", obs), avail), -1)

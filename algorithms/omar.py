@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -174,7 +174,7 @@ class OMAR(Learner):
         params = soft_update(params, "actor_target", "actor", cfg.tau)
         return state._replace(params=params), {"td_loss": td, "cql_penalty": penalty, "actor_loss": actor_loss}
 
-    def act(self, params: dict, obs, avail=None, draws: Optional[Draws] = None, deterministic: bool = True):
+    def act(self, params: dict, obs, avail=None, draws: Draws | None = None, deterministic: bool = True):
         if self.discrete:
             logits = masked_logits(agent_mlp(params, "actor", obs), avail)
             return jnp.argmax(logits, -1) if deterministic else draws.categorical(logits)

@@ -63,7 +63,7 @@ def _path_key(metrics_path: Path) -> dict:
     if len(parts) < 6 or seed is None or metrics_path.name != "metrics.json":
         _fail(metrics_path, "not a run's metrics.json in a run directory "
                             "(.../{suite}/{task}/{quality}/{algorithm}/{variant}/seed{seed}/metrics.json)")
-    return {**dict(zip(KEY[:5], parts[-6:-1])), "seed": int(seed.group(1))}
+    return {**dict(zip(KEY[:5], parts[-6:-1], strict=False)), "seed": int(seed.group(1))}
 
 
 def run_key(metrics_path) -> dict:

@@ -101,7 +101,7 @@ def with_published(df: pd.DataFrame, published: pd.DataFrame = None) -> pd.DataF
     keep = ["suite", "task", "quality", "published_trajectories", "published_transitions", "published_return_mean",
             "published_return_std", "published_source"]
     out = ours.merge(pub[keep], on=["suite", "task", "quality"], how="left", validate="many_to_one")
-    ours_max = np.array([max_return(s, b) for s, b in zip(out["suite"], out["backend"])], dtype=float)
+    ours_max = np.array([max_return(s, b) for s, b in zip(out["suite"], out["backend"], strict=False)], dtype=float)
     pub_max = np.array([published_max_return(s) for s in out["suite"]], dtype=float)
     out["return_of_max"] = out["return_mean"] / ours_max
     out["published_return_of_max"] = out["published_return_mean"] / pub_max

@@ -10,13 +10,13 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-from analysis.score_checks import check_scores  # noqa: E402
-from envs.files import atomic_path  # noqa: E402
-from envs.suites import get_metric, get_suite  # noqa: E402
+from analysis.score_checks import check_scores
+from envs.files import atomic_path
+from envs.suites import get_metric, get_suite
 
 
 def _save(fig, path, **kw) -> None:
@@ -42,7 +42,7 @@ def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites, cells: dict 
     for suite in suites:
         metric = get_suite(suite).metric
         swept = final[(final["suite"] == suite) & final["variant"].isin(list(alpha_variants.values()))]
-        expected = set(map(tuple, (cells or {}).get(suite) or zip(swept["task"], swept["quality"])))
+        expected = set(map(tuple, (cells or {}).get(suite) or zip(swept["task"], swept["quality"], strict=False)))
         seeds = sorted(set(swept["seed"]))
         for alpha, variant in alpha_variants.items():
             df = swept[swept["variant"] == variant]
@@ -53,7 +53,7 @@ def alpha_frame(scores: pd.DataFrame, alpha_variants: dict, suites, cells: dict 
                     left_out += 1
                     continue
                 ok = g[g[metric].notna()] if metric in g else g.iloc[:0]
-                if set(zip(ok["task"], ok["quality"])) != expected:
+                if set(zip(ok["task"], ok["quality"], strict=False)) != expected:
                     missing += 1
                     continue
                 kept.append({"suite": suite, "alpha": float(alpha), "seed": seed, "value": ok[metric].mean(),
@@ -68,7 +68,7 @@ def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     suites = list(dict.fromkeys(frame["suite"]))
     fig, axes = plt.subplots(1, len(suites), figsize=(4.2 * len(suites), 3.3), squeeze=False)
-    for ax, suite in zip(axes[0], suites):
+    for ax, suite in zip(axes[0], suites, strict=False):
         df = frame[frame["suite"] == suite]
         stats = df.groupby("alpha")["value"].agg(["mean", "std", "count"]).reset_index().sort_values("alpha")
         stats["std"] = stats["std"].fillna(0.0)
@@ -82,7 +82,7 @@ def plot_alpha(frame: pd.DataFrame, out_pdf, out_png, note: str = "") -> None:
         ax.set_ylabel(get_metric(get_suite(suite).metric).axis)
         ax.set_title(f"{get_suite(suite).title} (mean over tasks, {int(stats['count'].max())} seeds)")
         # an alpha with fewer seeds (the others diverged on some cell) says so beside its point
-        for a, m, c in zip(stats["alpha"], stats["mean"], stats["count"]):
+        for a, m, c in zip(stats["alpha"], stats["mean"], stats["count"], strict=False):
             if c < stats["count"].max():
                 ax.annotate(f"{int(c)} seed{'s' if c != 1 else ''}", (a, m), textcoords="offset points",
                             xytext=(0, 6), ha="center", fontsize=7)
@@ -113,7 +113,7 @@ def plot_learning_curve(frame: pd.DataFrame, suite: str, title: str, out_png, al
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     order = [a for a in (algorithms or sorted(frame["algorithm"].unique())) if a in set(frame["algorithm"])]
     colours = sns.color_palette("tab10", n_colors=max(len(order), 1))
-    for colour, algo in zip(colours, order):
+    for colour, algo in zip(colours, order, strict=False):
         d = frame[frame["algorithm"] == algo].sort_values("step")
         ax.plot(d["step"], d["mean"], label=algo, color=colour, lw=1.4)
         ax.fill_between(d["step"], d["mean"] - d["std"], d["mean"] + d["std"], color=colour, alpha=0.15, lw=0)

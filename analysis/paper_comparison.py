@@ -45,7 +45,7 @@ def cell_means(table: pd.DataFrame, suite, task, quality) -> dict:
     """``{algorithm: mean}`` of one row of a table frame (``build_table``'s or the paper's), the
     algorithms without a mean left out."""
     g = table[(table["suite"] == suite) & (table["task"] == task) & (table["quality"] == quality)]
-    return {a: m for a, m in zip(g["algorithm"], g["mean"]) if not (m is None or math.isnan(m))}
+    return {a: m for a, m in zip(g["algorithm"], g["mean"], strict=False) if not (m is None or math.isnan(m))}
 
 
 def rank_of(means: dict, algo: str):
@@ -111,7 +111,7 @@ def paper_comparison(scores: pd.DataFrame, suites, algorithms, reference: pd.Dat
     columns = algorithm_columns(algorithms)
     ours, _ = build_table(scores, list(suites), columns, rows=rows, seeds=seeds)
     records = []
-    for cell in dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])):
+    for cell in dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"], strict=False)):
         paper = {a: m for a, m in cell_means(ref, *cell).items() if a in algorithms}
         records.append(_comparison_row(scores, columns, cell, cell_means(ours, *cell), paper, focus))
     return pd.DataFrame(records, columns=TABLE_COLUMNS + RANK_COLUMNS)

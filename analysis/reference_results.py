@@ -1,4 +1,4 @@
-"""The committed reference results (issues 13, 22): ``reports/reference/RESULTS.md``.
+"""The committed reference results: ``reports/reference/RESULTS.md``.
 
     python -m analysis.reference_results [--config config/reference.yaml] [--run-dir .]
 
@@ -53,7 +53,7 @@ from pipeline.snakemake_log import newest_training_log
 ROOT = Path(__file__).resolve().parent.parent
 #: the paper's grid: its ``train.epochs`` are the authors' training lengths (vietbt/ComaDICE run.py)
 AUTHORS_CONFIG = ROOT / "config" / "config.yaml"
-#: the paper's counts of rows where ComaDICE is best (Table 1: 11 of 12, Table 2: 14 of 15; issue 13)
+#: the paper's counts of rows where ComaDICE is best (Table 1: 11 of 12, Table 2: 14 of 15)
 PAPER_BEST_COUNTS = {"smacv1": (11, 12), "smacv2": (14, 15)}
 
 
@@ -160,7 +160,7 @@ def _main_table(ours: pd.DataFrame, ref: pd.DataFrame, algos: list, n_seeds: int
     without runs as "–"; each mark is explained under the table, as the LaTeX tables' captions do."""
     rows, marks = [], []
     absent = absent or {}
-    for suite, task, quality in dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])):
+    for suite, task, quality in dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"], strict=False)):
         o = ours[(ours["suite"] == suite) & (ours["task"] == task) & (ours["quality"] == quality)]
         p = cell_means(ref, suite, task, quality)
         om = {a: v for a, v in cell_means(ours, suite, task, quality).items() if math.isfinite(v)}
@@ -252,7 +252,7 @@ def _stage_table(prov: dict) -> dict:
 
 def _empty_cells(ours: pd.DataFrame) -> tuple:
     """The cells the main table shows, and those without any run (none diverged either)."""
-    shown = list(dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"])))
+    shown = list(dict.fromkeys(zip(ours["suite"], ours["task"], ours["quality"], strict=False)))
     empty = []
     for s, t, q in shown:
         cell = ours[(ours["suite"] == s) & (ours["task"] == t) & (ours["quality"] == q)]
@@ -304,7 +304,8 @@ def _data_context(config: dict, scores: pd.DataFrame, datasets: pd.DataFrame, st
         "statistics_table": _statistics_table(statistics),
         "smac_backends": sorted(final[final["suite"].isin(smac)]["backend"].dropna().unique()),
         "curves": [(f"{get_task(t, s).display} {q}", f"curves/{s}/{t}/{q}.png")
-                   for s, t, q in dict.fromkeys(zip(datasets["suite"], datasets["task"], datasets["quality"]))],
+                   for s, t, q in dict.fromkeys(zip(datasets["suite"], datasets["task"], datasets["quality"],
+                                                    strict=False))],
         "software": ", ".join(f"{k} {v}" for k, v in prov["software"].items() if v),
         "stage_table": _stage_table(prov),
     }

@@ -1,5 +1,5 @@
 """What a report may be rendered from: a ``scores.csv`` checked before any table, statistic, figure or
-RESULTS.md is made of it (issue 29).
+RESULTS.md is made of it.
 
 Refused, naming the run (or the file): a scores table without runs or without the run key's columns
 (a header only), a run counted twice (a duplicated last evaluation), and a non-finite number (+-inf)

@@ -48,7 +48,7 @@ def backend_words(backend: str) -> str:
 
 
 def _row_keys(df: pd.DataFrame) -> list:
-    keys = {(s, t, q) for s, t, q in zip(df["suite"], df["task"], df["quality"])}
+    keys = {(s, t, q) for s, t, q in zip(df["suite"], df["task"], df["quality"], strict=False)}
     return sorted(keys, key=lambda k: row_key(*k))
 
 

@@ -20,7 +20,7 @@ numbers of runs; a task with no run at all is an error, never silently averaged 
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ def _check_boot_args(n_boot: int, ci: float) -> None:
         raise ValueError(f"ci must lie strictly between 0 and 1, got {ci!r}")
 
 
-def _percentile_interval(boots: np.ndarray, ci: float) -> Tuple[float, float]:
+def _percentile_interval(boots: np.ndarray, ci: float) -> tuple[float, float]:
     """Percentile bootstrap interval: the (1-ci)/2 and (1+ci)/2 quantiles of the replicates
     (numpy's default linear interpolation; rliable's default method is 'percentile')."""
     lo, hi = np.percentile(boots, [100.0 * (1.0 - ci) / 2.0, 100.0 * (1.0 + ci) / 2.0])
@@ -99,8 +99,8 @@ def iqm_of_runs(scores) -> float:
 
 # --------------------------------------------------------------------------- bootstrap CI
 
-def stratified_bootstrap_ci(scores, statistic: Optional[Callable[[np.ndarray], float]] = None,
-                            n_boot: int = 2000, ci: float = 0.95, seed: int = 0) -> Tuple[float, float, float]:
+def stratified_bootstrap_ci(scores, statistic: Callable[[np.ndarray], float] | None = None,
+                            n_boot: int = 2000, ci: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """Point estimate and stratified-bootstrap percentile interval of ``statistic``.
 
     ``scores`` is one algorithm's [n_runs, n_tasks] matrix (a NaN entry is a missing run).
@@ -147,7 +147,7 @@ def _poi_pairs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return gt + 0.5 * eq
 
 
-def _paired_matrices(x, y) -> Tuple[np.ndarray, np.ndarray]:
+def _paired_matrices(x, y) -> tuple[np.ndarray, np.ndarray]:
     x, y = _as_run_matrix(x, "x"), _as_run_matrix(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same tasks (columns), got shapes {x.shape} and {y.shape}")
@@ -171,7 +171,7 @@ def probability_of_improvement(x, y) -> float:
 
 
 def probability_of_improvement_ci(x, y, n_boot: int = 2000, ci: float = 0.95,
-                                  seed: int = 0) -> Tuple[float, float, float]:
+                                  seed: int = 0) -> tuple[float, float, float]:
     """P(X > Y) (see ``probability_of_improvement``) with a stratified-bootstrap percentile
     interval: each replicate resamples, within every task, X's runs and Y's runs with
     replacement and independently of each other (rliable's ``StratifiedIndependentBootstrap``,
@@ -224,7 +224,7 @@ def _algo_matrix(df: pd.DataFrame, algo, score_col: str, algo_col: str, task_col
 
 def aggregate_table(df: pd.DataFrame, score_col: str = "score", algo_col: str = "algorithm",
                     task_col: str = "task", seed_col: str = "seed", n_boot: int = 2000, ci: float = 0.95,
-                    seed: int = 0, ddof: int = 0, tasks: Optional[Sequence] = None) -> pd.DataFrame:
+                    seed: int = 0, ddof: int = 0, tasks: Sequence | None = None) -> pd.DataFrame:
     """One row per algorithm (index: algorithm, in order of first appearance) of a tidy frame
     with one row per run (algorithm, task, seed, score), with columns
 
@@ -261,7 +261,7 @@ def aggregate_table(df: pd.DataFrame, score_col: str = "score", algo_col: str = 
 
 def improvement_table(df: pd.DataFrame, reference_algo, score_col: str = "score", algo_col: str = "algorithm",
                       task_col: str = "task", seed_col: str = "seed", n_boot: int = 2000, ci: float = 0.95,
-                      seed: int = 0, tasks: Optional[Sequence] = None) -> pd.DataFrame:
+                      seed: int = 0, tasks: Sequence | None = None) -> pd.DataFrame:
     """One row per algorithm X other than ``reference_algo`` (index: algorithm, in order of
     first appearance), with columns ``probability`` = P(reference > X) and its
     stratified-bootstrap percentile interval ``low``, ``high`` at level ``ci``

@@ -16,7 +16,7 @@ from envs.simulators import backend_version
 
 #: MaMuJoCo's medium checkpoint: the one whose evaluation return is closest to this fraction
 #: of the expert's (D4RL's medium policies reach about a third of expert return; the published
-#: OMIGA Hopper 3x1 data: medium 724 / expert 2452 = 0.30, issue 19)
+#: OMIGA Hopper 3x1 data: medium 724 / expert 2452 = 0.30)
 MEDIUM_FRACTION = 0.3
 
 

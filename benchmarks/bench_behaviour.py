@@ -115,7 +115,7 @@ def smax_ceiling(task, num_envs: int, steps: int, seed: int = 0) -> float:
             new, (_, _, avail2), reward, term, trunc, _ = jax.vmap(fns.step)(jax.random.split(k_step, E), state, action)
             done = term | trunc
             fresh, (_, _, avail0) = jax.vmap(fns.reset)(jax.random.split(k_reset, E))
-            pick = lambda a, b: jnp.where(done.reshape((E,) + (1,) * (a.ndim - 1)), a, b)  # noqa: E731
+            pick = lambda a, b: jnp.where(done.reshape((E,) + (1,) * (a.ndim - 1)), a, b)
             return (jax.tree_util.tree_map(pick, fresh, new), pick(avail0, avail2), key), reward.sum()
 
         _, rewards = jax.lax.scan(step, (state, avail, key), None, n)

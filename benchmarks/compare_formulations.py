@@ -4,7 +4,7 @@
     python benchmarks/compare_formulations.py --mamujoco-obs local --out /tmp/local \
         --cells Hopper_3x1:expert,Hopper_3x1:medium-replay --methods BC,OMIGA,AlberDICE,ComaDICE-authors
 
-The same episodes in both MaMuJoCo observation layouts (issue 9's before / after): run the
+The same episodes in both MaMuJoCo observation layouts (before / after the layout change): run the
 local command first, copy its ``behaviour/`` folder into the second --out, then run without
 ``--mamujoco-obs``: the datasets are played by the local-observation policy and written with the
 authors' observation rebuilt from the recorded states (``behaviour/d4rl_like/datasets.py``).
@@ -152,9 +152,9 @@ def main():
     t0 = time.time()
     tasks = sorted({(s, t) for s, t, _ in CELLS})
     with ProcessPoolExecutor(args.jobs) as pool:
-        list(pool.map(behaviour, [out] * len(tasks), *zip(*tasks), [args.env_steps] * len(tasks),
+        list(pool.map(behaviour, [out] * len(tasks), *zip(*tasks, strict=False), [args.env_steps] * len(tasks),
                       [simulators] * len(tasks)))
-        list(pool.map(dataset, [out] * len(CELLS), *zip(*CELLS), [simulators] * len(CELLS)))
+        list(pool.map(dataset, [out] * len(CELLS), *zip(*CELLS, strict=False), [simulators] * len(CELLS)))
         print(f"data ready after {time.time() - t0:.0f} s", flush=True)
         jobs = [(out, cell, m, seed, args.updates, args.evals, simulators)
                 for seed in range(args.seeds) for m in args.methods.split(",") for cell in CELLS]

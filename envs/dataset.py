@@ -36,7 +36,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -71,11 +70,11 @@ class OfflineDataset:
     episode_start: np.ndarray
     final_obs: np.ndarray
     final_state: np.ndarray
-    avail: Optional[np.ndarray] = None
-    final_avail: Optional[np.ndarray] = None
+    avail: np.ndarray | None = None
+    final_avail: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
-    obs_all: Optional[np.ndarray] = field(default=None, repr=False)    # concat(obs, final_obs), if loaded so
-    state_all: Optional[np.ndarray] = field(default=None, repr=False)
+    obs_all: np.ndarray | None = field(default=None, repr=False)    # concat(obs, final_obs), if loaded so
+    state_all: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def discrete(self) -> bool:
@@ -128,7 +127,7 @@ def from_episodes(episodes: list, meta: dict) -> OfflineDataset:
     truncated = np.zeros(T, bool)
     start = np.zeros(T, bool)
     pos = 0
-    for e, L in zip(episodes, lengths):
+    for e, L in zip(episodes, lengths, strict=False):
         if L < 1:
             raise ValueError("an episode has no steps")
         start[pos] = True
@@ -210,7 +209,7 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def load_dataset(path, obs_dtype=None, expect_task=None, expect_quality: Optional[str] = None) -> OfflineDataset:
+def load_dataset(path, obs_dtype=None, expect_task=None, expect_quality: str | None = None) -> OfflineDataset:
     """Load and validate; a malformed file raises ``DatasetError`` naming file and problem.
 
     ``obs`` and ``final_obs`` (and ``state`` / ``final_state``) are read straight into one
@@ -321,7 +320,7 @@ def _read_arrays(f, path: str, obs_dtype):
     return arrays, joined
 
 
-def root_link_problem(f, key: str) -> Optional[str]:
+def root_link_problem(f, key: str) -> str | None:
     """What is wrong with ``/key`` of an open HDF5 file if it is a soft or external link rather
     than an array stored in the file (a link can loop, ``/obs -> /a -> /obs``, where h5py raises
     a bare RuntimeError, or reach into another file), else None."""

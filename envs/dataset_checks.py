@@ -13,8 +13,6 @@ Three passes, each its own list because each sees a different thing at a differe
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from envs import host_memory
@@ -35,14 +33,14 @@ _FLAG_ARRAYS = ("terminated", "truncated", "episode_start", "avail", "final_avai
 # or None; each may rely on the checks before it having passed.
 
 
-def _declared_dimensions(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
+def _declared_dimensions(declared: dict, meta: dict, obs_dtype) -> str | None:
     for key, ndim in {**_STEP_NDIM, **_EPISODE_NDIM}.items():
         if key in declared and len(declared[key][0]) != ndim:
             return f"'/{key}' has shape {declared[key][0]}, expected {ndim} dimensions"
     return None
 
 
-def _declared_actions(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
+def _declared_actions(declared: dict, meta: dict, obs_dtype) -> str | None:
     discrete = meta.get("action_type") == "discrete"
     a_shape = declared["actions"][0]
     if len(a_shape) != (2 if discrete else 3):
@@ -53,7 +51,7 @@ def _declared_actions(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
     return None
 
 
-def _declared_rows(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
+def _declared_rows(declared: dict, meta: dict, obs_dtype) -> str | None:
     T = declared["reward"][0][0]
     for key in list(_STEP_NDIM) + ["actions"]:
         if key in declared and declared[key][0][0] != T:
@@ -67,7 +65,7 @@ def _declared_rows(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
     return None
 
 
-def _declared_agents(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
+def _declared_agents(declared: dict, meta: dict, obs_dtype) -> str | None:
     N = declared["obs"][0][1]
     for key in ("actions", "final_obs", "avail", "final_avail"):
         if key in declared and declared[key][0][1] != N:
@@ -78,7 +76,7 @@ def _declared_agents(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
     return None
 
 
-def _declared_dtypes(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
+def _declared_dtypes(declared: dict, meta: dict, obs_dtype) -> str | None:
     discrete = meta.get("action_type") == "discrete"
     for key, (shape, dtype) in declared.items():
         kinds = "b" if key in _FLAG_ARRAYS else ("iu" if key == "actions" and discrete else "f")
@@ -88,7 +86,7 @@ def _declared_dtypes(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
     return None
 
 
-def _declared_memory(declared: dict, meta: dict, obs_dtype) -> Optional[str]:
+def _declared_memory(declared: dict, meta: dict, obs_dtype) -> str | None:
     """The arrays' bytes (the observations at ``obs_dtype``) against the memory available now."""
     nbytes = sum(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in declared.values())
     if obs_dtype is not None:
@@ -132,7 +130,7 @@ def _all_finite(a: np.ndarray, rows: int = 4096) -> bool:
     return all(np.isfinite(a[lo:lo + rows]).all() for lo in range(0, a.shape[0], rows))
 
 
-def _transitions(ds) -> Optional[str]:
+def _transitions(ds) -> str | None:
     if ds.reward.ndim != 1:
         return f"reward must be 1-D, got shape {ds.reward.shape}"
     if ds.reward.shape[0] == 0:
@@ -140,7 +138,7 @@ def _transitions(ds) -> Optional[str]:
     return None
 
 
-def _observations_and_state(ds) -> Optional[str]:
+def _observations_and_state(ds) -> str | None:
     T = ds.reward.shape[0]
     if ds.obs.ndim != 3 or ds.obs.shape[0] != T:
         return f"obs must be [T={T}, N, O], got {ds.obs.shape}"
@@ -149,7 +147,7 @@ def _observations_and_state(ds) -> Optional[str]:
     return None
 
 
-def _episode_flags(ds) -> Optional[str]:
+def _episode_flags(ds) -> str | None:
     T = ds.reward.shape[0]
     for key in ("terminated", "truncated", "episode_start"):
         arr = getattr(ds, key)
@@ -158,7 +156,7 @@ def _episode_flags(ds) -> Optional[str]:
     return None
 
 
-def _discrete_actions(ds) -> Optional[str]:
+def _discrete_actions(ds) -> str | None:
     T, N = ds.obs.shape[:2]
     if ds.actions.shape != (T, N) or not np.issubdtype(ds.actions.dtype, np.integer):
         return f"discrete actions must be int [T={T}, N={N}], got {ds.actions.dtype} {ds.actions.shape}"
@@ -176,7 +174,7 @@ def _discrete_actions(ds) -> Optional[str]:
     return None
 
 
-def _continuous_actions(ds) -> Optional[str]:
+def _continuous_actions(ds) -> str | None:
     T, N = ds.obs.shape[:2]
     if ds.actions.ndim != 3 or ds.actions.shape[:2] != (T, N):
         return f"continuous actions must be float [T={T}, N={N}, A], got {ds.actions.shape}"
@@ -185,7 +183,7 @@ def _continuous_actions(ds) -> Optional[str]:
     return None
 
 
-def _actions(ds) -> Optional[str]:
+def _actions(ds) -> str | None:
     action_type = ds.meta.get("action_type", "discrete" if ds.actions.ndim == 2 else "continuous")
     if action_type == "discrete":
         return _discrete_actions(ds)
@@ -194,20 +192,20 @@ def _actions(ds) -> Optional[str]:
     return f"unknown action_type {action_type!r}"
 
 
-def _finite_values(ds) -> Optional[str]:
+def _finite_values(ds) -> str | None:
     for key in ("obs", "state", "reward", "final_obs", "final_state"):
         if not _all_finite(getattr(ds, key)):
             return f"{key} contains NaN or infinity"
     return None
 
 
-def _first_episode_start(ds) -> Optional[str]:
+def _first_episode_start(ds) -> str | None:
     if not ds.episode_start[0]:
         return "the first step is not marked as an episode start"
     return None
 
 
-def _final_observations(ds) -> Optional[str]:
+def _final_observations(ds) -> str | None:
     """One final observation and state per episode (an episode is a run from a start flag)."""
     E, N = int(ds.episode_start.sum()), ds.obs.shape[1]
     if ds.final_obs.shape != (E, N, ds.obs.shape[2]):
@@ -217,7 +215,7 @@ def _final_observations(ds) -> Optional[str]:
     return None
 
 
-def _episode_ends(ds) -> Optional[str]:
+def _episode_ends(ds) -> str | None:
     """Every episode's last step, and no other, is terminated or truncated (not both)."""
     T, E = ds.reward.shape[0], int(ds.episode_start.sum())
     ends = np.append(np.flatnonzero(ds.episode_start)[1:] - 1, T - 1)
@@ -267,7 +265,7 @@ def task_spec(task):
     return task
 
 
-def _label_problems(meta: dict, task, quality: Optional[str]) -> list:
+def _label_problems(meta: dict, task, quality: str | None) -> list:
     """The file's suite / task / quality attributes against what the caller uses it as."""
     from envs.registry import _norm
 
@@ -289,7 +287,7 @@ def _shape_problems(shapes: dict, meta: dict, task) -> list:
         out.append(f"action_type is {meta.get('action_type')!r}, the task's is {task.action_type!r}")
         return out
     N = shapes["obs"][1]
-    if N != task.n_agents:
+    if task.n_agents != N:
         out.append(f"{N} agents, the task has {task.n_agents}")
     expect_obs = expected_obs_dim(task, meta)
     if shapes["obs"][2] != expect_obs:
@@ -303,14 +301,14 @@ def _shape_problems(shapes: dict, meta: dict, task) -> list:
         out.append(f"state size {shapes['state'][1]}, the task's is {task.state_dim}")
     if task.discrete:
         A = shapes["avail"][2] if shapes.get("avail") is not None else None
-        if A is not None and A != task.action_dim:
+        if A is not None and task.action_dim != A:
             out.append(f"{A} discrete actions (avail mask width), the task has {task.action_dim}")
     elif shapes["actions"][2] != task.action_dim:
         out.append(f"action size {shapes['actions'][2]} per agent, the task's is {task.action_dim}")
     return out
 
 
-def expected_obs_dim(task, meta: Optional[dict] = None) -> int:
+def expected_obs_dim(task, meta: dict | None = None) -> int:
     """The observation width a dataset of ``task`` must have (the task's, which already
     reflects any observation-layout option of the task)."""
     return int(task.obs_dim)
@@ -349,7 +347,7 @@ def _fit_message(where: str, task, problems: list) -> str:
     return f"{where}: does not fit task {task.id}: " + "; ".join(problems)
 
 
-def dataset_obs_layout(meta: dict) -> Optional[str]:
+def dataset_obs_layout(meta: dict) -> str | None:
     """The observation layout a dataset records (``obs_layout``: ``authors`` | ``local`` | ``native``),
     with the importers' description of the authors' MaMuJoCo observation read as ``authors``;
     None when the file does not say (older files: their width alone is checked)."""
@@ -411,7 +409,7 @@ TASK_CHECKS = [("sizes", _shape_check), ("action values", _value_problems), ("se
 HEADER_CHECKS = ("sizes", "settings")
 
 
-def check_header_against_task(shapes: dict, meta: dict, task, quality: Optional[str], where: str) -> None:
+def check_header_against_task(shapes: dict, meta: dict, task, quality: str | None, where: str) -> None:
     """What ``check_against_task`` checks that the file's attributes and declared ``shapes``
     ({array: shape}) already show: the labels, sizes and settings, before the arrays are read."""
     problems = (_label_problems(meta, task, quality) + _shape_problems(shapes, meta, task)
@@ -420,7 +418,7 @@ def check_header_against_task(shapes: dict, meta: dict, task, quality: Optional[
         raise DatasetError(_fit_message(where, task, problems))
 
 
-def check_against_task(ds, task, quality: Optional[str] = None, where: str = "<dataset>",
+def check_against_task(ds, task, quality: str | None = None, where: str = "<dataset>",
                        header_checked: bool = False) -> None:
     """Refuse a dataset that does not fit ``task`` (a ``TaskSpec`` or ``"suite/task"``), naming
     ``where`` (the file) and every problem: its suite / task / quality labels (``quality``

@@ -123,15 +123,13 @@ def atomic_path(path, suffix: str = None):
 
 
 def atomic_write_text(path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def atomic_copy(source, path) -> None:
@@ -141,9 +139,8 @@ def atomic_copy(source, path) -> None:
     as a valid, shorter file: a table of fewer runs)."""
     import shutil
 
-    with atomic_path(path) as tmp:
-        with open(source, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+    with atomic_path(path) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def numpy_safe_globals() -> list:
@@ -185,15 +182,14 @@ def save_tensors(path, obj) -> None:
     read it back with :func:`load_tensors`."""
     import torch
 
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            w = _WriteRecorder(f)
-            try:
-                torch.save(obj, w)
-            except RuntimeError as exc:
-                if w.error is not None:
-                    raise w.error from exc
-                raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        w = _WriteRecorder(f)
+        try:
+            torch.save(obj, w)
+        except RuntimeError as exc:
+            if w.error is not None:
+                raise w.error from exc
+            raise
 
 
 class UnsafeFileError(ValueError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 
 def physical_memory_bytes() -> int:
@@ -18,7 +17,7 @@ def physical_memory_bytes() -> int:
         return 1 << 62
 
 
-def _cgroup_available() -> Optional[int]:
+def _cgroup_available() -> int | None:
     """What a cgroup v2 memory limit (a container, a SLURM job) still allows, or None."""
     try:
         limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()

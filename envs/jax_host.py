@@ -16,7 +16,6 @@ and the benchmarks call :func:`configure_jax` themselves, before they run JAX.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 #: where compiled programs are kept unless ``COMADICE_JAX_CACHE`` names another folder
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "comadice_jax")
@@ -26,7 +25,7 @@ def compilation_cache_dir() -> str:
     return os.environ.get("COMADICE_JAX_CACHE", DEFAULT_CACHE)
 
 
-def configure_jax(threads: Optional[int] = None, cache: bool = True, platform: Optional[str] = None) -> None:
+def configure_jax(threads: int | None = None, cache: bool = True, platform: str | None = None) -> None:
     """Set this process's JAX platform default, XLA CPU threads and compilation cache (module doc)."""
     if platform is not None:
         os.environ.setdefault("JAX_PLATFORMS", platform)

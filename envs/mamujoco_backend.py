@@ -26,7 +26,6 @@ in the workflow the config's ``simulators.mamujoco_obs``):
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 import numpy as np
 
@@ -326,7 +325,7 @@ class MaMuJoCoVectorEnv:
             self.done[i] = False
         self._episode += 1
 
-    def get_state(self, episodes: bool = True, group: Optional[int] = None) -> dict:
+    def get_state(self, episodes: bool = True, group: int | None = None) -> dict:
         """What a resumed run needs to continue exactly (``envs/simulators.py`` ``ResumableVectorEnv``):
         the episode counter that seeds the resets (every seed group's: a lone env of its seed counts
         the same resets) and, with ``episodes``, each copy's physics state (integration state, derived
@@ -338,14 +337,14 @@ class MaMuJoCoVectorEnv:
         return {"kind": "mamujoco", "episode": self._episode, "obs": self.obs.copy(), "state": self.state.copy(),
                 "done": self.done.copy(), "sims": [_mujoco_state(e) for e in self.envs]}
 
-    def set_state(self, st: dict, group: Optional[int] = None) -> None:
+    def set_state(self, st: dict, group: int | None = None) -> None:
         if st.get("kind") != "mamujoco":
             raise ValueError(f"a {st.get('kind')!r} simulator state cannot be put into a MaMuJoCo environment")
         self._episode = int(st["episode"])
         if "sims" not in st:
             return
         self.obs[...], self.state[...], self.done[...] = st["obs"], st["state"], st["done"]
-        for env, sim in zip(self.envs, st["sims"]):
+        for env, sim in zip(self.envs, st["sims"], strict=False):
             _set_mujoco_state(env, sim)
 
     def warm_up(self):

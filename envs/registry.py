@@ -39,10 +39,9 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, replace
-from typing import Optional
 
 from envs.smax_sizes import SMAX_N_UNIT_TYPES, SMAX_UNIT_TYPE_NAMES, smax_dims
-from envs.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, OBS_LAYOUT_WIDTHS, TaskSpec  # noqa: F401
+from envs.spec import DEFAULT_MAMUJOCO_OBS, MAMUJOCO_OBS_LAYOUTS, OBS_LAYOUT_WIDTHS, TaskSpec
 from envs.suites import BACKENDS, SUITES
 
 
@@ -82,7 +81,7 @@ def _setting(key: str, simulators: dict) -> str:
     return SIMULATOR_DEFAULTS[key]
 
 
-def simulator_settings(simulators: Optional[dict] = None, suite: Optional[str] = None) -> dict:
+def simulator_settings(simulators: dict | None = None, suite: str | None = None) -> dict:
     """The ``simulators`` keys that concern ``suite`` (None: every key), resolved: the given
     value (a config's section), else ``SIMULATOR_DEFAULTS``."""
     simulators = simulators or {}
@@ -97,7 +96,7 @@ def simulator_settings(simulators: Optional[dict] = None, suite: Optional[str] =
             if suite is None or suite in setting.suites}
 
 
-def task_simulators(simulators: Optional[dict], suite: str) -> dict:
+def task_simulators(simulators: dict | None, suite: str) -> dict:
     """The ``simulators`` settings that concern ``suite`` and differ from the defaults (what a
     run records: empty for a default configuration)."""
     return {k: v for k, v in simulator_settings(simulators, suite).items() if v != SIMULATOR_DEFAULTS[k]}
@@ -212,12 +211,12 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip()).lower()
 
 
-def all_tasks(suite: Optional[str] = None) -> list:
+def all_tasks(suite: str | None = None) -> list:
     return [t for (s, _), t in TASKS.items() if suite is None or s == suite]
 
 
-def get_task(name: str, suite: Optional[str] = None, obs_layout: Optional[str] = None,
-             backend: Optional[str] = None, simulators: Optional[dict] = None) -> TaskSpec:
+def get_task(name: str, suite: str | None = None, obs_layout: str | None = None,
+             backend: str | None = None, simulators: dict | None = None) -> TaskSpec:
     """Look a task up by name (``"5m_vs_6m"``, ``"smacv1/5m_vs_6m"``, ``"Hopper 3x1"``) and configure it.
 
     ``backend`` (SMAC suites: ``smax`` | ``sc2``) and ``obs_layout`` (MaMuJoCo: ``authors`` |

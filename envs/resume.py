@@ -20,7 +20,6 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -58,7 +57,7 @@ def save_resume(path, fingerprint: dict, state: dict) -> None:
                         "rng": global_rng_states()})
 
 
-def set_aside(path, reason: str, log=print) -> Optional[Path]:
+def set_aside(path, reason: str, log=print) -> Path | None:
     """Rename an unusable resume state to ``<name>.unusable-<time>`` (never delete it) and log
     why; the new path, or None when even the rename failed (then the run must not start over it)."""
     path = Path(path)
@@ -76,7 +75,7 @@ def set_aside(path, reason: str, log=print) -> Optional[Path]:
     return target
 
 
-def load_resume(path, fingerprint: dict, log=print) -> Optional[dict]:
+def load_resume(path, fingerprint: dict, log=print) -> dict | None:
     """The saved state (global RNGs already restored), or None to start from scratch: no file,
     or a file that is unusable or from a different configuration or code version (set aside,
     with the reason logged).  A caller whose state then does not fit calls :func:`set_aside`."""

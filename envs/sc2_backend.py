@@ -45,9 +45,9 @@ import dataclasses
 import importlib
 import os
 import platform
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -96,14 +96,14 @@ class SC2Unavailable(RuntimeError):
 
 # -- what is installed ------------------------------------------------------------------
 
-def scenario_kind(task_or_suite: Union[TaskSpec, str, None]) -> str:
+def scenario_kind(task_or_suite: TaskSpec | str | None) -> str:
     """How StarCraft builds the battles of a task's suite (``envs/suites.py`` ``Suite.scenario_kind``):
     ``"map"`` (SMACv1), ``"generated"`` (SMACv2), ``""`` for a suite of no StarCraft battles."""
     suite = task_or_suite.suite if isinstance(task_or_suite, TaskSpec) else task_or_suite
     return SUITES[suite].scenario_kind if suite in SUITES else ""
 
 
-def package_of(task_or_suite: Union[TaskSpec, str, None]) -> str:
+def package_of(task_or_suite: TaskSpec | str | None) -> str:
     """``"smacv2"`` for tasks of generated battles (SMACv2), ``"smac"`` otherwise."""
     return "smacv2" if scenario_kind(task_or_suite) == "generated" else "smac"
 
@@ -128,7 +128,7 @@ def map_file(task: TaskSpec) -> str:
     return f"SMAC_Maps/{name}.SC2Map"
 
 
-def missing_pieces(task_or_suite: Union[TaskSpec, str, None] = None) -> list:
+def missing_pieces(task_or_suite: TaskSpec | str | None = None) -> list:
     """Every missing piece, each with how to get it; empty when StarCraft II can run."""
     problems = []
     root = sc2_path()
@@ -152,14 +152,14 @@ def missing_pieces(task_or_suite: Union[TaskSpec, str, None] = None) -> list:
     module, cls = ENV_CLASS[package]
     try:
         getattr(importlib.import_module(module), cls)
-    except Exception as exc:  # ImportError, or pysc2 / protobuf failing on import
+    except Exception as exc:  # noqa: BLE001 - ImportError, or pysc2 / protobuf failing on import
         other = " (PyPI's 'smac' is SMAC3, a different project)" if package == "smac" else ""
         problems.append(f"the {package} package cannot be used ({module}.{cls}: {type(exc).__name__}: {exc}): "
                         f"{PIP_INSTALL[package]}{other}")
     return problems
 
 
-def sc2_available(task_or_suite: Union[TaskSpec, str, None] = None):
+def sc2_available(task_or_suite: TaskSpec | str | None = None):
     """``(True, "")`` when StarCraft II can run ``task_or_suite`` (a TaskSpec also checks its
     map; a suite name or None only the game and the package), else ``(False, reason)``."""
     problems = missing_pieces(task_or_suite)
@@ -229,7 +229,7 @@ def make_sc2_env(task: TaskSpec, seed: int, **overrides):
     return StarCraft2Env(**{"map_name": task.name, "seed": seed, "continuing_episode": True, **overrides})
 
 
-def sc2_task_spec(task: TaskSpec, env_factory: Optional[Callable] = None) -> TaskSpec:
+def sc2_task_spec(task: TaskSpec, env_factory: Callable | None = None) -> TaskSpec:
     """``task`` with StarCraft II's own dimensions and limit (read from ``get_env_info()``,
     which needs no running game) and ``backend="sc2"``."""
     env = (env_factory or make_sc2_env)(task, 0)
@@ -279,7 +279,7 @@ class SC2VectorEnv:
     steps_past_limit = 1
 
     def __init__(self, task: TaskSpec, num_envs: int, seed=0,
-                 env_factory: Optional[Callable] = None, workers: int = 1):
+                 env_factory: Callable | None = None, workers: int = 1):
         if env_factory is None:
             require_sc2(task)
             env_factory = make_sc2_env
@@ -365,7 +365,7 @@ class SC2VectorEnv:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=min(self.workers, self.num_envs))
             return list(self._pool.map(fn, idx, *extra))
-        return [fn(i, *args) for i, *args in zip(idx, *extra)] if extra else [fn(i) for i in idx]
+        return [fn(i, *args) for i, *args in zip(idx, *extra, strict=False)] if extra else [fn(i) for i in idx]
 
     # the VectorEnv contract
     def reset(self):
@@ -395,7 +395,7 @@ class SC2VectorEnv:
         if len(live) and (actions[live].min() < 0 or actions[live].max() >= self.env_n_actions):
             raise ValueError(f"actions must lie in [0, {self.env_n_actions}) (StarCraft II's action count)")
         acts = [[int(a) for a in actions[i]] for i in live]
-        for i, (r, ended, info) in zip(live, self._map(self._step_one, live, acts)):
+        for i, (r, ended, info) in zip(live, self._map(self._step_one, live, acts), strict=False):
             self.steps[i] += 1
             reward[i] = r
             if ended:
@@ -413,7 +413,7 @@ class SC2VectorEnv:
         for env in self.envs:
             try:
                 env.close()
-            except Exception:  # a game that is already gone
+            except Exception:  # noqa: BLE001 - a game that is already gone
                 pass
         if self._pool is not None:
             self._pool.shutdown(wait=True)

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Optional, Protocol, Sequence, Union, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
 
@@ -74,9 +75,9 @@ class ResumableVectorEnv(VectorEnv, Protocol):
     takes either (a group's with the same ``group``), into an environment of the same task and
     seeds (a group's: of that group's seed) that has been reset once."""
 
-    def get_state(self, episodes: bool = True, group: Optional[int] = None) -> dict: ...
+    def get_state(self, episodes: bool = True, group: int | None = None) -> dict: ...
 
-    def set_state(self, state: dict, group: Optional[int] = None) -> None: ...
+    def set_state(self, state: dict, group: int | None = None) -> None: ...
 
 
 def group_seeds(seed: Seed, num_envs: int) -> tuple:
@@ -99,7 +100,7 @@ def make_vector_env(task: TaskSpec, num_envs: int, seed: Seed = 0) -> VectorEnv:
     return backend_module(task).VectorEnv(task, num_envs, seed)
 
 
-def evaluate(task: TaskSpec, policy, n_episodes: int, seed: Seed = 0, venv: Optional[VectorEnv] = None) -> dict:
+def evaluate(task: TaskSpec, policy, n_episodes: int, seed: Seed = 0, venv: VectorEnv | None = None) -> dict:
     """Play ``n_episodes`` episodes at once with ``policy(obs [E,N,O], avail) -> actions``, at most
     ``task.episode_limit + venv.steps_past_limit`` steps, each episode counted until its end.
 

@@ -17,7 +17,6 @@ JAX's settings (platform, compilation cache) are the entry point's: ``envs/jax_h
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -101,7 +100,7 @@ def _vector_functions(task: TaskSpec):
     return _vector_functions_of(task, repr(sorted(task.backend_kwargs.items())))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _vector_functions_of(task: TaskSpec, scenario: str):
     env = make_smax_env(task)
     agents = list(env.agents)
@@ -200,7 +199,7 @@ class SMAXVectorEnv:
         self.state = self._reset_where(self._keys(), self.state, jnp.asarray(done))
         self._ended &= ~np.asarray(done, bool)
 
-    def get_state(self, episodes: bool = True, group: Optional[int] = None) -> dict:
+    def get_state(self, episodes: bool = True, group: int | None = None) -> dict:
         """What a resumed run needs to continue exactly (``envs/simulators.py`` ``ResumableVectorEnv``):
         the PRNG key(s) and, with ``episodes``, the JAX state pytree's leaves, as numpy arrays."""
         key = np.asarray(jax.random.key_data(self.key) if jnp.issubdtype(self.key.dtype, jax.dtypes.prng_key)
@@ -217,7 +216,7 @@ class SMAXVectorEnv:
             st["ended"] = self._ended.copy()
         return st
 
-    def set_state(self, st: dict, group: Optional[int] = None) -> None:
+    def set_state(self, st: dict, group: int | None = None) -> None:
         if st.get("kind") != "smax":
             raise ValueError(f"a {st.get('kind')!r} simulator state cannot be put into a SMAX environment")
         key = jnp.asarray(st["key"], dtype=jnp.uint32)

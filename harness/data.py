@@ -7,7 +7,7 @@ compiled program (``harness/engine.py``), each member from its own key.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +28,7 @@ class DeviceData(NamedTuple):
     obs: jax.Array           # [T + E, N, O] steps then final observations (float32 or float16)
     state: jax.Array         # [T + E, S]
     actions: jax.Array       # [T + E, N] int32 or [T + E, N, A]: a zero action after each episode end
-    avail: Optional[jax.Array]
+    avail: jax.Array | None
     reward: jax.Array        # [T]
     done: jax.Array          # [T] 1.0 where the episode terminated
     next_index: jax.Array    # [T] int32: the row of each step's successor in obs / state

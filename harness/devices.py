@@ -38,7 +38,7 @@ def lock_dir() -> Path:
         return Path(d)
     try:
         user = getpass.getuser()
-    except Exception:  # no user name (some containers)
+    except Exception:  # noqa: BLE001 - no user name (some containers)
         user = str(os.getuid())
     return Path(tempfile.gettempdir()) / f"comadice-gpu-locks-{user}"
 

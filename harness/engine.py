@@ -21,7 +21,8 @@ arrays of the program, so an alpha sweep is one program; members that differ in 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -77,7 +77,7 @@ def _closure(roots, stop=frozenset()) -> set:
     return seen
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _learner_files() -> dict:
     import sys
 
@@ -104,7 +104,7 @@ def _git(*args):
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(algorithm: str) -> dict:
     """The checksums of the code a run of ``algorithm`` executes (see the module doc):
 

@@ -47,9 +47,9 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import jax
 import numpy as np
@@ -82,8 +82,8 @@ class RunConfig:
     seed: int = 0
     variant: str = "default"        # names a hyperparameter variant (e.g. alpha0.1) in the run grid
     hyperparameters: dict = field(default_factory=dict)
-    n_updates: Optional[int] = None  # gradient steps; None: epochs x |D| / batch_size
-    epochs: Optional[float] = None  # the authors' training length (vietbt/ComaDICE run.py)
+    n_updates: int | None = None  # gradient steps; None: epochs x |D| / batch_size
+    epochs: float | None = None  # the authors' training length (vietbt/ComaDICE run.py)
     batch_size: int = 128           # paper: 128
     n_evals: int = 100              # evaluations over training (paper: 100)
     eval_episodes: int = 32         # episodes per evaluation (paper: 32)
@@ -91,8 +91,8 @@ class RunConfig:
     device: str = "auto"            # auto (CUDA when available, else CPU) | cpu | cuda | cuda:K
     threads: int = 1                # CPU threads of the process (XLA and torch)
     obs_dtype: str = "auto"         # float32 | float16 | auto (float16 when observations exceed 2 GiB)
-    task: Optional[str] = None      # "suite/task" the run is for: the dataset must be of it
-    quality: Optional[str] = None   # the quality the run is for: the dataset must be labelled so
+    task: str | None = None      # "suite/task" the run is for: the dataset must be of it
+    quality: str | None = None   # the quality the run is for: the dataset must be labelled so
     simulators: dict = field(default_factory=dict)  # the config's simulators section (smac_backend,
                                     # mamujoco_obs): configures the task (envs/registry.py get_task)
     resume: bool = True             # continue from resume.pt when a previous attempt left one
@@ -111,8 +111,8 @@ class RunHooks:
     ``before_metrics(metrics)``: just before metrics.json is written; curve.csv, checkpoint.pt
     and timing.json are written by then and resume.pt is still there.
     """
-    after_evaluation: Optional[Callable[[int, list], None]] = None
-    before_metrics: Optional[Callable[[dict], None]] = None
+    after_evaluation: Callable[[int, list], None] | None = None
+    before_metrics: Callable[[dict], None] | None = None
 
 
 def set_seed(seed: int) -> None:
@@ -170,7 +170,7 @@ def make_policy(learner, device):
     return policy
 
 
-def divergence(losses: dict, value_bound: float) -> Optional[str]:
+def divergence(losses: dict, value_bound: float) -> str | None:
     """Why a run's values left sane bounds at this evaluation, or None."""
     bad = [k for k, v in losses.items() if not math.isfinite(v)]
     if bad:
@@ -267,12 +267,12 @@ class Member:
     curve: list = field(default_factory=list)
     step: int = 0
     start_step: int = 0             # the step this attempt started (resumed) at
-    reason: Optional[str] = None    # why the run diverged, None while it has not
+    reason: str | None = None    # why the run diverged, None while it has not
     train_s: float = 0.0
     eval_s: float = 0.0
     t0: float = 0.0
     tb: object = None
-    result: Optional[dict] = None   # metrics and timing, once written
+    result: dict | None = None   # metrics and timing, once written
 
     @property
     def active(self) -> bool:
@@ -283,13 +283,13 @@ class Member:
 MEMBER_FIELDS = ("seed", "variant", "hyperparameters", "resume")
 
 
-def train(cfg: RunConfig, out_dir, log=print, hooks: Optional[RunHooks] = None) -> dict:
+def train(cfg: RunConfig, out_dir, log=print, hooks: RunHooks | None = None) -> dict:
     """Run ``cfg`` into ``out_dir`` (the run directory of the module docstring), resuming from the
     resume state a previous attempt left; the metrics and timing of the run."""
     return train_members([cfg], [out_dir], log, hooks)[0]
 
 
-def train_members(cfgs: list, out_dirs: list, log=print, hooks: Optional[RunHooks] = None) -> list:
+def train_members(cfgs: list, out_dirs: list, log=print, hooks: RunHooks | None = None) -> list:
     """Train the runs ``cfgs`` (one cell: the same dataset, algorithm and lengths; seeds, variants and
     float hyperparameters may differ) as the members of one program, each into its own run
     directory, each resumed from its own resume state; each member's metrics and timing."""
@@ -328,7 +328,7 @@ def _prepare(cfgs: list, out_dirs: list, log):
         data = device_data(ds, jax_device(device))
     n_updates = updates_for(cfg, ds.n_transitions)
     members = []
-    for c, out_dir in zip(cfgs, out_dirs):
+    for c, out_dir in zip(cfgs, out_dirs, strict=False):
         out_dir.mkdir(parents=True, exist_ok=True)
         if (out_dir / "metrics.json").exists():
             (out_dir / "metrics.json").unlink()  # a rerun never leaves an old result next to new files

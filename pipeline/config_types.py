@@ -148,7 +148,7 @@ def type_problems(value, schema: dict, where: str = "", root: dict = None) -> li
     if "oneOf" in schema or "anyOf" in schema:
         options = schema.get("oneOf") or schema.get("anyOf")
         results = [type_problems(value, option, where, root) for option in options]
-        fitting = [r for r, option in zip(results, options) if _type_fits(value, _resolve(option, root))]
+        fitting = [r for r, option in zip(results, options, strict=False) if _type_fits(value, _resolve(option, root))]
         return [] if any(not r for r in results) else (fitting[0] if fitting else results[0])
     types = schema.get("type")
     types = [types] if isinstance(types, str) else list(types or [])

@@ -1,7 +1,7 @@
 """Each rule's resources (runtime, memory) from measured costs, and the memory a setting needs
 (judged before any job); no torch or jax.
 
-Measured costs (this project's CPUs; README "Speed" and issue 'stops'):
+Measured costs (this project's CPUs; README "Speed"):
 - MAPPO behaviour run on SMAX: 300k env steps took 3-11 minutes per task on one core;
 - ComaDICE: about 30-50 updates/s at 5m_vs_6m / Hopper sizes on one core (the baselines are
   cheaper or similar); a GPU is faster, so CPU figures are upper bounds;

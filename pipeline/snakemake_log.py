@@ -54,7 +54,7 @@ def job_times(log_text: str) -> pd.DataFrame:
 def busy_seconds(starts, ends) -> float:
     """Length of the union of the intervals [start, end): the time at least one of them ran."""
     total, cur_start, cur_end = 0.0, None, None
-    for a, b in sorted(zip(starts, ends)):
+    for a, b in sorted(zip(starts, ends, strict=False)):
         if cur_end is None or a > cur_end:
             if cur_end is not None:
                 total += (cur_end - cur_start).total_seconds()

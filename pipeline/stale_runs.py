@@ -23,9 +23,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
 
 from envs.dataset import file_sha256
 from envs.files import atomic_write_text
@@ -36,7 +36,7 @@ class StaleRun:
     metrics: Path
     dataset: Path
     recorded: str
-    current: Optional[str]   # None: no dataset at the path now
+    current: str | None   # None: no dataset at the path now
 
     def describe(self) -> str:
         now = "no file there now" if self.current is None else f"the file there now is {self.current[:12]}"
@@ -61,7 +61,7 @@ class DatasetChecksums:
     def _stamp(st) -> list:
         return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
-    def __call__(self, path) -> Optional[str]:
+    def __call__(self, path) -> str | None:
         path = Path(path)
         try:
             st = path.stat()
@@ -85,7 +85,7 @@ class DatasetChecksums:
                 pass  # a cache: the checksums are computed again next time
 
 
-def recorded_checksum(metrics_path) -> Optional[str]:
+def recorded_checksum(metrics_path) -> str | None:
     """The dataset checksum a finished run recorded, or None (no metrics.json, unreadable, none
     recorded: aggregation names an unreadable file)."""
     try:

@@ -97,7 +97,7 @@ def _groups_are_lone_envs(task, per_group: int, seeds=(3, 8)):
     episodes may end before the others'), are those of lone envs of the groups' seeds."""
     grouped = make_vector_env(task, per_group * len(seeds), seed=list(seeds))
     lone = [make_vector_env(task, per_group, seed=s) for s in seeds]
-    split = lambda x: np.split(np.asarray(x), len(seeds))  # noqa: E731
+    split = lambda x: np.split(np.asarray(x), len(seeds))
     policy = _obs_policy(task)
     obs = grouped.reset()[0]
     for g, env in enumerate(lone):
@@ -107,7 +107,7 @@ def _groups_are_lone_envs(task, per_group: int, seeds=(3, 8)):
         out = grouped.step(policy(obs, avail))
         for g, env in enumerate(lone):
             o, _, a = env.observe()
-            for x, y in zip(out, env.step(policy(o, a))):
+            for x, y in zip(out, env.step(policy(o, a)), strict=False):
                 np.testing.assert_array_equal(split(x)[g], y)
     ends = []  # each evaluation's last step of each group
     for _ in range(2):

@@ -40,7 +40,7 @@ def random_observations(spec: LearnerSpec, n: int, seed: int = 0):
 def random_batch(spec: LearnerSpec, B: int = 16, seed: int = 0) -> Batch:
     rng = np.random.default_rng(seed)
     N, O, S, A = spec.n_agents, spec.obs_dim, spec.state_dim, spec.action_dim
-    f = lambda *shape: jnp.asarray(rng.normal(size=shape).astype(np.float32))  # noqa: E731
+    f = lambda *shape: jnp.asarray(rng.normal(size=shape).astype(np.float32))
     if spec.discrete:
         actions = rng.integers(0, A, (B, N))
         avail = rng.random((B, N, A)) < 0.5

@@ -89,8 +89,8 @@ def reference_update(params: dict, b, discrete, alpha=10.0, gamma=0.99, tau=0.00
     Returns the losses and the parameters after the update."""
     p = {k: torch.tensor(np.array(v), requires_grad=True) for k, v in params.items()}
     b = {k: torch.from_numpy(v) for k, v in b.items()}
-    of = lambda prefix: [v for k, v in p.items() if k.startswith(prefix + ".")]  # noqa: E731
-    adam = lambda ps: torch.optim.Adam(ps, lr=lr)  # noqa: E731
+    of = lambda prefix: [v for k, v in p.items() if k.startswith(prefix + ".")]
+    adam = lambda ps: torch.optim.Adam(ps, lr=lr)
     q_mixer = of("q") + of("mixer")
     opt_q, opt_v, opt_pi = adam(q_mixer), adam(of("nu")), adam(of("actor"))
     opt_lv, opt_le = adam([p["lambda_v"]]), adam([p["lambda_e"]])
@@ -98,12 +98,12 @@ def reference_update(params: dict, b, discrete, alpha=10.0, gamma=0.99, tau=0.00
     if discrete:
         rewards, dones = b["reward_to_go"], torch.maximum(b["done"], b["episode_end"])
         actions = b["actions"].long()
-        q_of = lambda net: per_agent(p, f"{net}.net.net", b["obs"]).gather(  # noqa: E731
+        q_of = lambda net: per_agent(p, f"{net}.net.net", b["obs"]).gather(
             -1, actions.unsqueeze(-1)).squeeze(-1)
     else:
         rewards, dones = b["reward"], b["done"]
         actions = b["actions"] / 4.0
-        q_of = lambda net: per_agent(p, f"{net}.net.net", torch.cat([b["obs"], actions], -1)).squeeze(-1)  # noqa: E731
+        q_of = lambda net: per_agent(p, f"{net}.net.net", torch.cat([b["obs"], actions], -1)).squeeze(-1)
 
     q = q_of("q")
     w, bias = mixer_params(p, "mixer", b["state"])

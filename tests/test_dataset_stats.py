@@ -135,7 +135,7 @@ def test_the_caption_says_mamujoco_returns_are_comparable_in_kind(tmp_path):
 # -- behaviour learning curves ------------------------------------------------------------------
 
 def test_run_curve_of_an_ars_run_counts_the_training_steps_before_each_checkpoint():
-    traj = lambda n: {"actions": [0] * n}  # noqa: E731
+    traj = lambda n: {"actions": [0] * n}
     run = {"checkpoints": [{"iteration": i, "return": 10.0 * i} for i in range(3)],
            "rollouts": [[traj(5), traj(7)], [traj(3), traj(3)]]}
     curve = run_curve(run)

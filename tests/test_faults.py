@@ -326,7 +326,7 @@ def _broken(tmp_path, case):
 
     def edit(**kw):
         p.write_text(json.dumps({**json.loads(p.read_text()), **kw}))
-    if case == "task of another directory":  # the phantom "Ant 2x4 expert" row
+    if case == "task of another directory":  # a phantom "Ant 2x4 expert" row
         edit(task="Ant_2x4")
         return p, "task 'Ant_2x4' (its directory says 'Hopper_3x1')"
     if case == "seed of another directory":

@@ -1,4 +1,4 @@
-"""Every input checked where it enters (issue 10): datasets against the task they are used for,
+"""Every input checked where it enters: datasets against the task they are used for,
 imports against the task before writing, unpickling that cannot run code, and the config."""
 import os
 import pickle
@@ -259,7 +259,7 @@ import copy  # noqa: E402
 import yaml  # noqa: E402
 
 from pipeline.config_checks import ConfigFileError, check_config, check_config_types, load_yaml_strict  # noqa: E402
-from pipeline.config_checks import main as check_main
+from pipeline.config_checks import main as check_main  # noqa: E402
 from pipeline.grid import runs  # noqa: E402
 
 
@@ -434,10 +434,9 @@ def test_atomic_writes_have_ordinary_modes_and_leave_nothing_on_failure(tmp_path
         assert (tmp_path / "scores.csv").stat().st_mode & 0o777 == 0o644
         write_dataset(task_dataset(SMAC, "good"), tmp_path / "good.h5")
         assert (tmp_path / "good.h5").stat().st_mode & 0o777 == 0o644
-        with pytest.raises(RuntimeError):
-            with atomic_path(tmp_path / "scores.csv") as tmp:
-                open(tmp, "w").write("half")
-                raise RuntimeError("killed")
+        with pytest.raises(RuntimeError), atomic_path(tmp_path / "scores.csv") as tmp:
+            open(tmp, "w").write("half")
+            raise RuntimeError("killed")
         assert (tmp_path / "scores.csv").read_text() == "a,b\n"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["good.h5", "scores.csv"]
     finally:

@@ -72,7 +72,7 @@ def replay(learner, params: dict, fx: dict):
     state = learner.init(jax.random.PRNGKey(0))._replace(params=params)
     step = jax.jit(lambda s, b, noise: learner.step(s, b, ReplayDraws(noise)))
     metrics = []
-    for b, noise in zip(fx["batches"], fx["noise"]):
+    for b, noise in zip(fx["batches"], fx["noise"], strict=False):
         state, m = step(state, as_batch(b), [jnp.asarray(v) for v in noise])
         metrics.append({k: float(v) for k, v in m.items()})
     return state, metrics

@@ -65,7 +65,7 @@ def test_rollout_episodes_equal_the_step_by_step_recorder(with_avail):
             ep["iteration"] = it
             new_eps.append(ep)
     assert len(old_eps) == len(new_eps) > 5
-    for a, b in zip(old_eps, new_eps):
+    for a, b in zip(old_eps, new_eps, strict=False):
         assert set(a) == set(b)
         for k in a:
             if isinstance(a[k], np.ndarray):

@@ -1,4 +1,4 @@
-"""Documented upper bounds that a run can meet (issue 29): a setting whose memory does not fit the
+"""Documented upper bounds that a run can meet: a setting whose memory does not fit the
 machine is refused before any job, naming the key and what would fit, instead of failing inside
 XLA ("Out of memory allocating 107770509272 bytes") or after hours of recording episodes."""
 from __future__ import annotations

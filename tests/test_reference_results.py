@@ -1,4 +1,4 @@
-"""The committed reference results (reports/reference/, issue 13) cannot drift from the code
+"""The committed reference results (reports/reference/) cannot drift from the code
 that renders them: the tables, the statistics and RESULTS.md regenerated from the committed
 scores.csv (and the committed dataset statistics and provenance) are the committed files."""
 import math

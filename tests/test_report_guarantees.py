@@ -1,4 +1,4 @@
-"""The reports never mislead (issue 29): what a page states is computed from what it shows; a cell
+"""The reports never mislead: what a page states is computed from what it shows; a cell
 with a seed missing, a non-finite value, a duplicated run or a missing cell is refused naming it,
 or shown marked with the reason, the same way in RESULTS.md, the LaTeX tables, the statistics and
 Figure 1; and the committed copies ``make reference`` writes survive a full disk."""

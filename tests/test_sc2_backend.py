@@ -126,7 +126,7 @@ def test_arrays_follow_the_smax_interface():
     assert state.shape == (3, STATE) and state.dtype == np.float32
     assert avail.shape == (3, 5, ACTIONS) and avail.dtype == bool and avail[..., :-1].all() and not avail[..., -1].any()
     out = venv.step(np.zeros((3, 5), np.int64))
-    for x, dtype in zip(out, (np.float32, bool, bool, bool)):
+    for x, dtype in zip(out, (np.float32, bool, bool, bool), strict=False):
         assert x.shape == (3,) and x.dtype == dtype
     np.testing.assert_allclose(venv.observe()[0][:, 2, 0], 1.2)  # step 1, agent 2
     assert len(set(venv.seeds)) == 3 and not set(venv.seeds) & set(SC2VectorEnv(SPEC, 3, 1, scripted({})).seeds)
@@ -155,7 +155,7 @@ def test_ends_follow_the_info_dict_and_finished_envs_stay_frozen():
                 assert r[i] == 0 and not (term[i] or trunc[i] or won[i])
                 np.testing.assert_array_equal(venv.observe()[0][i], o)
                 np.testing.assert_array_equal(venv.observe()[1][i], s)
-        for k, v in zip(("term", "trunc", "won"), (term, trunc, won)):
+        for k, v in zip(("term", "trunc", "won"), (term, trunc, won), strict=False):
             seen[k] |= v
     assert ended_at.tolist() == [2, 3, 4, 4, 1]
     assert seen["won"].tolist() == [True, False, False, False, False]

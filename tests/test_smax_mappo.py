@@ -62,11 +62,11 @@ def test_a_run_file_round_trips_and_holds_no_pickle(easy_run, tmp_path):
     back = load_run(path)
     assert json.dumps(back["curve"]) == json.dumps(easy_run["curve"])
     assert len(back["episodes"]) == len(easy_run["episodes"])
-    for a, b in zip(back["episodes"], easy_run["episodes"]):
+    for a, b in zip(back["episodes"], easy_run["episodes"], strict=False):
         assert all(np.array_equal(a[k], b[k]) for k in ("obs", "state", "avail", "actions", "reward"))
         assert (a["win"], a["terminated"], a["iteration"]) == (b["win"], b["terminated"], b["iteration"])
-    for a, b in zip(back["checkpoints"], easy_run["checkpoints"]):
-        assert all(np.array_equal(x, y) for x, y in zip(a["actor"], b["actor"]))
+    for a, b in zip(back["checkpoints"], easy_run["checkpoints"], strict=False):
+        assert all(np.array_equal(x, y) for x, y in zip(a["actor"], b["actor"], strict=False))
 
 
 class _Boom:
@@ -110,12 +110,12 @@ def test_an_interrupted_run_resumes_bit_identically(tmp_path):
     resumed = train_smax_mappo(easy_task(), **kw, log=lines.append, resume_file=resume)
     assert any("resumed at chunk 2 of 4" in line for line in lines), lines
     assert not any("update 1/4" in line for line in lines)
-    no_clock = lambda run: json.dumps([{k: v for k, v in c.items() if k != "wall_s"} for c in run["curve"]])  # noqa: E731
+    no_clock = lambda run: json.dumps([{k: v for k, v in c.items() if k != "wall_s"} for c in run["curve"]])
     assert no_clock(resumed) == no_clock(whole)
-    for a, b in zip(resumed["checkpoints"], whole["checkpoints"]):
-        assert all(np.array_equal(x, y) for x, y in zip(a["actor"], b["actor"]))
+    for a, b in zip(resumed["checkpoints"], whole["checkpoints"], strict=False):
+        assert all(np.array_equal(x, y) for x, y in zip(a["actor"], b["actor"], strict=False))
     assert len(resumed["episodes"]) == len(whole["episodes"])
-    assert all(np.array_equal(a["obs"], b["obs"]) for a, b in zip(resumed["episodes"], whole["episodes"]))
+    assert all(np.array_equal(a["obs"], b["obs"]) for a, b in zip(resumed["episodes"], whole["episodes"], strict=False))
     assert not resume.exists()
 
 
@@ -128,7 +128,7 @@ def test_madt_bands_on_smax_scale():
     assert lo_poor == 0 and hi_poor == pytest.approx(10 / 12.4528, rel=1e-4) == lo_med
     assert hi_med == SMAX_WIN_RETURN == lo_good == 1.5 and math.isinf(hi_good)  # 15 > 12.45: only a win passes
     # the published levels fall in their bands (8.5, 11.0, 20.0 on SMAC's scale)
-    assert 8.5 / 12.4528 < hi_poor and lo_med < 11.0 / 12.4528 < hi_med
+    assert hi_poor > 8.5 / 12.4528 and lo_med < 11.0 / 12.4528 < hi_med
 
 
 def test_smacv1_datasets_follow_the_bands(easy_run):

@@ -1,5 +1,5 @@
-"""The SMAX behaviour run file (``mappo_run.npz``) is checked as the dataset loader checks its files
-(issue 29): kind, size, header depth, declared sizes against memory, and the recorded task, backend
+"""The SMAX behaviour run file (``mappo_run.npz``) is checked as the dataset loader checks its files:
+kind, size, header depth, declared sizes against memory, and the recorded task, backend
 and settings against what the dataset rule expects; every refusal names the file."""
 from __future__ import annotations
 

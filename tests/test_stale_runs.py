@@ -1,4 +1,4 @@
-"""Stale data noticed (issue 29): a run records the checksum of the dataset it trained on; a run
+"""Stale data noticed: a run records the checksum of the dataset it trained on; a run
 whose dataset has since been replaced (regenerated, imported over, even keeping an older
 modification time, or while it trained) is named and retrained by the workflow, never aggregated
 into a table of data that no longer exist."""

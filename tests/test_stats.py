@@ -141,7 +141,7 @@ def _frame(scores=None):
     rows = []
     for algo, per_seed in scores.items():
         for seed, per_task in enumerate(per_seed):
-            for task, s in zip(("t1", "t2"), per_task):
+            for task, s in zip(("t1", "t2"), per_task, strict=False):
                 rows.append({"algorithm": algo, "task": task, "seed": seed, "score": float(s)})
     return pd.DataFrame(rows)
 

@@ -153,7 +153,7 @@ def test_members_of_one_program_each_have_their_run_and_a_diverged_one_stops_alo
     results = train_members(cfgs, dirs, log=lines.append)
     assert [r["status"] for r in results] == ["ok", "diverged", "ok"], [r.get("diverged_reason") for r in results]
     assert any("lr1e+06 seed1] DIVERGED" in s for s in lines), lines
-    for d, r in zip(dirs, results):
+    for d, r in zip(dirs, results, strict=False):
         saved = json.loads((d / "metrics.json").read_text())
         assert saved["seed"] == r["seed"] and (d / "curve.csv").exists() and (d / "checkpoint.pt").exists()
     # the others trained to the end, with every evaluation

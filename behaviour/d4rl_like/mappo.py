@@ -117,7 +117,7 @@ class Rollout:
     next_state: np.ndarray
 
     @classmethod
-    def allocate(cls, T: int, **step) -> "Rollout":
+    def allocate(cls, T: int, **step) -> Rollout:
         return cls(**{k: np.zeros((T,) + x.shape, x.dtype) for k, x in step.items()})
 
     def store(self, t: int, **step) -> None:
@@ -280,7 +280,7 @@ def rollout_batch(run: MAPPOState, rollout: Rollout, r_train: np.ndarray) -> Bat
     delta = rew + cfg.gamma * next_vals * boot.unsqueeze(-1) - vals
     adv = compute_gae(delta, carry, cfg.gamma, cfg.gae_lambda)
     ret = adv + vals
-    flat = lambda x: x.reshape(T * E, *x.shape[2:])  # noqa: E731
+    flat = lambda x: x.reshape(T * E, *x.shape[2:])
     batch = Batch(*map(flat, (obs, state, act, logp, val, adv, ret)))
     return batch._replace(adv=(batch.adv - batch.adv.mean()) / (batch.adv.std() + 1e-8))
 
@@ -303,9 +303,9 @@ def _ppo_loss(run: MAPPOState, batch: Batch, actor_in, critic_in, idx):
         target = ret_b
     v_clip = v_o + (v - v_o).clamp(-cfg.clip, cfg.clip)
     if cfg.huber_delta > 0:
-        err = lambda x: F.huber_loss(x, target, reduction="none", delta=cfg.huber_delta)  # noqa: E731
+        err = lambda x: F.huber_loss(x, target, reduction="none", delta=cfg.huber_delta)
     else:
-        err = lambda x: (x - target) ** 2  # noqa: E731
+        err = lambda x: (x - target) ** 2
     v_loss = torch.max(err(v), err(v_clip)).mean()
     return pg + cfg.value_coef * v_loss - cfg.entropy * entropy.mean()
 

@@ -109,7 +109,7 @@ class MAPPOAgent(nn.Module):
         self.n_agents = task.n_agents
 
     @classmethod
-    def from_config(cls, task: TaskSpec, config: dict) -> "MAPPOAgent":
+    def from_config(cls, task: TaskSpec, config: dict) -> MAPPOAgent:
         """The agent of a run's ``config`` (a ``MAPPOConfig`` as a dict; runs made before the
         options have only ``hidden``, and those options' values were the plain MLP's)."""
         return cls(task, config["hidden"], config.get("layers", 2), config.get("layer_norm", False),

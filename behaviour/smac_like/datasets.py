@@ -82,7 +82,7 @@ def smacv1_episodes(task: TaskSpec, quality: str, run: dict, n_episodes: int, se
     from behaviour.smac_like.mappo import play_checkpoint
 
     lo, hi = smax_band(task.name, quality)
-    in_band = lambda e: lo <= episode_return(e) < hi  # noqa: E731
+    in_band = lambda e: lo <= episode_return(e) < hi
     share = [float(np.mean((np.asarray(c["returns"]) >= lo) & (np.asarray(c["returns"]) < hi)))
              for c in run["checkpoints"]]
     order = sorted(range(len(share)), key=lambda i: (-share[i], -i))

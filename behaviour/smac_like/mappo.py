@@ -72,7 +72,7 @@ def _from_numpy(template, leaves):
     want = jax.tree_util.tree_leaves(template)
     if len(leaves) != len(want):
         raise ValueError(f"{len(leaves)} arrays, the learner has {len(want)}")
-    for i, (x, w) in enumerate(zip(leaves, want)):
+    for i, (x, w) in enumerate(zip(leaves, want, strict=False)):
         x = np.asarray(x)
         if x.shape != tuple(w.shape) or x.dtype != w.dtype:
             raise ValueError(f"array {i} is {x.dtype}{list(x.shape)}, the learner's is {w.dtype}{list(w.shape)}")

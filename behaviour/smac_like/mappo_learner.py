@@ -89,7 +89,7 @@ class SMAXMAPPO:
             jax.random.split(k_step, E), runner["env"], action.reshape(E, N))
         done = term | trunc
         fresh, (o0, s0, m0) = jax.vmap(self.env.reset)(jax.random.split(k_reset, E))
-        pick = lambda a, b: jax.tree_util.tree_map(  # noqa: E731 - fresh episode where done
+        pick = lambda a, b: jax.tree_util.tree_map(  # fresh episode where done
             lambda x, y: jnp.where(done.reshape((E,) + (1,) * (x.ndim - 1)), x, y), a, b)
         ep_return = runner["ep_return"] + reward
         transition = {"obs": obs, "h": runner["h_actor"], "state": runner["state"], "avail": avail,
@@ -162,7 +162,7 @@ class SMAXMAPPO:
         over rows)."""
         cfg, E, N, T = self.cfg, self.E, self.N, self.cfg.rollout_steps
         C = cfg.chunk_length
-        chunked = lambda x: x.reshape((T // C, C) + x.shape[1:]).swapaxes(0, 1).reshape(  # noqa: E731
+        chunked = lambda x: x.reshape((T // C, C) + x.shape[1:]).swapaxes(0, 1).reshape(
             (C, (T // C) * x.shape[1]) + x.shape[2:])
         seqs = {k: chunked(traj[k]) for k in _SEQ_KEYS}
         h_start = traj["h"][::C].reshape((T // C) * E * N, -1)
@@ -246,7 +246,7 @@ class SMAXMAPPO:
             env_state, (o2, s2, m2), r, term, trunc, won = jax.vmap(self.env.step)(
                 jax.random.split(k_step, n_envs), c["env"], action)
             act = c["active"]
-            keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731 - finished episodes stay frozen
+            keep = lambda new, old: jax.tree_util.tree_map(  # finished episodes stay frozen
                 lambda x, y: jnp.where(act.reshape((n_envs,) + (1,) * (x.ndim - 1)), x, y), new, old)
             out = {"obs": c["obs"], "state": c["state"], "avail": c["avail"], "action": action,
                    "reward": r * act} if record else {}

@@ -39,9 +39,8 @@ def save_run(run: dict, path) -> None:
             arrays[f"ep_{k}"] = np.concatenate([e[k] for e in eps], axis=0)
     arrays["header"] = np.frombuffer(json.dumps(header, allow_nan=True).encode(), np.uint8)
     from envs.files import atomic_path
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 class RunFileError(ValueError):

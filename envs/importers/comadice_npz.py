@@ -21,7 +21,6 @@ trajectories, ``T`` time slots, ``N`` agents:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -62,7 +61,7 @@ class _Padded:
     rewards: np.ndarray      # [n, T, 1 or N]
     dones: np.ndarray        # [n, T, 1 or N] bool
     actives: np.ndarray      # [n, T] bool
-    avails: Optional[np.ndarray]  # [n, T+1, N, A] bool (discrete only)
+    avails: np.ndarray | None  # [n, T+1, N, A] bool (discrete only)
     action_slots: int
 
     @property

@@ -131,7 +131,7 @@ def _segments(d: np.ndarray):
     R = d.shape[0]
     ends = np.flatnonzero(d)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
-    segments = list(zip(starts.tolist(), ends.tolist()))
+    segments = list(zip(starts.tolist(), ends.tolist(), strict=False))
     tail_start = int(ends[-1]) + 1 if len(ends) else 0
     tail_rows = R - tail_start
     if tail_rows >= 2:  # an unfinished episode: its last row is the last observation recorded

@@ -13,7 +13,7 @@ from pipeline.logs import log_to
 with log_to(snakemake.log[0]):
     published = published_datasets(snakemake.input.published)
     simulators = snakemake.params.simulators
-    for (suite, task, curve_file), out in zip(snakemake.params.tasks, snakemake.output):
+    for (suite, task, curve_file), out in zip(snakemake.params.tasks, snakemake.output, strict=False):
         spec = get_task(task, suite, simulators=simulators)
         curve = pd.read_csv(curve_file) if curve_file else None
         plot_behaviour_curve(curve, suite, task, published, out, backend=spec.backend,

@@ -11,7 +11,7 @@ p = snakemake.params
 with log_to(snakemake.log[0]):
     scores = pd.read_csv(snakemake.input[0])
     algorithms = [canonical_algorithm(a) for a in p.algorithms]
-    for (suite, task, quality), out in zip(p.cells, snakemake.output):
+    for (suite, task, quality), out in zip(p.cells, snakemake.output, strict=False):
         frame = curve_frame(scores, suite, task, quality)
         seeds = int(frame["count"].max()) if len(frame) else 0
         plot_learning_curve(frame, suite, f"{suite} {task} ({quality}), {seeds} seeds", out, algorithms)

@@ -12,7 +12,7 @@ from pipeline.logs import log_to
 p = snakemake.params
 with log_to(snakemake.log[0]):
     task = get_task(snakemake.wildcards.task, snakemake.wildcards.suite, simulators=snakemake.params.simulators)
-    log = lambda s: print(s, flush=True)  # noqa: E731
+    log = lambda s: print(s, flush=True)
     if p.generator == "paper":
         import torch
 

@@ -9,15 +9,15 @@ from envs.jax_host import configure_jax
 
 configure_jax(platform="cpu")  # before anything imports JAX: SMAX's MAPPO runs on the CPU, compilations cached
 
-import pandas as pd
+import pandas as pd  # noqa: E402
 
-from behaviour.smac_like.mappo import train_smax_mappo
-from behaviour.smac_like.mappo_config import SMAXMAPPOConfig
-from behaviour.smac_like.run_file import save_run
-from envs.files import atomic_path
-from envs.registry import get_task
-from envs.resume import discard_resume, resume_path
-from pipeline.logs import log_to
+from behaviour.smac_like.mappo import train_smax_mappo  # noqa: E402
+from behaviour.smac_like.mappo_config import SMAXMAPPOConfig  # noqa: E402
+from behaviour.smac_like.run_file import save_run  # noqa: E402
+from envs.files import atomic_path  # noqa: E402
+from envs.registry import get_task  # noqa: E402
+from envs.resume import discard_resume, resume_path  # noqa: E402
+from pipeline.logs import log_to  # noqa: E402
 
 w, p = snakemake.wildcards, snakemake.params
 with log_to(snakemake.log[0]):
