@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_check}
 VENV=${VENV:-.venv-gpu}
 mkdir -p "$OUT"
-export JAX_PLATFORMS=cuda,cpu   # envs/smax_backend.py defaults to cpu when unset
+export JAX_PLATFORMS=cuda,cpu   # envs/jax_host.py defaults to cpu when unset
 step() { echo "== $1 ($(date +%T))" | tee -a "$OUT/summary.txt"; }
 
 step "install"
@@ -41,7 +41,7 @@ if ! ls results/reference/datasets/*/*/*.h5 >/dev/null 2>&1; then
   CONFIG+=("datasets={generator: smoke}")
   echo "no results/reference/datasets: training on the smoke generator's data of the reference cells" \
     | tee -a "$OUT/summary.txt"
-  timeout 300 "$VENV/bin/snakemake" --cores 16 "${CONFIG[@]}" --until smax_dataset d4rl_dataset \
+  timeout 300 "$VENV/bin/snakemake" --cores 16 "${CONFIG[@]}" --until smac_like_dataset d4rl_like_dataset \
     > "$OUT/datasets.log" 2>&1
 fi
 start=$(date +%s)
