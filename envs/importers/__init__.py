@@ -5,13 +5,15 @@ Anyone holding the files the paper trained on can rerun the benchmark on them::
     ds = import_comadice_npz("5m_vs_6m_good.npz", get_task("smacv1/5m_vs_6m"), "good")
     write_dataset(ds, "results/datasets/smacv1/5m_vs_6m/good.h5")
 
-(or ``workflow/scripts/import_dataset.py``).  Three layouts, each read as the public code that
+(or ``workflow/scripts/import_dataset.py``).  Four layouts, each read as the public code that
 consumes it reads it, each in its own module (whose docstring describes the layout); ``IMPORTERS``
 is the table of them:
 
 ``comadice-npz`` -- the paper's code (``envs/importers/comadice_npz.py``).
 ``omiga-hdf5`` -- OMIGA's MaMuJoCo files (``envs/importers/omiga_hdf5.py``).
 ``madt`` -- MADT's SMAC episodes, one file per episode (``envs/importers/madt.py``).
+``og-marl-vault`` -- OG-MARL's Flashbax Vaults, one uid folder (``envs/importers/og_marl_vault.py``;
+its inverse, the harness's datasets as Vaults, is ``envs/importers/og_marl_vault_export.py``).
 
 What they share is ``envs/importers/common.py``.
 
@@ -43,15 +45,18 @@ from envs.dataset import OfflineDataset
 from envs.importers.comadice_npz import import_comadice_npz
 from envs.importers.common import TaskLike
 from envs.importers.madt import import_madt_episodes
+from envs.importers.og_marl_vault import import_og_marl_vault
 from envs.importers.omiga_hdf5 import import_omiga_hdf5
 
 #: the layouts: each name (``--layout`` of ``workflow/scripts/import_dataset.py``) and the function
 #: that imports a source of that layout ``(source, task, quality) -> OfflineDataset``
-IMPORTERS = {"comadice-npz": import_comadice_npz, "omiga-hdf5": import_omiga_hdf5, "madt": import_madt_episodes}
+IMPORTERS = {"comadice-npz": import_comadice_npz, "omiga-hdf5": import_omiga_hdf5, "madt": import_madt_episodes,
+             "og-marl-vault": import_og_marl_vault}
 LAYOUTS = tuple(IMPORTERS)
 
 
-def import_dataset(layout: str, source, task: TaskLike, quality: str) -> OfflineDataset:
+def import_dataset(layout: str, source, task: TaskLike, quality: str, **options) -> OfflineDataset:
+    """``options``: a layout's own keyword arguments (``og-marl-vault``: ``terminal_row``)."""
     if layout not in IMPORTERS:
         raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    return IMPORTERS[layout](source, task, quality)
+    return IMPORTERS[layout](source, task, quality, **options)

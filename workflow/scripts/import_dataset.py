@@ -4,7 +4,10 @@
         --quality good 5m_vs_6m_good.npz results/datasets/smacv1/5m_vs_6m/good.h5
 
 Layouts: comadice-npz (the paper's public code, SMAC or MaMuJoCo), omiga-hdf5 (OMIGA's
-MaMuJoCo files), madt (a directory of MADT SMAC episode files).  ``--obs-layout`` says which
+MaMuJoCo files), madt (a directory of MADT SMAC episode files), og-marl-vault (one dataset of an
+OG-MARL Flashbax Vault: the folder <scenario>.vlt/<uid>; ``--terminal-row`` says where its episode
+ends sit, ``envs/importers/og_marl_vault.py``).  ``--backend sc2`` sizes a SMAC task by StarCraft II
+(smac installed), for data recorded on the game.  ``--obs-layout`` says which
 observation the source holds for a MaMuJoCo task (``authors``: the state and a one-hot agent id,
 the default; ``local``: each agent's own MuJoCo v5 observation, as OMIGA's files): the dataset is
 made for the task configured so, and a run uses it under ``simulators: {mamujoco_obs: <layout>}``.
@@ -23,6 +26,7 @@ if str(_ROOT) not in sys.path:  # run as a script from anywhere
 from envs.dataset import write_dataset  # noqa: E402
 from envs.dataset_checks import DatasetError  # noqa: E402
 from envs.importers import LAYOUTS, import_dataset  # noqa: E402
+from envs.importers.og_marl_vault import TERMINAL_ROWS  # noqa: E402
 from envs.registry import MAMUJOCO_OBS_LAYOUTS, get_task  # noqa: E402
 
 
@@ -34,16 +38,26 @@ def main(argv=None) -> int:
     p.add_argument("--obs-layout", choices=MAMUJOCO_OBS_LAYOUTS, default=None,
                    help="MaMuJoCo: the observation the source holds (authors: state + one-hot agent id, the "
                         "default; local: each agent's own observation, OMIGA's files)")
-    p.add_argument("source", help="the .npz / .hdf5 file, or the directory of MADT episode files")
+    p.add_argument("--backend", choices=("smax", "sc2"), default=None,
+                   help="SMAC: the simulator whose sizes the task takes (sc2: StarCraft II's, needs smac)")
+    p.add_argument("--terminal-row", choices=TERMINAL_ROWS, default=None,
+                   help="og-marl-vault: the flagged row is an episode's last step (last-step) or the "
+                        "observation after it (after-last-step); auto, the default, decides per Vault")
+    p.add_argument("source", help="the .npz / .hdf5 file, the directory of MADT episode files, or a Vault's "
+                                  "<scenario>.vlt/<uid> folder")
     p.add_argument("output", help="the .h5 file to write")
     args = p.parse_args(argv)
     try:
-        task = get_task(args.task, obs_layout=args.obs_layout)
-        ds = import_dataset(args.layout, args.source, task, args.quality)
+        task = get_task(args.task, obs_layout=args.obs_layout, backend=args.backend)
+        options = {} if args.terminal_row is None else {"terminal_row": args.terminal_row}
+        if options and args.layout != "og-marl-vault":
+            raise ValueError("--terminal-row applies to --layout og-marl-vault only")
+        ds = import_dataset(args.layout, args.source, task, args.quality, **options)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    except (ValueError, DatasetError) as exc:  # DatasetError names the source file
+    except (ValueError, RuntimeError, DatasetError) as exc:  # DatasetError names the source file;
+        # RuntimeError: StarCraft II or smac missing for --backend sc2 (the message says which)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except MemoryError:
