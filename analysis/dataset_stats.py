@@ -11,16 +11,30 @@ maximum (``SMAC_MAX_RETURN``); MaMuJoCo returns are compared as they are (our Mu
 against the published data's v2).  ``ours_vs_published_pct`` is that comparison: ours as a
 percentage of the published level (100: the published level; 28: about a quarter of it).  A
 dataset without a published row gets NaN there (``--`` in the table), never zero.
+
+Each row also carries the dataset card's statistics (return min and max, OG-MARL's Joint SACo:
+analysis/dataset_cards.py), and ``write_dataset_cards`` writes the cards' table and return
+histograms.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from analysis.dataset_cards import (
+    card_statistics,
+    cards_table,
+    histogram_ranges,
+    og_marl_cards,
+    plot_return_histogram,
+    published_cards,
+    render_cards_table,
+)
 from analysis.latex import latex_escape, render_template
 from analysis.paper_comparison import PAPER_DATA
 from analysis.score_tables import row_key
 from envs.dataset import load_dataset
+from envs.files import atomic_path
 from envs.registry import get_task
 from envs.suites import get_suite
 
@@ -41,21 +55,29 @@ PUBLISHED_COLUMNS = ["return_of_max", "published_trajectories", "published_trans
                      "published_return_std", "published_return_of_max", "ours_vs_published_pct", "published_source"]
 
 
-def dataset_row(path) -> dict:
+def dataset_summary(path) -> tuple:
+    """One dataset's row of the table (its card's statistics included) and its episode returns."""
     ds = load_dataset(path)
     task = get_task(ds.meta["task"], ds.meta["suite"])
     returns = ds.episode_returns()
     prov = ds.meta.get("provenance") or {}
-    return {
+    card = card_statistics(ds, returns)
+    row = {
         "suite": task.suite, "task": task.name, "quality": ds.meta["quality"],
         "trajectories": ds.n_episodes, "samples": ds.n_transitions, "agents": ds.n_agents,
         "state_dim": ds.state.shape[1], "obs_dim": ds.obs.shape[2],
         "action_dim": ds.avail.shape[2] if ds.discrete else ds.actions.shape[2],
-        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+        "return_mean": card["return_mean"], "return_std": card["return_std"],
+        "return_min": card["return_min"], "return_max": card["return_max"], "joint_saco": card["joint_saco"],
         "win_rate_pct": 100.0 * prov["win_rate"] if "win_rate" in prov else np.nan,
         "backend": ds.meta.get("backend"), "approximation": bool(ds.meta.get("approximation", False)),
         "grade": ds.meta.get("grade"), "behaviour": prov.get("behaviour", ""),
     }
+    return row, returns
+
+
+def dataset_row(path) -> dict:
+    return dataset_summary(path)[0]
 
 
 def _count(text) -> float:
@@ -116,8 +138,40 @@ def with_published(df: pd.DataFrame, published: pd.DataFrame = None) -> pd.DataF
 
 def dataset_table(paths, published: pd.DataFrame = None) -> pd.DataFrame:
     """One row per dataset, in the tables' row order, each beside its published dataset."""
-    rows = sorted((dataset_row(p) for p in paths), key=lambda r: row_key(r["suite"], r["task"], r["quality"]))
+    return table_of_rows([dataset_row(p) for p in paths], published)
+
+
+def table_of_rows(rows, published: pd.DataFrame = None) -> pd.DataFrame:
+    """``dataset_row``'s rows in the tables' row order, each beside its published dataset."""
+    rows = sorted(rows, key=lambda r: row_key(r["suite"], r["task"], r["quality"]))
     return with_published(pd.DataFrame(rows), published)
+
+
+def card_scale(suite: str, backend) -> float:
+    """The factor from the published return scale onto ours (SMAX: 2.0 / 20); 1 where the scales
+    agree or have no maximum (MaMuJoCo)."""
+    ours, theirs = max_return(suite, backend), published_max_return(suite)
+    return ours / theirs if ours == ours and theirs == theirs else 1.0
+
+
+def write_dataset_cards(table: pd.DataFrame, returns: dict, published: pd.DataFrame, out_csv, out_tex,
+                        figures: dict, cards: pd.DataFrame = None) -> pd.DataFrame:
+    """The dataset cards: ``table``'s rows (``table_of_rows``) with the published card beside
+    each, as CSV and LaTeX, and per dataset its return histogram, ``figures[(suite, task,
+    quality)]``, from ``returns`` (the same keys)."""
+    df = table.rename(columns={"samples": "transitions", "trajectories": "episodes"})
+    df = cards_table(df, published_cards(og_marl_cards() if cards is None else cards, published))
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    render_cards_table(df, out_tex)
+    ranges = histogram_ranges(df)
+    for card in df.to_dict("records"):
+        key = (card["suite"], card["task"], card["quality"])
+        scale = card_scale(card["suite"], card["backend"])
+        note = f"(x {scale:g}: {PUBLISHED_SMAC_MAX_RETURN:g} -> {scale * PUBLISHED_SMAC_MAX_RETURN:g})" \
+            if scale != 1.0 else ""
+        plot_return_histogram(returns[key], card, figures[key], ranges[(card["suite"], card["task"])], scale, note)
+    return df
 
 
 def published_caption(df: pd.DataFrame) -> str:

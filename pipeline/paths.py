@@ -12,6 +12,7 @@ has its own tree, so running one profile never touches another's datasets, runs 
     results/<profile>/scores.csv
     reports/<profile>/<table, figure or check>
     reports/<profile>/behaviour/{suite}/{task}.png                              (behaviour learning curves)
+    reports/<profile>/dataset_cards/{suite}_{task}_{quality}.png                (return histograms)
     logs/<profile>/{datasets,behaviour,train,report}/...log
 
 A method called without arguments returns the Snakemake pattern (``{suite}`` etc. left as
@@ -94,6 +95,10 @@ class Paths:
     def behaviour_figure(self, suite="{suite}", task="{task}") -> str:
         """The behaviour learning-curve figure of a task."""
         return self.report(f"behaviour/{suite}/{task}.png")
+
+    def dataset_card(self, suite="{suite}", task="{task}", quality="{quality}") -> str:
+        """The return histogram of a dataset's card."""
+        return self.report(f"dataset_cards/{suite}_{task}_{quality}.png")
 
     def log(self, *parts: str) -> str:
         """``log("train", RUN_ID)`` -> ``logs/<profile>/train/<run id>.log``."""

@@ -126,6 +126,9 @@ rule dataset_stats:
     input:
         datasets=[P.dataset(s, t, q) for s, t, q in CELLS],
         published=PUBLISHED_DATASETS,
+        og_marl_cards=os.path.join(
+            ROOT, "analysis", "data", "og_marl_dataset_cards.csv"
+        ),
     output:
         tex=report(
             P.report("dataset_statistics.tex"),
@@ -133,6 +136,21 @@ rule dataset_stats:
             category="Tables",
         ),
         csv=P.report("dataset_statistics.csv"),
+        cards_tex=report(
+            P.report("dataset_cards.tex"),
+            caption="../report/dataset_cards_table.rst",
+            category="Tables",
+        ),
+        cards_csv=P.report("dataset_cards.csv"),
+        # one per dataset, in the order of the datasets above
+        histograms=[
+            report(
+                P.dataset_card(s, t, q),
+                caption="../report/dataset_cards.rst",
+                category="Dataset cards",
+            )
+            for s, t, q in CELLS
+        ],
     log:
         P.log("report", "dataset_stats"),
     conda:
@@ -179,6 +197,7 @@ rule latex_check:
         rules.tables.output,
         P.report("statistics.tex"),
         P.report("dataset_statistics.tex"),
+        P.report("dataset_cards.tex"),
     output:
         P.report("latex_check.txt"),
     log:

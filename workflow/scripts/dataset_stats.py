@@ -1,12 +1,31 @@
 """Snakemake script: the dataset-statistics table (LaTeX and CSV), each dataset beside the
-published one (input ``published``: analysis/data/published_datasets.csv)."""
-from analysis.dataset_stats import dataset_table, published_datasets, render_dataset_table
+published one (input ``published``: analysis/data/published_datasets.csv), and the dataset
+cards (input ``og_marl_cards``: analysis/data/og_marl_dataset_cards.csv): their table and a
+return histogram per dataset (output ``histograms``, in the order of input ``datasets``)."""
+from analysis.dataset_cards import og_marl_cards
+from analysis.dataset_stats import (
+    dataset_summary,
+    published_datasets,
+    render_dataset_table,
+    table_of_rows,
+    write_dataset_cards,
+)
 from envs.files import atomic_path
 from pipeline.logs import log_to
 
 with log_to(snakemake.log[0]):
-    df = dataset_table(snakemake.input.datasets, published_datasets(snakemake.input.published))
+    published = published_datasets(snakemake.input.published)
+    returns, figures, rows = {}, {}, []
+    for path, png in zip(snakemake.input.datasets, snakemake.output.histograms, strict=True):
+        row, returns_of = dataset_summary(path)
+        key = (row["suite"], row["task"], row["quality"])
+        rows.append(row)
+        returns[key], figures[key] = returns_of, png
+    df = table_of_rows(rows, published)
     with atomic_path(snakemake.output.csv) as tmp:
         df.to_csv(tmp, index=False)
     render_dataset_table(df, snakemake.output.tex)
     print(df.to_string())
+    cards = write_dataset_cards(df, returns, published, snakemake.output.cards_csv, snakemake.output.cards_tex,
+                                figures, og_marl_cards(snakemake.input.og_marl_cards))
+    print(cards.to_string())
