@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)" $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q -e ".[test]"
+# pyproject.toml's marl-eval extra, without its dependencies (why: the comment there)
+	$(PY) -m pip install -q --no-deps "$$($(PY) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["marl-eval"][0])')"
 	touch $@
 
 smoke: install

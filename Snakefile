@@ -45,6 +45,8 @@ localrules:
     figure_alpha,
     learning_curves,
     statistics,
+    marl_eval,
+    performance_profiles,
     dataset_stats,
     behaviour_curves,
     latex_check,

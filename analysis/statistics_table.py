@@ -1,6 +1,7 @@
 """The statistics beyond the paper's mean +- std, per suite: the interquartile mean (IQM) of
 normalised scores with its bootstrap interval and the probability that ComaDICE beats each
-algorithm (``analysis/stats.py``), as a frame (statistics.csv) and as LaTeX (statistics.tex)."""
+algorithm (rliable, ``analysis/stats.py``), as a frame (statistics.csv) and as LaTeX
+(statistics.tex)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,28 +13,36 @@ from analysis.stats import aggregate_table, improvement_table
 from envs.suites import get_metric, get_suite
 
 
+def normalised_final_scores(scores: pd.DataFrame, suite: str) -> pd.DataFrame:
+    """The last evaluations of the default variants of ``suite`` with a ``cell`` column
+    ("task/quality": one task for the statistics) and a ``score`` column in [0, 1]: a metric
+    with a full range (``scale`` in envs/suites.py: win rates) divided by it, one without
+    (returns) min-max normalised per cell over all runs of the grid (0.5 where every run of the
+    cell scores the same), so that cells of different scale can be pooled."""
+    final = scores[scores["is_final"] & (scores["variant"] == "default")]
+    df = final[final["suite"] == suite].copy()
+    metric = get_suite(suite).metric
+    scale = get_metric(metric).scale
+    df["cell"] = df["task"] + "/" + df["quality"]
+    if scale is None:
+        lo = df.groupby("cell")[metric].transform("min")
+        hi = df.groupby("cell")[metric].transform("max")
+        df["score"] = np.where(hi > lo, (df[metric] - lo) / (hi - lo).where(hi > lo, 1), 0.5)
+    else:
+        df["score"] = df[metric] / scale
+    return df
+
+
 def statistics_table(scores: pd.DataFrame, suites, algorithms) -> pd.DataFrame:
     """Per suite and algorithm (default variants, last evaluations): the interquartile mean
-    (IQM) of normalised scores with its stratified-bootstrap 95% interval over tasks and seeds,
-    and the probability that ComaDICE beats the algorithm (rliable, Agarwal et al. 2021;
-    marl-eval), see ``analysis/stats.py``.  A (task, quality) cell counts as one task.  A
-    metric with a full range (``scale`` in envs/suites.py: win rates) is divided by it; one
-    without (returns) is min-max normalised per cell over all runs of the grid, so that cells
-    of different scale can be pooled."""
+    (IQM) of normalised scores (``normalised_final_scores``) with its stratified-bootstrap 95%
+    interval over tasks and seeds, and the probability that ComaDICE beats the algorithm
+    (rliable, Agarwal et al. 2021, as marl-eval uses it; ``analysis/stats.py``).  A (task,
+    quality) cell counts as one task."""
     check_scores(scores)
-    final = scores[scores["is_final"] & (scores["variant"] == "default")].copy()
     rows = []
     for suite in suites:
-        df = final[final["suite"] == suite].copy()
-        metric = get_suite(suite).metric
-        scale = get_metric(metric).scale
-        df["cell"] = df["task"] + "/" + df["quality"]
-        if scale is None:
-            lo = df.groupby("cell")[metric].transform("min")
-            hi = df.groupby("cell")[metric].transform("max")
-            df["score"] = np.where(hi > lo, (df[metric] - lo) / (hi - lo).where(hi > lo, 1), 0.5)
-        else:
-            df["score"] = df[metric] / scale
+        df = normalised_final_scores(scores, suite)
         agg = aggregate_table(df, score_col="score", algo_col="algorithm", task_col="cell", seed_col="seed")
         imp = improvement_table(df, reference_algo="ComaDICE", score_col="score", algo_col="algorithm",
                                 task_col="cell", seed_col="seed") if "ComaDICE" in set(df["algorithm"]) else None

@@ -11,8 +11,8 @@ import pandas as pd
 
 #: Snakemake rules by pipeline stage (workflow/rules/*.smk); any other rule is a dataset rule
 TRAINING_RULES = {"train"}
-REPORT_RULES = {"aggregate", "tables", "figure_alpha", "learning_curves", "statistics", "dataset_stats",
-                "behaviour_curves", "latex_check", "all_tables"}
+REPORT_RULES = {"aggregate", "tables", "figure_alpha", "learning_curves", "statistics", "marl_eval",
+                "performance_profiles", "dataset_stats", "behaviour_curves", "latex_check", "all_tables"}
 
 
 _TIMESTAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")

@@ -1,39 +1,43 @@
-"""analysis.stats against small hand-computed examples (rliable / marl-eval definitions)."""
+"""analysis.stats (rliable's estimators) against small hand-computed examples, against rliable
+called directly, and against the hand-written estimators it replaced on the reference scores."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from rliable import library as rly
+from rliable import metrics as rlm
 from scipy.stats import mannwhitneyu, trim_mean
 
 from analysis.stats import (
     aggregate_table,
     improvement_table,
-    interquartile_mean,
     iqm_of_runs,
+    performance_profiles,
     probability_of_improvement,
     probability_of_improvement_ci,
     stratified_bootstrap_ci,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # ----------------------------------------------------------------------------- IQM
 
 def test_iqm_is_the_mean_of_the_middle_half():
-    assert interquartile_mean(np.arange(1, 9)) == pytest.approx(4.5)  # 8 values: drop 1, 2 and 7, 8 -> mean(3, 4, 5, 6)
+    assert iqm_of_runs(np.arange(1, 9)) == pytest.approx(4.5)  # 8 values: drop 1, 2 and 7, 8 -> mean(3, 4, 5, 6)
     # 7 values: int(0.25 * 7) = 1 cut each side -> mean(2, 3, 4, 5, 6) = 4 (order does not matter)
     x7 = np.array([7.0, 1.0, 4.0, 2.0, 6.0, 3.0, 5.0])
-    assert interquartile_mean(x7) == pytest.approx(4.0)
-    assert interquartile_mean(x7) == pytest.approx(trim_mean(x7, 0.25))
+    assert iqm_of_runs(x7) == pytest.approx(4.0)
+    assert iqm_of_runs(x7) == pytest.approx(trim_mean(x7, 0.25))
     x10 = np.array([5.0, 1.0, 9.0, 2.0, 7.0, 3.0, 8.0, 4.0, 6.0, 100.0])  # 2 cut each side: mean(3..8) = 5.5
-    assert interquartile_mean(x10) == pytest.approx(5.5) == trim_mean(x10, 0.25)
-    assert interquartile_mean([[1.0, 2.0], [3.0, 4.0]]) == pytest.approx(2.5)  # a matrix is flattened
+    assert iqm_of_runs(x10) == pytest.approx(5.5) == trim_mean(x10, 0.25)
+    assert iqm_of_runs([[1.0, 2.0], [3.0, 4.0]]) == pytest.approx(2.5)  # a matrix is flattened
 
 
-def test_iqm_rejects_nan_and_empty_but_iqm_of_runs_drops_nan():
-    with pytest.raises(ValueError, match="NaN"):
-        interquartile_mean([1.0, np.nan, 2.0])
-    with pytest.raises(ValueError, match="empty"):
-        interquartile_mean([])
+def test_iqm_of_runs_drops_nan():
     m = np.array([[1.0, 5.0], [np.nan, 6.0], [3.0, 7.0], [4.0, 8.0]])
     assert iqm_of_runs(m) == pytest.approx(trim_mean([1, 3, 4, 5, 6, 7, 8], 0.25))  # = mean(3..7) = 5
+    assert np.isnan(iqm_of_runs([np.nan]))
 
 
 # ----------------------------------------------------------------------------- probability of improvement
@@ -96,6 +100,9 @@ def test_bootstrap_ci_contains_the_point_is_deterministic_and_shrinks():
     assert lo <= p <= hi
     assert (p, lo, hi) == stratified_bootstrap_ci(few, n_boot=500, seed=1)  # same seed, same interval
     assert (lo, hi) != stratified_bootstrap_ci(few, n_boot=500, seed=2)[1:]
+    np.random.seed(11)
+    stratified_bootstrap_ci(few, n_boot=50, seed=1)
+    assert np.random.rand() == np.random.RandomState(11).rand()  # the caller's global stream is untouched
     many = rng.normal(size=(200, 3))
     _, lo2, hi2 = stratified_bootstrap_ci(many, n_boot=500, seed=1)
     assert hi2 - lo2 < (hi - lo) / 2  # ~ 1 / sqrt(runs): 5 -> 200 runs is ~6x narrower
@@ -205,3 +212,51 @@ def test_duplicated_runs_and_missing_columns_are_errors():
         aggregate_table(pd.concat([df, df.iloc[[0]]]), n_boot=10)
     with pytest.raises(ValueError, match="lacks column"):
         aggregate_table(df.drop(columns="seed"), n_boot=10)
+
+
+# ----------------------------------------------------------------------------- rliable itself
+
+def test_the_intervals_are_rliables_own_with_the_global_generator_seeded():
+    rng = np.random.default_rng(5)
+    m, other = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+    np.random.seed(9)
+    point, ci = rly.get_interval_estimates({"a": m}, lambda s: np.array([rlm.aggregate_iqm(s)]), reps=300)
+    assert stratified_bootstrap_ci(m, n_boot=300, seed=9) == pytest.approx((point["a"][0], *ci["a"][:, 0]))
+    np.random.seed(9)
+    point, ci = rly.get_interval_estimates({"a,b": (m, other)}, rlm.probability_of_improvement, reps=300)
+    assert probability_of_improvement_ci(m, other, n_boot=300, seed=9) == pytest.approx((point["a,b"],
+                                                                                        *ci["a,b"][:, 0]))
+
+
+def test_performance_profiles():
+    taus = np.linspace(0.0, 1.0, 5)                       # 0, .25, .5, .75, 1
+    a = np.array([[0.1, 0.6], [0.3, 0.9]])                # runs above tau: 4, 3, 2, 1, 0 of 4
+    b = np.array([[0.0, 0.2], [np.nan, 0.4]])             # the missing run is left out: 2, 1, 0, 0, 0 of 3
+    profiles, cis = performance_profiles({"A": a, "B": b}, taus, n_boot=200, seed=2)
+    assert profiles["A"] == pytest.approx([1.0, 0.75, 0.5, 0.25, 0.0])
+    assert profiles["B"] == pytest.approx([2 / 3, 1 / 3, 0.0, 0.0, 0.0])
+    assert cis["A"].shape == (2, 5) and (cis["A"][0] <= profiles["A"] + 1e-12).all()
+    again = performance_profiles({"A": a, "B": b}, taus, n_boot=200, seed=2)[1]
+    assert all((again[k] == cis[k]).all() for k in cis)   # reproducible per seed
+    # without missing runs the profile is rliable's own score distribution
+    np.random.seed(2)
+    own = rly.create_performance_profile({"A": a}, taus, reps=200)
+    mine = performance_profiles({"A": a}, taus, n_boot=200, seed=2)
+    assert (own[0]["A"] == mine[0]["A"]).all() and (own[1]["A"] == mine[1]["A"]).all()
+
+
+def test_rliable_agrees_with_the_hand_written_estimators_on_the_reference_scores():
+    """``statistics.csv`` of reports/reference/ comes from rliable (tests/test_reference_results.py
+    regenerates it from the committed scores); tests/data/statistics_handwritten_estimators.csv is
+    the same table from the numpy estimators rliable replaced.  The point estimates are one
+    definition; an interval endpoint differs by the Monte Carlo noise of 2000 replicates (two
+    different random streams), at most a step of the replicates' lattice here (1/36 for P(X > Y)
+    from 2 tasks of 3 seeds), so within 0.05 on scores and probabilities in [0, 1]."""
+    new = pd.read_csv(ROOT / "reports" / "reference" / "statistics.csv")
+    old = pd.read_csv(ROOT / "tests" / "data" / "statistics_handwritten_estimators.csv")
+    assert (new[["suite", "algorithm", "n_runs"]] == old[["suite", "algorithm", "n_runs"]]).all().all()
+    for col in ("mean", "std", "iqm", "p_comadice_better_probability"):
+        assert np.allclose(new[col], old[col], rtol=0, atol=1e-12, equal_nan=True), col
+    for col in ("iqm_low", "iqm_high", "p_comadice_better_low", "p_comadice_better_high"):
+        assert np.allclose(new[col], old[col], rtol=0, atol=0.05, equal_nan=True), col
+    assert not np.allclose(new["iqm_low"], old["iqm_low"], rtol=0, atol=1e-12)   # it is rliable's, not a copy

@@ -122,6 +122,53 @@ rule statistics:
         "../scripts/statistics.py"
 
 
+rule marl_eval:
+    input:
+        P.scores,
+    output:
+        report(
+            P.report("marl_eval.json"),
+            caption="../report/marl_eval.rst",
+            category="Data",
+        ),
+    log:
+        P.log("report", "marl_eval"),
+    conda:
+        "../envs/comadice.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    script:
+        "../scripts/marl_eval.py"
+
+
+rule performance_profiles:
+    input:
+        P.scores,
+    output:
+        [
+            report(
+                P.report(f"performance_profile_{s}.png"),
+                caption="../report/performance_profiles.rst",
+                category="Figures",
+            )
+            for s in SUITES
+        ],
+    log:
+        P.log("report", "performance_profiles"),
+    conda:
+        "../envs/comadice.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        # one figure per suite, in the outputs' order
+        suites=SUITES,
+        algorithms=config["algorithms"],
+    script:
+        "../scripts/plot_performance_profiles.py"
+
+
 rule dataset_stats:
     input:
         datasets=[P.dataset(s, t, q) for s, t, q in CELLS],
