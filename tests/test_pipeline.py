@@ -153,7 +153,8 @@ def test_smoke_profile_end_to_end(tmp_path):
         assert table["mean"].notna().all()
     assert set(pd.read_csv(reports / "table1_smacv1.csv")["algorithm"]) == set(cfg["algorithms"])
     for name in ("figure1_alpha.pdf", "figure1_alpha.png", "statistics.tex", "paper_vs_ours.tex",
-                 "table1_smacv1_returns.tex", "table1_smacv1_final_eval.tex", "latex_check.txt"):
+                 "table1_smacv1_returns.tex", "table1_smacv1_final_eval.tex", "latex_check.txt", "marl_eval.json",
+                 *(f"performance_profile_{s}.png" for s in cfg["suites"])):
         assert (reports / name).stat().st_size > 0, name
     # the HTML report of every table and figure
     snakemake(tmp_path, "all_tables", "--configfile", str(REPO / "config" / "smoke.yaml"),
