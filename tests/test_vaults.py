@@ -1,6 +1,7 @@
 """OG-MARL Vaults in and out: the harness's datasets exported and imported back unchanged; Vaults that
 do not fit are refused naming their folder."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -164,3 +165,177 @@ def test_layout_table_and_scripts(tmp_path, smax_dataset):
     assert bad.returncode == 2 and "Mine: a Vault of scenario '5m_vs_6m'" in bad.stderr
     back = import_dataset("og-marl-vault", vault, SMAC, "medium", terminal_row="last-step")
     assert back.n_transitions == smax_dataset.n_transitions
+
+
+# Vaults written by flashbax itself, as OG-MARL records them (a flat buffer filled step by step, then
+# ``Vault.write``): imported, then trained on through the training entry.
+
+def _flashbax_vault(rel_dir, vault_name, steps):
+    """A Vault at ``rel_dir/vault_name/Good`` written by flashbax from per-step dicts (leaves without
+    the batch and time axes), as OG-MARL's recorder adds them to a flat buffer."""
+    import flashbax as fbx
+    import jax
+    from flashbax.vault import Vault
+
+    buffer = fbx.make_flat_buffer(max_length=len(steps) + 8, min_length=1, sample_batch_size=1)
+    state = buffer.init(steps[0])
+    vault = Vault(vault_name=vault_name, experience_structure=state.experience,
+                  rel_dir=str(Path(rel_dir).resolve()), vault_uid="Good")
+    for step in steps:
+        state = buffer.add(state, jax.tree.map(np.asarray, step))
+    assert vault.write(state) == len(steps)
+    return Path(vault._base_path)
+
+
+def _smac_steps(task, lengths, rng, obs_rank=2):
+    """Episodes of ``lengths`` steps in OG-MARL's SMAC layout, the last step of each flagged in
+    ``terminals`` (every agent), legal actions including the one taken."""
+    N, A, steps = task.n_agents, task.action_dim, []
+    for L in lengths:
+        for t in range(L):
+            legals = (rng.random((N, A)) < 0.5).astype(np.float32)
+            actions = np.array([rng.choice(np.flatnonzero(row)) if row.any() else 0 for row in legals], np.int32)
+            legals[np.arange(N), actions] = 1.0
+            obs = rng.normal(size=(N, task.obs_dim) if obs_rank == 2 else (task.obs_dim,)).astype(np.float32)
+            steps.append({"observations": obs, "actions": actions,
+                          "rewards": np.full(N, rng.random(), np.float32),
+                          "terminals": np.full(N, float(t == L - 1), np.float32),
+                          "truncations": np.zeros(N, np.float32),
+                          "infos": {"legals": legals,
+                                    "state": rng.normal(size=task.state_dim).astype(np.float32)}})
+    return steps
+
+
+def _hopper_steps(task, lengths, rng):
+    """Episodes in OMIGA's MaMuJoCo layout (observation = state + one-hot id, standardised): each
+    episode's last row the observation after its last step, flagged in ``terminals``."""
+    from envs.importers.common import state_id_obs
+
+    N, steps = task.n_agents, []
+    for L in lengths:
+        for t in range(L + 1):
+            state = rng.normal(size=task.state_dim).astype(np.float32)
+            steps.append({"observations": state_id_obs(state, N),
+                          "actions": rng.uniform(-1, 1, size=(N, task.action_dim)).astype(np.float32),
+                          "rewards": np.full(N, 0.0 if t == L else rng.random(), np.float32),
+                          "terminals": np.full(N, float(t == L), np.float32),
+                          "truncations": np.zeros(N, np.float32),
+                          "infos": {"state": state}})
+    return steps
+
+
+def _train_on(tmp_path, ds, task, quality):
+    from harness.train import RunConfig, train
+
+    h5 = tmp_path / f"{quality}.h5"
+    write_dataset(ds, h5)
+    out = tmp_path / "run"
+    train(RunConfig(dataset=str(h5), algorithm="BC", n_updates=4, n_evals=1, eval_episodes=2,
+                    hyperparameters={"hidden": 16}, device="cpu", task=task.id, quality=quality),
+          out, log=lambda s: None)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok", metrics
+
+
+def test_a_vault_written_by_flashbax_smac_imports_and_trains(tmp_path):
+    lengths = (5, 9, 4)
+    path = _flashbax_vault(tmp_path / "vaults", "og_marl/smac_v1/5m_vs_6m.vlt",
+                           _smac_steps(SMAC, lengths, np.random.default_rng(0)))
+    meta = json.loads((path / "metadata.json").read_text())
+    assert "terminal_row" not in meta and meta["structure_shape"]["observations"].startswith("(1, ")
+    ds = import_dataset("og-marl-vault", path, SMAC, "medium")
+    assert ds.n_episodes == len(lengths) and ds.n_transitions == sum(lengths)
+    assert ds.meta["provenance"]["terminal_row"] == "last-step" and ds.meta["provenance"]["terminated"] == 3
+    _train_on(tmp_path, ds, SMAC, "medium")
+
+
+def test_a_vault_written_by_flashbax_hopper_imports_and_trains(tmp_path):
+    lengths = (6, 3)
+    path = _flashbax_vault(tmp_path / "vaults", "omiga/mamujoco/3hopper.vlt",
+                           _hopper_steps(HOPPER, lengths, np.random.default_rng(1)))
+    ds = import_og_marl_vault(path, HOPPER, "medium-replay")
+    assert ds.n_episodes == len(lengths) and ds.n_transitions == sum(lengths)
+    assert ds.meta["provenance"]["terminal_row"] == "after-last-step"
+    assert ds.meta["provenance"]["obs_layout"].startswith("state + one-hot")
+    _train_on(tmp_path, ds, HOPPER, "medium-replay")
+
+
+# Malformed Vaults: refused naming the folder, nothing written where the import would write.
+
+def _import_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("import_dataset_script", ROOT / "workflow/scripts/import_dataset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def _refused(tmp_path, capsys, vault, match):
+    out = tmp_path / "out" / "medium.h5"
+    out.parent.mkdir(exist_ok=True)
+    rc = _import_script()(["--layout", "og-marl-vault", "--task", SMAC.id, "--quality", "medium",
+                           str(vault), str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert str(vault) in err and re.search(match, err), err
+    assert list(out.parent.iterdir()) == []  # no output, no temporary left behind
+    with pytest.raises(DatasetError, match=match):
+        import_og_marl_vault(vault, SMAC, "medium")
+
+
+@pytest.fixture
+def good_vault(tmp_path):
+    return _flashbax_vault(tmp_path / "vaults", "og_marl/smac_v1/5m_vs_6m.vlt",
+                           _smac_steps(SMAC, (4, 3), np.random.default_rng(2)))
+
+
+def test_observations_without_the_agent_axis_are_refused(tmp_path, capsys):
+    vault = _flashbax_vault(tmp_path / "vaults", "og_marl/smac_v1/5m_vs_6m.vlt",
+                            _smac_steps(SMAC, (4, 3), np.random.default_rng(3), obs_rank=1))
+    _refused(tmp_path, capsys, vault, r"'observations' has shape \(1, 7, \d+\), expected \[rows, time, N=5, O\]")
+
+
+def test_a_missing_leaf_is_refused_with_nothing_written(tmp_path, capsys):
+    steps = _smac_steps(SMAC, (4, 3), np.random.default_rng(4))
+    for step in steps:
+        del step["infos"]["legals"]
+    vault = _flashbax_vault(tmp_path / "vaults", "og_marl/smac_v1/5m_vs_6m.vlt", steps)
+    _refused(tmp_path, capsys, vault, r"missing leaf\(s\) infos.legals")
+
+
+@pytest.mark.parametrize("inside", ["metadata.json", "data file", "folder"])
+def test_a_link_out_of_the_vault_folder_is_refused(tmp_path, capsys, good_vault, inside):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    if inside == "folder":  # the data folder itself moved out and linked back
+        shutil.move(good_vault / "d", outside / "d")
+        (good_vault / "d").symlink_to(outside / "d")
+    else:
+        target = good_vault / "metadata.json" if inside == "metadata.json" else next((good_vault / "d").iterdir())
+        shutil.copy(target, outside / target.name)
+        target.unlink()
+        target.symlink_to(outside / target.name)
+    _refused(tmp_path, capsys, good_vault, r"links to .* outside the Vault folder")
+
+
+def test_a_link_within_the_vault_folder_is_read(tmp_path, good_vault):
+    data = next((good_vault / "d").iterdir())
+    data.rename(good_vault / "moved")
+    data.symlink_to(good_vault / "moved")
+    assert import_og_marl_vault(good_vault, SMAC, "medium").n_episodes == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated data file", "deleted data file", "corrupt manifest"])
+def test_damaged_arrays_are_refused(tmp_path, capsys, good_vault, damage):
+    files = sorted((good_vault / "d").iterdir(), key=lambda p: -p.stat().st_size)
+    if damage == "truncated data file":
+        files[0].write_bytes(files[0].read_bytes()[: files[0].stat().st_size // 2])
+    elif damage == "deleted data file":
+        files[0].unlink()
+    else:
+        manifest = good_vault / "manifest.ocdbt"
+        raw = bytearray(manifest.read_bytes())
+        raw[len(raw) // 2:] = bytes(len(raw) - len(raw) // 2)
+        manifest.write_bytes(bytes(raw))
+    _refused(tmp_path, capsys, good_vault, r"the Vault's arrays cannot be (opened|read)")

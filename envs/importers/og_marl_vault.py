@@ -51,8 +51,9 @@ Observations (the harness's ``simulators.mamujoco_obs``, ``envs/spec.py`` ``MAMU
 
 Refused, naming the folder: not a Vault uid folder (or a ``.vlt`` folder: its uids are listed), a Vault
 of another environment or scenario than the task (read from the path when it ends in
-``<env>/<scenario>.vlt/<uid>``), a missing leaf, an empty Vault, actions of the other kind, widths
-that do not fit the task, an episode longer than the task's limit.
+``<env>/<scenario>.vlt/<uid>``), a symbolic link leading out of the folder, arrays TensorStore cannot
+open or read (a data file or the manifest truncated, missing or corrupt), a missing leaf, an empty
+Vault, actions of the other kind, widths that do not fit the task, an episode longer than the task's limit.
 """
 from __future__ import annotations
 
@@ -141,6 +142,7 @@ def read_metadata(where: str) -> dict:
         if uids:
             fail(where, f"a Vault with the datasets {', '.join(uids)}: give one of their folders")
         fail(where, "not a Vault dataset folder (no metadata.json)")
+    check_links(where)
     try:
         with open(path) as fh:
             meta = json.load(fh)
@@ -157,6 +159,20 @@ def read_metadata(where: str) -> dict:
         if not isinstance(meta.get(key), dict):
             fail(where, f"metadata.json has no '{key}' tree")
     return meta
+
+
+def check_links(where: str) -> None:
+    """Refuse a symbolic link in the folder that leads out of it: TensorStore and flashbax follow
+    links, so one would read (and checksum) files that are not the Vault's."""
+    root = os.path.realpath(where)
+    for folder, dirs, files in os.walk(where):  # links to folders are listed, not followed
+        for name in dirs + files:
+            entry = os.path.join(folder, name)
+            if not os.path.islink(entry):
+                continue
+            target = os.path.realpath(entry)
+            if os.path.commonpath([root, target]) != root:
+                fail(where, f"{os.path.relpath(entry, where)} links to {target}, outside the Vault folder")
 
 
 def check_names(where: str, task: TaskSpec) -> None:
