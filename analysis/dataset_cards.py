@@ -1,7 +1,10 @@
 """Dataset cards, as OG-MARL publishes them per dataset: size (transitions, episodes), episode
 return statistics (mean, population std, min, max), joint state-action coverage (Joint SACo)
-and a histogram of the episode returns; beside them the published dataset's card where one is
-known.
+and a histogram of the episode returns, the win rate where the suite has wins (SMAC: the
+behaviour episodes' share won, as the generator recorded it in the file's provenance); beside
+them the published dataset's card where one is known.  ``write_card_files`` writes each card
+as JSON beside its histogram, with the dataset file's metadata and provenance (how it was made)
+as recorded.
 
 Joint SACo is OG-MARL's ``get_saco`` (og_marl/vault_utils/analyse_vault.py): the number of
 unique rows of ``[state_t, joint action_t]`` after rounding to 4 decimals, divided by the number
@@ -20,12 +23,15 @@ whose transitions are counted otherwise and are left out).
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 
 import numpy as np
 import pandas as pd
 
 from analysis.latex import latex_escape, render_template
 from analysis.paper_comparison import PAPER_DATA
+from envs.files import atomic_path
 from envs.registry import get_task
 from envs.suites import get_suite
 
@@ -44,7 +50,14 @@ PUBLISHED_CARD_COLUMNS = ["pub_transitions", "pub_trajectories", "pub_return_mea
                           "pub_return_min", "pub_return_max", "pub_joint_saco", "pub_card"]
 #: the card's own columns, in order
 CARD_COLUMNS = ["suite", "task", "quality", "backend", "transitions", "episodes", "return_mean", "return_std",
-                "return_min", "return_max", "joint_saco"]
+                "return_min", "return_max", "joint_saco", "win_rate_pct"]
+#: the metric of the suites whose episodes are won or lost
+WIN_METRIC = "win_rate_pct"
+
+
+def has_wins(suite: str) -> bool:
+    """Whether a suite's episodes are won or lost (its tables report the win rate)."""
+    return get_suite(suite).metric == WIN_METRIC
 
 
 def _state_action_rows(state: np.ndarray, actions: np.ndarray) -> tuple:
@@ -120,7 +133,9 @@ def published_cards(cards: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
 
 
 def cards_table(rows: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """The cards' rows (``CARD_COLUMNS``, in the given order) with the published card beside each."""
+    """The cards' rows (``CARD_COLUMNS``, in the given order) with the published card beside each;
+    the win rate only where the suite has wins (NaN elsewhere)."""
+    rows = rows.assign(win_rate_pct=rows["win_rate_pct"].where([has_wins(s) for s in rows["suite"]]))
     out = rows[CARD_COLUMNS].merge(published, on=["suite", "task", "quality"], how="left", validate="many_to_one")
     return out[CARD_COLUMNS + PUBLISHED_CARD_COLUMNS]
 
@@ -152,6 +167,11 @@ def _published_marks(card: dict, scale: float) -> list:
     return marks
 
 
+def return_histogram(returns: np.ndarray, value_range=None) -> tuple:
+    """The card's histogram of episode returns: (counts, bin edges), ``HISTOGRAM_BINS`` bins."""
+    return np.histogram(returns, bins=HISTOGRAM_BINS, range=value_range)
+
+
 def plot_return_histogram(returns: np.ndarray, card: dict, out_png, value_range=None, scale: float = 1.0,
                           scale_note: str = "") -> None:
     """One dataset's card figure: the histogram of its episode returns, the published card's
@@ -163,7 +183,7 @@ def plot_return_histogram(returns: np.ndarray, card: dict, out_png, value_range=
 
     from analysis.figures import _save
 
-    counts, edges = np.histogram(returns, bins=HISTOGRAM_BINS, range=value_range)
+    counts, edges = return_histogram(returns, value_range)
     fig, ax = plt.subplots(figsize=(5.6, 3.2))
     ax.stairs(counts, edges, fill=True, color="C0", alpha=0.8, label=f"ours ({len(returns)} episodes)")
     for name, value in _published_marks(card, scale):
@@ -179,3 +199,50 @@ def plot_return_histogram(returns: np.ndarray, card: dict, out_png, value_range=
     fig.tight_layout()
     _save(fig, out_png, dpi=120)
     plt.close(fig)
+
+
+def json_value(value):
+    """``value`` as strict JSON has it: numpy arrays and scalars as lists and numbers, NaN and
+    infinities (no JSON number) as null, mappings and sequences element by element."""
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [json_value(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def card_document(card: dict, returns: np.ndarray, meta: dict, value_range=None) -> dict:
+    """One dataset's card as a JSON document: ``card`` (a row of ``cards_table``) with the
+    histogram of ``returns`` over ``value_range`` (as its figure draws it) and, as recorded in
+    the dataset file, its ``metadata`` (the root attributes) and ``provenance``."""
+    counts, edges = return_histogram(returns, value_range)
+    doc = {"suite": card["suite"], "task": card["task"], "quality": card["quality"],
+           "size": {"transitions": card["transitions"], "episodes": card["episodes"]},
+           "returns": {k: card[f"return_{k}"] for k in ("mean", "std", "min", "max")}}
+    if has_wins(card["suite"]):
+        doc["win_rate_pct"] = card["win_rate_pct"]
+    doc.update({"joint_saco": card["joint_saco"],
+                "histogram": {"bin_edges": edges, "counts": counts},
+                "published": {c: card[c] for c in PUBLISHED_CARD_COLUMNS},
+                "metadata": {k: v for k, v in meta.items() if k != "provenance"},
+                "provenance": meta.get("provenance") or {}})
+    return json_value(doc)
+
+
+def write_card_files(df: pd.DataFrame, returns: dict, metadata: dict, paths: dict) -> None:
+    """Each card of ``df`` (``cards_table``'s rows) as JSON, ``paths[(suite, task, quality)]``,
+    from ``returns`` and the dataset file's ``metadata`` under the same keys; the histogram's
+    range is its figure's (``histogram_ranges``)."""
+    ranges = histogram_ranges(df)
+    for card in df.to_dict("records"):
+        key = (card["suite"], card["task"], card["quality"])
+        doc = card_document(card, returns[key], metadata[key], ranges[(card["suite"], card["task"])])
+        with atomic_path(paths[key]) as tmp, open(tmp, "w") as f:
+            json.dump(doc, f, indent=1, allow_nan=False)
+            f.write("\n")

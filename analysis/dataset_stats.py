@@ -14,7 +14,7 @@ dataset without a published row gets NaN there (``--`` in the table), never zero
 
 Each row also carries the dataset card's statistics (return min and max, OG-MARL's Joint SACo:
 analysis/dataset_cards.py), and ``write_dataset_cards`` writes the cards' table and return
-histograms.
+histograms (``dataset_cards.write_card_files`` each card as JSON).
 """
 from __future__ import annotations
 
@@ -57,6 +57,13 @@ PUBLISHED_COLUMNS = ["return_of_max", "published_trajectories", "published_trans
 
 def dataset_summary(path) -> tuple:
     """One dataset's row of the table (its card's statistics included) and its episode returns."""
+    row, returns, _ = dataset_summary_and_meta(path)
+    return row, returns
+
+
+def dataset_summary_and_meta(path) -> tuple:
+    """``dataset_summary``'s row and returns, and the dataset file's metadata (its root
+    attributes, ``provenance`` among them) as recorded."""
     ds = load_dataset(path)
     task = get_task(ds.meta["task"], ds.meta["suite"])
     returns = ds.episode_returns()
@@ -73,7 +80,7 @@ def dataset_summary(path) -> tuple:
         "backend": ds.meta.get("backend"), "approximation": bool(ds.meta.get("approximation", False)),
         "grade": ds.meta.get("grade"), "behaviour": prov.get("behaviour", ""),
     }
-    return row, returns
+    return row, returns, ds.meta
 
 
 def dataset_row(path) -> dict:

@@ -96,9 +96,9 @@ class Paths:
         """The behaviour learning-curve figure of a task."""
         return self.report(f"behaviour/{suite}/{task}.png")
 
-    def dataset_card(self, suite="{suite}", task="{task}", quality="{quality}") -> str:
-        """The return histogram of a dataset's card."""
-        return self.report(f"dataset_cards/{suite}_{task}_{quality}.png")
+    def dataset_card(self, suite="{suite}", task="{task}", quality="{quality}", ext="png") -> str:
+        """The return histogram of a dataset's card (``ext="json"``: the card itself, beside it)."""
+        return self.report(f"dataset_cards/{suite}_{task}_{quality}.{ext}")
 
     def log(self, *parts: str) -> str:
         """``log("train", RUN_ID)`` -> ``logs/<profile>/train/<run id>.log``."""

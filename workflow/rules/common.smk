@@ -161,6 +161,7 @@ def report_targets():
     out += behaviour_curve_outputs()
     out += list(rules.marl_eval.output) + list(rules.performance_profiles.output)
     out += [P.report("dataset_cards.tex")] + [P.dataset_card(*c) for c in CELLS]
+    out += [P.dataset_card(*c, "json") for c in CELLS]
     if ABLATIONS.get("alpha"):
         out += [P.report("figure1_alpha.pdf"), P.report("figure1_alpha.png")]
     return out

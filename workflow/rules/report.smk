@@ -198,6 +198,8 @@ rule dataset_stats:
             )
             for s, t, q in CELLS
         ],
+        # each card as JSON beside its histogram, in the same order
+        card_files=[P.dataset_card(s, t, q, "json") for s, t, q in CELLS],
     log:
         P.log("report", "dataset_stats"),
     conda:
