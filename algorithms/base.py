@@ -321,12 +321,17 @@ def yaml_number_hint(value) -> str:
 
 def _field_problems(algo: str, key: str, annotation, value) -> list:
     """The value against the Config field's annotation (``int``, ``float``, ``bool``, ``str``,
-    ``Optional[...]`` of them; others are not checked)."""
+    ``Optional[...]`` or ``... | None`` of them; others are not checked)."""
     import math
 
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    optional = text.startswith("Optional[")
-    base = text[len("Optional["):-1] if optional else text
+    parts = [p.strip() for p in text.split("|")]
+    if text.startswith("Optional["):
+        optional, base = True, text[len("Optional["):-1]
+    elif len(parts) == 2 and "None" in parts:  # ``X | None``
+        optional, base = True, next(p for p in parts if p != "None")
+    else:
+        optional, base = False, text
     if value is None:
         return [] if optional else [f"{algo} {key}: null is not allowed (expected {base})"]
     what = f"{algo} {key}: {value!r}"

@@ -126,7 +126,7 @@ def write_results(run, m, k: int, params, hooks) -> None:
               "updates_per_s": (m.step - m.start_step) / max(m.train_s, 1e-9), "resumed_at_step": m.start_step}
     atomic_write_text(m.out_dir / "timing.json", json.dumps(timing, indent=2))
     if hooks.before_metrics is not None:
-        hooks.beforerun_metrics(metrics)
+        hooks.before_metrics(metrics)
     atomic_write_text(m.out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=True))
     m.resume_path.unlink(missing_ok=True)
     m.result = {**metrics, **timing}
@@ -152,13 +152,13 @@ def run_metrics(run, m, k: int, params) -> dict:
     if m.reason is not None:
         metrics.update(diverged_reason=m.reason, diverged_step=final["step"])
     elif cfg.final_eval_episodes:
-        fres = _finalevaluate_members(run, cfg, stack([params]), k)
+        fres = final_evaluation(run, cfg, stack([params]), k)
         metrics["final_eval_episodes"] = cfg.final_eval_episodes
         metrics.update({f"final_{c}": float(fres.get(c, math.nan)) for c in run.columns})
     return metrics
 
 
-def _finalevaluate_members(run, cfg, params, k: int) -> dict:
+def final_evaluation(run, cfg, params, k: int) -> dict:
     """Member ``k``'s final evaluation: ``final_eval_episodes`` episodes played in rounds of
     ``eval_episodes`` on an environment of that size and of its own seed (the training evaluations'
     size, whose simulator program the process has compiled already), the first
