@@ -9,8 +9,8 @@ After ``snakemake all_tables --configfile config/reference.yaml`` (``make refere
    every table is rendered from;
 2. writes ``reports/<profile>/provenance.json`` (``pipeline/run_provenance.py``): the commit the
    run executed, the machine, the software versions and the wall time of each stage, read from
-   the run's Snakemake log (``--log``; default: the newest log under ``<run-dir>/.snakemake/log``
-   that ran training jobs);
+   the run's Snakemake log (``--log``, several in order when the run took several invocations;
+   default: the newest log under ``<run-dir>/.snakemake/log`` that ran training jobs);
 3. renders ``RESULTS.md`` from those committed files alone (``results_context`` computes every
    value and the rows of every table, ``reports/templates/RESULTS.md.j2`` holds the prose and
    lays the tables out), so that ``tests/test_reference_results.py`` can regenerate it and the
@@ -40,6 +40,7 @@ from analysis.dataset_stats import PUBLISHED_SMAC_MAX_RETURN, SMAC_MAX_RETURN, w
 from analysis.paper_comparison import FOCUS, cell_means, paper_comparison, paper_reference
 from analysis.score_checks import ScoresError, check_scores
 from analysis.score_tables import build_table
+from analysis.training_length import LENGTH_COMPANIONS, length_comparison, length_tables, rank_over_training
 from behaviour.qualities import MEDIUM_FRACTION
 from envs.files import atomic_copy, atomic_write_text
 from envs.registry import get_task
@@ -270,6 +271,7 @@ def _run_summary(config: dict, scores: pd.DataFrame, ours: pd.DataFrame, prov: d
             "cells": f"{len(shown)} cells" + (f" ({len(empty)} without any run: {', '.join(empty)})" if empty else ""),
             "algorithms": report_algorithms(config), "n_seeds": len(final["seed"].unique()), "n_runs": int(len(final)),
             "n_diverged": int((final["status"] == "diverged").sum()),
+            "make_target": config["profile"],
             "total_time": md.duration(stages["total"]["wall_s"]), "machine": prov["machine"], "prov": prov,
             "train": config["train"]}
 
@@ -311,6 +313,26 @@ def _data_context(config: dict, scores: pd.DataFrame, datasets: pd.DataFrame, st
     }
 
 
+def _length_context(report_dir: Path, config: dict, scores: pd.DataFrame, ref: pd.DataFrame) -> dict:
+    """For a run at the authors' length: its ranks beside its shorter companion's
+    (``LENGTH_COMPANIONS``, read from ``reports/<companion>/``) and ComaDICE's rank at each
+    evaluation; for a shorter run: the runs at the authors' length set beside it."""
+    rows = grid_rows(config)
+    algos = report_algorithms(config)
+    out = {"companion": None, "longer_runs": [], "rank_over_training": None}
+    if config["train"].get("n_updates") is None:
+        out["rank_over_training"] = rank_over_training(scores, rows, algos, ref)
+    companion = LENGTH_COMPANIONS.get(config["profile"])
+    companion_dir = report_dir.parent / companion if companion else None
+    if companion_dir is not None and (companion_dir / "scores.csv").exists():
+        short = read_scores(companion_dir / "scores.csv")
+        comp = length_comparison(short, scores, list(config["suites"]), algos, ref, rows, config.get("seeds"))
+        out["companion"] = {"profile": companion, **length_tables(comp)}
+    out["longer_runs"] = [p for p, c in LENGTH_COMPANIONS.items()
+                          if c == config["profile"] and (report_dir.parent / p / "RESULTS.md").exists()]
+    return out
+
+
 def results_context(report_dir, config: dict) -> dict:
     """Everything RESULTS.md shows, read from the committed files of ``report_dir`` alone."""
     report_dir = Path(report_dir)
@@ -322,7 +344,8 @@ def results_context(report_dir, config: dict) -> dict:
     ours, _ = build_table(scores, list(config["suites"]), algorithm_columns(report_algorithms(config)),
                           rows=grid_rows(config), seeds=config.get("seeds"))
     return {**_run_summary(config, scores, ours, prov), **_paper_context(config, scores, ours, ref),
-            **_data_context(config, scores, datasets, statistics, prov)}
+            **_data_context(config, scores, datasets, statistics, prov),
+            **_length_context(report_dir, config, scores, ref)}
 
 
 def render_results(report_dir, config: dict) -> str:
@@ -330,14 +353,15 @@ def render_results(report_dir, config: dict) -> str:
     return md.environment().get_template("RESULTS.md.j2").render(**results_context(report_dir, config))
 
 
-def collect(config: dict, run_dir: Path, log: Path = None) -> Path:
-    """Copy the run's scores, write provenance.json and RESULTS.md into reports/<profile>/."""
+def collect(config: dict, run_dir: Path, logs: list = None) -> Path:
+    """Copy the run's scores, write provenance.json and RESULTS.md into reports/<profile>/.
+    ``logs``: the run's Snakemake logs in order (default: the newest with training jobs)."""
     paths = paths_for(config)
     report_dir = ROOT / paths.reports
     src = run_dir / paths.scores
     if src.resolve() != (report_dir / "scores.csv").resolve():
         atomic_copy(src, report_dir / "scores.csv")
-    prov = provenance(config, run_dir, log or newest_training_log(run_dir), pd.read_csv(report_dir / "scores.csv"))
+    prov = provenance(config, run_dir, logs or [newest_training_log(run_dir)], pd.read_csv(report_dir / "scores.csv"))
     atomic_write_text(report_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
     # the config the run executed, beside its results: config/reference.yaml may later size another run
     atomic_write_text(report_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
@@ -349,10 +373,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config/reference.yaml")
     p.add_argument("--run-dir", default=".", help="the checkout the run happened in (its results/ and .snakemake/)")
-    p.add_argument("--log", default=None, help="the run's Snakemake log (default: the newest with training jobs)")
+    p.add_argument("--log", nargs="+", default=None,
+                   help="the run's Snakemake log, or its logs in order when it took several invocations "
+                        "(default: the newest with training jobs)")
     a = p.parse_args(argv)
     config = yaml.safe_load(Path(a.config).read_text())
-    print(f"wrote {collect(config, Path(a.run_dir).resolve(), Path(a.log) if a.log else None)}")
+    print(f"wrote {collect(config, Path(a.run_dir).resolve(), [Path(p) for p in a.log] if a.log else None)}")
 
 
 if __name__ == "__main__":

@@ -48,12 +48,18 @@ def _git(run_dir: Path, *args) -> str:
                           check=True).stdout.strip()
 
 
-def provenance(config: dict, run_dir: Path, log: Path, scores: pd.DataFrame = None) -> dict:
+def provenance(config: dict, run_dir: Path, logs, scores: pd.DataFrame = None) -> dict:
     """``commit``: the commit the training runs executed (their metrics.json ``code_version``,
     via scores.csv ``code_commit``; the checkout's HEAD when the scores do not say);
-    ``report_commit``: the checkout's HEAD now, whose code rendered the tables and this page."""
-    text = log.read_text()
-    jobs = job_times(text)
+    ``report_commit``: the checkout's HEAD now, whose code rendered the tables and this page.
+    ``logs``: the run's Snakemake log, or its logs in order when the run took several invocations
+    of Snakemake (e.g. the main table's runs first, an ablation's after): their jobs together
+    make the stages' wall times."""
+    logs = [Path(logs)] if isinstance(logs, (str, Path)) else [Path(p) for p in logs]
+    if not logs:
+        raise ValueError("provenance needs the run's Snakemake log")
+    texts = [log.read_text() for log in logs]
+    jobs = pd.concat([job_times(t) for t in texts], ignore_index=True)
     head = _git(run_dir, "rev-parse", "HEAD")
     run_commit, run_dirty = None, bool(_git(run_dir, "status", "--porcelain", "--untracked-files=no"))
     if scores is not None and "code_commit" in scores:
@@ -62,11 +68,12 @@ def provenance(config: dict, run_dir: Path, log: Path, scores: pd.DataFrame = No
             raise ValueError(f"the runs executed {len(commits)} commits ({', '.join(commits)}): not one run")
         run_commit = commits[0] if commits else None
         run_dirty = bool(scores["code_dirty"].fillna(False).astype(bool).any())
-    cores = re.search(r"^Provided cores: (\d+)", text, re.M)
+    cores = re.search(r"^Provided cores: (\d+)", texts[-1], re.M)
     return {"profile": config["profile"], "config": f"config/{config['profile']}.yaml",
             "command": f"snakemake all_tables --cores {cores.group(1) if cores else '?'} --keep-going "
                        f"--configfile config/{config['profile']}.yaml",
             "commit": run_commit or head, "commit_dirty": run_dirty,
             "report_commit": head,
             "machine": machine(), "software": software_versions(),
-            "snakemake_log": log.name, "stages": stage_wall_times(jobs)}
+            "snakemake_log": ", ".join(log.name for log in logs), "invocations": len(logs),
+            "stages": stage_wall_times(jobs)}

@@ -1,0 +1,60 @@
+"""The two training lengths side by side (analysis/training_length.py): ComaDICE's rank and
+Kendall's tau at each length from each run's last evaluation, the dataset check, and the rank at
+every evaluation of one run, on small score tables whose answers are known."""
+import pandas as pd
+import pytest
+
+from analysis import markdown as md
+from analysis.paper_comparison import paper_reference
+from analysis.training_length import length_comparison, length_tables, rank_over_training
+
+CELL = ("smacv1", "5m_vs_6m", "medium")
+ALGOS = ["BC", "OMIGA", "ComaDICE"]
+
+
+def _scores(curves: dict, n_updates: int, sha: str = "a" * 64, status: dict = None) -> pd.DataFrame:
+    """``curves``: {algorithm: [win rate at each evaluation]}, the same for seeds 0 and 1."""
+    rows = []
+    for algo, points in curves.items():
+        for seed in (0, 1):
+            for i, w in enumerate(points):
+                last = i == len(points) - 1
+                rows.append({"suite": CELL[0], "task": CELL[1], "quality": CELL[2], "algorithm": algo,
+                             "variant": "default", "seed": seed, "step": n_updates * (i + 1) // len(points),
+                             "is_final": last, "win_rate_pct": float(w), "return_mean": 0.0,
+                             "status": (status or {}).get((algo, seed), "ok"), "dataset_sha256": sha,
+                             "n_updates": n_updates, "final_win_rate_pct": float(w) if last else None})
+    return pd.DataFrame(rows)
+
+
+def test_each_length_ranks_comadice_by_its_own_last_evaluation():
+    # paper (Table 1, 5m_vs_6m medium): ComaDICE 7.5 > OMIGA 2.5 > BC 1.9
+    short = _scores({"BC": [5, 9], "OMIGA": [5, 8], "ComaDICE": [5, 1]}, 1000)
+    long = _scores({"BC": [5, 2], "OMIGA": [5, 4], "ComaDICE": [5, 6]}, 1530)
+    comp = length_comparison(short, long, ["smacv1"], ALGOS, paper_reference(), [CELL], [0, 1]).iloc[0]
+    assert (comp.short_updates, comp.long_updates) == (1000, 1530)
+    assert (comp.short_rank, comp.long_rank, comp.paper_rank) == (3, 1, 1)
+    assert (comp.short_best, comp.long_best, comp.paper_best) == ("BC", "ComaDICE", "ComaDICE")
+    assert comp.short_tau == pytest.approx(-1.0) and comp.long_tau == pytest.approx(1.0)
+    assert comp.same_data
+    tables = length_tables(length_comparison(short, long, ["smacv1"], ALGOS, paper_reference(), [CELL], [0, 1]))
+    assert (tables["tau_short"], tables["tau_long"], tables["best_short"], tables["best_long"]) == \
+        ("-1.00", "1.00", 0, 1)
+    assert tables["other_data"] == ""
+
+
+def test_a_short_run_on_other_data_is_marked():
+    short = _scores({"BC": [1], "OMIGA": [2], "ComaDICE": [3]}, 1000, sha="b" * 64)
+    long = _scores({"BC": [1], "OMIGA": [2], "ComaDICE": [3]}, 1530)
+    tables = length_tables(length_comparison(short, long, ["smacv1"], ALGOS, paper_reference(), [CELL], [0, 1]))
+    assert tables["other_data"] == "5m_vs_6m medium" and tables["n_same"] == 0
+    assert "**no**" in md.render_table(tables["table"])
+
+
+def test_rank_over_training_follows_every_evaluation_of_the_finished_runs():
+    long = _scores({"BC": [9, 2, 2], "OMIGA": [5, 5, 4], "ComaDICE": [1, 3, 6]}, 1530,
+                   status={("ComaDICE", 1): "diverged"})
+    # seed 1 of ComaDICE diverged: seed 0 alone counts, which has the same curve here
+    table = rank_over_training(long, [CELL], ALGOS, paper_reference())
+    assert table["header"] == ["task", "quality", "updates", "eval 1", "eval 2", "eval 3"]
+    assert table["rows"] == [["5m_vs_6m", "medium", "1,530", "3/3 (-1.00)", "2/3 (0.33)", "1/3 (1.00)"]]
