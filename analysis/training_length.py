@@ -78,7 +78,8 @@ def length_tables(comp: pd.DataFrame) -> dict:
             "tau_short": md.num(both["short_tau"].mean(), 2), "tau_long": md.num(both["long_tau"].mean(), 2),
             "n_same": len(same), "tau_short_same": md.num(same["short_tau"].mean(), 2),
             "tau_long_same": md.num(same["long_tau"].mean(), 2),
-            "best_short": int((comp["short_best"] == FOCUS).sum()), "best_long": int((comp["long_best"] == FOCUS).sum()),
+            "best_short": int((comp["short_best"] == FOCUS).sum()),
+            "best_long": int((comp["long_best"] == FOCUS).sum()),
             "best_paper": int((comp["paper_best"] == FOCUS).sum()),
             "other_data": ", ".join(" ".join(_name(r)) for r in comp.itertuples() if not r.same_data)}
 
