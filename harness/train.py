@@ -36,7 +36,7 @@ final evaluation, code_version (harness/provenance.py).
 
 Divergence: at every evaluation the losses must be finite, the mixed value's mean must stay
 within ``VALUE_BOUND_FACTOR`` x r_max / (1 - gamma) (r_max: the largest |reward| the learner
-trains on), and the BC weights must not collapse (mean below ``MIN_BC_WEIGHT_MEAN`` or
+trains on), a critic's TD loss (``TD_LOSSES``) within the square of twice that bound, and the BC weights must not collapse (mean below ``MIN_BC_WEIGHT_MEAN`` or
 effective sample size below ``MIN_BC_WEIGHT_ESS`` of the batch).  A run that leaves these
 bounds stops and is recorded as diverged with its reason.
 """
@@ -69,6 +69,9 @@ RESUME_FILE = "resume.pt"
 
 #: |nu_tot| beyond this many times r_max / (1 - gamma) cannot be a value of the data's rewards
 VALUE_BOUND_FACTOR = 10.0
+#: the learners' TD losses (mean squared TD errors of their critics: BCQ, ICQ, OMIGA, ComaDICE
+#: ``q_loss``; CQL, OMAR ``td_loss``), checked against the square of twice the value bound
+TD_LOSSES = ("q_loss", "td_loss")
 #: BC weights whose mean falls below this have collapsed (the paper formulation's drift)
 MIN_BC_WEIGHT_MEAN = 1e-4
 #: fewer effective rows than this fraction of a batch: the policy imitates a handful of rows
@@ -175,6 +178,14 @@ def divergence(losses: dict, value_bound: float) -> str | None:
     bad = [k for k, v in losses.items() if not math.isfinite(v)]
     if bad:
         return f"non-finite {', '.join(bad)}"
+    # a TD loss is the mean square of Q - (r + gamma Q'): with both inside the value bound B it is
+    # at most (2 B)^2, so a larger one means the fitted values left the bound (a critic blowing up)
+    td_bound = (2 * VALUE_BOUND_FACTOR * value_bound) ** 2
+    for k in TD_LOSSES:
+        v = losses.get(k)
+        if v is not None and v > td_bound:
+            return (f"{k} = {v:.4g} exceeds (2 x {VALUE_BOUND_FACTOR:g} x r_max / (1 - gamma))^2 = {td_bound:.4g}: "
+                    "the critic's values left the bound")
     nu = losses.get("nu_tot_mean")
     if nu is not None and abs(nu) > VALUE_BOUND_FACTOR * value_bound:
         return (f"|nu_tot_mean| = {abs(nu):.4g} exceeds {VALUE_BOUND_FACTOR:g} x r_max / (1 - gamma) "

@@ -80,6 +80,10 @@ def test_divergence_bounds():
     assert "nu_tot_mean" in divergence({"nu_tot_mean": 2000.0}, 100)
     assert "collapsed: mean" in divergence({"bc_weight_mean": 1e-9}, 100)
     assert "effective sample size" in divergence({"bc_weight_mean": 1.0, "bc_weight_ess": 0.001}, 100)
+    # a critic's TD loss past (2 x 10 x bound)^2 = 4e6: ICQ on Hopper medium reached 6.6e21
+    assert divergence({"q_loss": 3.9e6, "td_loss": 3.9e6}, 100) is None
+    assert "q_loss = 6.6e+21 exceeds" in divergence({"q_loss": 6.6e21, "pi_loss": -2.2}, 100)
+    assert "td_loss" in divergence({"td_loss": 4.1e6, "cql_penalty": 1.0}, 100)
 
 
 def test_a_diverging_run_is_recorded_as_diverged_with_no_number(tmp_path, smax_dataset):
