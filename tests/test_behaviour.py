@@ -83,7 +83,7 @@ def test_configured_smac_like_settings_are_smax_mappo_fields_each_valid():
     schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
     keys = schema["properties"]["datasets"]["properties"]["smac_like"]["properties"]["mappo"]["properties"]
     assert set(keys) == set(SMAXMAPPOConfig.__dataclass_fields__) | {"env_steps", "task_env_steps"}
-    for name in ("config.yaml", "mini.yaml", "reference.yaml", "smoke.yaml"):
+    for name in ("config.yaml", "mini.yaml", "reference.yaml", "reference_epochs.yaml", "smoke.yaml"):
         config = yaml.safe_load((root / "config" / name).read_text())
         assert behaviour_problems(config) == [], name
     bad = yaml.safe_load((root / "config" / "reference.yaml").read_text())
@@ -113,7 +113,7 @@ def test_configured_d4rl_like_settings_are_mappo_config_fields_over_its_mamujoco
         layer_norm=True, value_norm=True, huber_delta=10.0, std_max=0.5, lr_decay=True, bootstrap_truncation=True,
         reward_scale=False, adam_eps=1e-5, clip_each=True, minibatches=4)
     assert mappo_config({"env_steps": 5, "epochs": 3}) == MAPPOConfig(epochs=3)
-    for name in ("config.yaml", "mini.yaml", "reference.yaml"):
+    for name in ("config.yaml", "mini.yaml", "reference.yaml", "reference_epochs.yaml"):
         settings = yaml.safe_load((root / "config" / name).read_text())["datasets"]["d4rl_like"]["mappo"]
         assert settings["env_steps"] >= 1_000_000, name   # Hopper 3x1's expert level needs about 1M
         mappo_config(settings)

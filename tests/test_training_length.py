@@ -58,3 +58,32 @@ def test_rank_over_training_follows_every_evaluation_of_the_finished_runs():
     table = rank_over_training(long, [CELL], ALGOS, paper_reference())
     assert table["header"] == ["task", "quality", "updates", "eval 1", "eval 2", "eval 3"]
     assert table["rows"] == [["5m_vs_6m", "medium", "1,530", "3/3 (-1.00)", "2/3 (0.33)", "1/3 (1.00)"]]
+
+
+def test_the_run_at_the_authors_length_shares_the_reference_profiles_datasets_and_methods():
+    """config/reference_epochs.yaml sets its ranks beside config/reference.yaml's: the same
+    datasets (generator, budgets, seed, simulators), methods and seeds, on a subset of its cells,
+    at the authors' epochs (config/config.yaml)."""
+    from pathlib import Path
+
+    import yaml
+
+    from analysis.training_length import LENGTH_COMPANIONS
+
+    root = Path(__file__).resolve().parents[1]
+    for long_profile, short_profile in LENGTH_COMPANIONS.items():
+        long, short = (yaml.safe_load((root / "config" / f"{p}.yaml").read_text())
+                       for p in (long_profile, short_profile))
+        paper = yaml.safe_load((root / "config" / "config.yaml").read_text())
+        assert long["profile"] == long_profile and short["profile"] == short_profile
+        for key in ("datasets", "simulators", "algorithms", "seeds", "hyperparameters", "variants"):
+            assert long[key] == short[key], key
+        for suite, spec in long["suites"].items():
+            assert set(spec["tasks"]) <= set(short["suites"][suite]["tasks"])
+            assert set(spec["qualities"]) <= set(short["suites"][suite]["qualities"])
+            epochs = paper["train"]["epochs"][suite]
+            for task in spec["tasks"]:
+                ours = long["train"]["epochs"][suite]
+                assert (ours[task] if isinstance(ours, dict) else ours) == \
+                    (epochs[task] if isinstance(epochs, dict) else epochs)
+        assert long["train"]["n_updates"] is None and short["train"]["batch_size"] == long["train"]["batch_size"]
