@@ -30,24 +30,29 @@ def _scores(curves: dict, n_updates: int, sha: str = "a" * 64, status: dict = No
 def test_each_length_ranks_comadice_by_its_own_last_evaluation():
     # paper (Table 1, 5m_vs_6m medium): ComaDICE 7.5 > OMIGA 2.5 > BC 1.9
     short = _scores({"BC": [5, 9], "OMIGA": [5, 8], "ComaDICE": [5, 1]}, 1000)
-    long = _scores({"BC": [5, 2], "OMIGA": [5, 4], "ComaDICE": [5, 6]}, 1530)
+    # evaluations at 510, 1020, 1530: the one nearest 1000 updates is the second
+    long = _scores({"BC": [5, 9, 2], "OMIGA": [5, 1, 4], "ComaDICE": [5, 3, 6]}, 1530)
     comp = length_comparison(short, long, ["smacv1"], ALGOS, paper_reference(), [CELL], [0, 1]).iloc[0]
-    assert (comp.short_updates, comp.long_updates) == (1000, 1530)
-    assert (comp.short_rank, comp.long_rank, comp.paper_rank) == (3, 1, 1)
-    assert (comp.short_best, comp.long_best, comp.paper_best) == ("BC", "ComaDICE", "ComaDICE")
+    assert (comp.short_updates, comp.near_updates, comp.long_updates) == (1000, 1020, 1530)
+    assert (comp.short_rank, comp.near_rank, comp.long_rank, comp.paper_rank) == (3, 2, 1, 1)
+    assert (comp.short_best, comp.near_best, comp.long_best, comp.paper_best) == ("BC", "BC", "ComaDICE", "ComaDICE")
     assert comp.short_tau == pytest.approx(-1.0) and comp.long_tau == pytest.approx(1.0)
+    assert comp.near_tau == pytest.approx(-1 / 3)
     assert comp.same_data
     tables = length_tables(length_comparison(short, long, ["smacv1"], ALGOS, paper_reference(), [CELL], [0, 1]))
-    assert (tables["tau_short"], tables["tau_long"], tables["best_short"], tables["best_long"]) == \
-        ("-1.00", "1.00", 0, 1)
+    assert (tables["tau_short"], tables["tau_near"], tables["tau_long"]) == ("-1.00", "-0.33", "1.00")
+    assert (tables["best_short"], tables["best_near"], tables["best_long"], tables["best_paper"]) == (0, 0, 1, 1)
     assert tables["other_data"] == ""
+    assert tables["table"]["rows"][0][3:] == ["3/3, best BC, tau -1.00 (1,000 updates)",
+                                              "2/3, best BC, tau -0.33 (1,020 updates)",
+                                              "1/3, best ComaDICE, tau 1.00 (1,530 updates)", "1/3, best ComaDICE"]
 
 
 def test_a_short_run_on_other_data_is_marked():
     short = _scores({"BC": [1], "OMIGA": [2], "ComaDICE": [3]}, 1000, sha="b" * 64)
     long = _scores({"BC": [1], "OMIGA": [2], "ComaDICE": [3]}, 1530)
     tables = length_tables(length_comparison(short, long, ["smacv1"], ALGOS, paper_reference(), [CELL], [0, 1]))
-    assert tables["other_data"] == "5m_vs_6m medium" and tables["n_same"] == 0
+    assert tables["other_data"] == "5m_vs_6m medium"
     assert "**no**" in md.render_table(tables["table"])
 
 
