@@ -18,7 +18,7 @@ import pandas as pd
 from rliable import plot_utils
 
 from analysis.score_checks import check_scores
-from analysis.statistics_table import normalised_final_scores
+from analysis.statistics_table import normalised_final_scores, unscored_cells
 from analysis.stats import algorithm_matrix, performance_profiles
 from envs.files import atomic_path
 from envs.suites import get_suite
@@ -33,7 +33,8 @@ def suite_profiles(scores: pd.DataFrame, suite: str, algorithms, n_boot: int = 2
     that order) at ``TAUS``; see ``analysis.stats.performance_profiles``."""
     df = normalised_final_scores(scores, suite)
     cells = sorted(df["cell"].unique())
-    present = [a for a in algorithms if a in set(df["algorithm"])]
+    # an algorithm without a scored run on some cell has no profile (statistics_table names it)
+    present = [a for a in algorithms if a in set(df["algorithm"]) and not unscored_cells(df, a)]
     matrices = {a: algorithm_matrix(df, a, task_col="cell", tasks=cells) for a in present}
     return performance_profiles(matrices, TAUS, n_boot=n_boot, seed=seed)
 

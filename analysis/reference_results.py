@@ -237,6 +237,10 @@ def _statistics_table(statistics: pd.DataFrame) -> dict:
     rows = []
     for r in statistics.itertuples():
         p = getattr(r, "p_comadice_better_probability", math.nan)
+        left_out = getattr(r, "left_out", None)
+        if isinstance(left_out, str):
+            rows.append([get_suite(r.suite).title, r.algorithm, int(r.n_runs), f"– (left out: {left_out})", "–"])
+            continue
         rows.append([get_suite(r.suite).title, r.algorithm, int(r.n_runs),
                      f"{r.iqm:.2f} [{r.iqm_low:.2f}, {r.iqm_high:.2f}]",
                      "–" if r.algorithm == FOCUS or p != p else

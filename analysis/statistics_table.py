@@ -33,6 +33,14 @@ def normalised_final_scores(scores: pd.DataFrame, suite: str) -> pd.DataFrame:
     return df
 
 
+def unscored_cells(df: pd.DataFrame, algorithm: str) -> list:
+    """The cells of a suite's frame (``normalised_final_scores``) where ``algorithm`` has no
+    score (every run diverged, or none ran): rliable's stratified statistics need every
+    algorithm on every cell, so such an algorithm is left out of its suite's, named, not imputed."""
+    sub = df[df["algorithm"] == algorithm]
+    return [c for c in sorted(df["cell"].unique()) if sub.loc[sub["cell"] == c, "score"].notna().sum() == 0]
+
+
 def statistics_table(scores: pd.DataFrame, suites, algorithms) -> pd.DataFrame:
     """Per suite and algorithm (default variants, last evaluations): the interquartile mean
     (IQM) of normalised scores (``normalised_final_scores``) with its stratified-bootstrap 95%
@@ -43,10 +51,16 @@ def statistics_table(scores: pd.DataFrame, suites, algorithms) -> pd.DataFrame:
     rows = []
     for suite in suites:
         df = normalised_final_scores(scores, suite)
-        agg = aggregate_table(df, score_col="score", algo_col="algorithm", task_col="cell", seed_col="seed")
-        imp = improvement_table(df, reference_algo="ComaDICE", score_col="score", algo_col="algorithm",
-                                task_col="cell", seed_col="seed") if "ComaDICE" in set(df["algorithm"]) else None
-        for algo in [a for a in algorithms if a in agg.index]:
+        left_out = {a: cells for a in df["algorithm"].unique() if (cells := unscored_cells(df, a))}
+        pooled = df[~df["algorithm"].isin(list(left_out))]
+        agg = aggregate_table(pooled, score_col="score", algo_col="algorithm", task_col="cell", seed_col="seed")
+        imp = improvement_table(pooled, reference_algo="ComaDICE", score_col="score", algo_col="algorithm",
+                                task_col="cell", seed_col="seed") if "ComaDICE" in set(pooled["algorithm"]) else None
+        for algo in [a for a in algorithms if a in agg.index or a in left_out]:
+            if algo in left_out:   # a row that says why it has no statistics, never a missing row
+                rows.append({"suite": suite, "algorithm": algo, "n_runs": int((df["algorithm"] == algo).sum()),
+                             "left_out": "no scored run on " + ", ".join(left_out[algo]) + " (diverged)"})
+                continue
             r = {"suite": suite, "algorithm": algo, **agg.loc[algo].to_dict()}
             if imp is not None and algo in imp.index:
                 r.update({f"p_comadice_better_{k}": v for k, v in imp.loc[algo].to_dict().items()})
@@ -61,9 +75,11 @@ def render_statistics(table: pd.DataFrame, out_tex) -> str:
     for suite, g in table.groupby("suite", sort=False):
         rows = []
         for _, r in g.iterrows():
-            p = compared and r["algorithm"] != "ComaDICE"
-            rows.append({"algorithm": r["algorithm"], "runs": int(r["n_runs"]), "iqm": r["iqm"],
-                         "iqm_low": r["iqm_low"], "iqm_high": r["iqm_high"],
+            left_out = isinstance(r.get("left_out"), str)
+            p = compared and r["algorithm"] != "ComaDICE" and not left_out
+            name = r["algorithm"] + (" (left out: no scored run, diverged)" if left_out else "")
+            rows.append({"algorithm": name, "runs": int(r["n_runs"]), "iqm": r.get("iqm"),
+                         "iqm_low": r.get("iqm_low"), "iqm_high": r.get("iqm_high"),
                          "p": r.get("p_comadice_better_probability") if p else None,
                          "p_low": r.get("p_comadice_better_low"), "p_high": r.get("p_comadice_better_high")})
         groups.append({"title": get_suite(suite).title, "rows": rows})

@@ -21,3 +21,27 @@ def test_a_suites_profiles_are_the_fractions_of_its_normalised_scores(tmp_path):
     df = normalised_final_scores(scores, "smacv1")
     bc = df.loc[df.algorithm == "BC", "score"].to_numpy()
     assert profiles["BC"] == pytest.approx([np.mean(bc > tau) for tau in TAUS])
+
+
+def test_an_algorithm_whose_runs_all_diverged_on_a_cell_is_left_out_by_name(tmp_path):
+    """rliable's statistics need every algorithm on every cell: an algorithm with no scored run on
+    one (all its seeds diverged) gets a row naming why in the statistics, no profile, and the
+    others' numbers are those of the table without it."""
+    from analysis.statistics_table import render_statistics, statistics_table
+
+    scores = pd.read_csv(REPORT / "scores.csv")
+    hopper = (scores.suite == "mamujoco") & (scores.task == "Hopper_3x1") & (scores.quality == "medium")
+    icq = hopper & (scores.algorithm == "ICQ") & (scores.variant == "default")
+    diverged = scores.copy()
+    diverged.loc[icq, "status"] = "diverged"
+    diverged.loc[icq, ["return_mean", "final_return_mean"]] = np.nan
+    table = statistics_table(diverged, ["mamujoco"], ["BC", "ICQ", "ComaDICE"])
+    row = table.set_index("algorithm").loc["ICQ"]
+    assert row.left_out == "no scored run on Hopper_3x1/medium (diverged)" and np.isnan(row.iqm)
+    without = statistics_table(scores[~(scores.algorithm == "ICQ")], ["mamujoco"], ["BC", "ComaDICE"])
+    bc = table.set_index("algorithm").loc["BC", "iqm"]
+    assert bc == pytest.approx(without.set_index("algorithm").loc["BC", "iqm"])
+    tex = render_statistics(table, tmp_path / "statistics.tex")
+    assert "ICQ (left out: no scored run, diverged) & 12 & -- [--, --] & --" in tex
+    profiles = plot_suite_profiles(diverged, "mamujoco", ["BC", "ICQ", "ComaDICE"], tmp_path / "p.png", n_boot=50)
+    assert list(profiles) == ["BC", "ComaDICE"]
