@@ -306,7 +306,8 @@ def _data_context(config: dict, scores: pd.DataFrame, datasets: pd.DataFrame, st
         "behaviour_budgets": _behaviour_budgets(config), "medium_fraction": f"{MEDIUM_FRACTION:g}",
         "smax_max_return": f"{SMAC_MAX_RETURN['smax']:.1f}", "published_smac_max": f"{PUBLISHED_SMAC_MAX_RETURN:g}",
         "dataset_table": _dataset_table(datasets), "length_table": _length_table(lengths),
-        "fraction_range": f"{100 * frac.min():.0f}%-{100 * frac.max():.0f}%",
+        "fraction_range": (f"{100 * frac.min():.0f}%" if round(100 * frac.min()) == round(100 * frac.max())
+                           else f"{100 * frac.min():.0f}%-{100 * frac.max():.0f}%"),
         "statistics_table": _statistics_table(statistics),
         "smac_backends": sorted(final[final["suite"].isin(smac)]["backend"].dropna().unique()),
         "curves": [(f"{get_task(t, s).display} {q}", f"curves/{s}/{t}/{q}.png")

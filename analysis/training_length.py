@@ -59,6 +59,7 @@ def length_comparison(short: pd.DataFrame, long: pd.DataFrame, suites, algorithm
                     "short_updates": short_updates, "long_updates": _updates(long, cell),
                     "same_data": bool(d_short) and d_short == d_long,
                     "short_rank": s.ours_rank, "long_rank": lo.ours_rank, "n_algorithms": lo.ours_n_algorithms,
+                    "short_n": s.ours_n_algorithms,
                     "paper_rank": lo.paper_rank, "n_common": lo.n_common,
                     "short_best": s.ours_best, "long_best": lo.ours_best, "paper_best": lo.paper_best,
                     "short_tau": s.kendall_tau, "long_tau": lo.kendall_tau,
@@ -82,7 +83,7 @@ def _point(rank, n, best, tau, updates) -> str:
 def length_tables(comp: pd.DataFrame) -> dict:
     """RESULTS.md's table of the lengths and its summary sentence's numbers."""
     rows = [[*_name(r), "yes" if r.same_data else "**no**",
-             _point(r.short_rank, r.n_algorithms, r.short_best, r.short_tau, r.short_updates),
+             _point(r.short_rank, r.short_n, r.short_best, r.short_tau, r.short_updates),
              _point(r.near_rank, r.near_n, r.near_best, r.near_tau, r.near_updates),
              _point(r.long_rank, r.n_algorithms, r.long_best, r.long_tau, r.long_updates),
              f"{md.rank(r.paper_rank, r.n_common)}, best {r.paper_best if isinstance(r.paper_best, str) else '–'}"]

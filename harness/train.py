@@ -36,8 +36,9 @@ final evaluation, code_version (harness/provenance.py).
 
 Divergence: at every evaluation the losses must be finite, the mixed value's mean must stay
 within ``VALUE_BOUND_FACTOR`` x r_max / (1 - gamma) (r_max: the largest |reward| the learner
-trains on), a critic's TD loss (``TD_LOSSES``) within the square of twice that bound, and the BC weights must not collapse (mean below ``MIN_BC_WEIGHT_MEAN`` or
-effective sample size below ``MIN_BC_WEIGHT_ESS`` of the batch).  A run that leaves these
+trains on), a critic's TD loss (``TD_LOSSES``) within the square of twice that bound, and the BC
+weights must not collapse (mean below ``MIN_BC_WEIGHT_MEAN`` or effective sample size below
+``MIN_BC_WEIGHT_ESS`` of the batch).  A run that leaves these
 bounds stops and is recorded as diverged with its reason.
 """
 from __future__ import annotations

@@ -83,7 +83,7 @@ def test_the_committed_dataset_statistics_regenerate_beside_the_published_ones(r
     with the project's copy of the published datasets' give the committed CSV and table."""
     from analysis.dataset_stats import PUBLISHED_COLUMNS, render_dataset_table, with_published
 
-    committed = pd.read_csv(report / "dataset_statistics.csv")
+    committed = pd.read_csv(report / "dataset_statistics.csv", float_precision="round_trip")  # bit-exact floats
     df = with_published(committed.drop(columns=[c for c in PUBLISHED_COLUMNS if c in committed.columns]))
     df.to_csv(tmp_path / "dataset_statistics.csv", index=False)
     render_dataset_table(df, tmp_path / "dataset_statistics.tex")
