@@ -38,7 +38,7 @@ def test_collect_on_a_full_disk_leaves_the_committed_scores(tmp_path):
         config = yaml.safe_load((Path(sys.argv[3]) / "config.yaml").read_text())
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
         try:
-            rr.collect(config, Path(sys.argv[1]), log=Path("unused.log"))
+            rr.collect(config, Path(sys.argv[1]), logs=[Path("unused.log")])
         except DiskFullError as exc:
             print("DISKFULL", exc)
         except OSError as exc:
