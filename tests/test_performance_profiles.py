@@ -30,6 +30,7 @@ def test_an_algorithm_whose_runs_all_diverged_on_a_cell_is_left_out_by_name(tmp_
     from analysis.statistics_table import render_statistics, statistics_table
 
     scores = pd.read_csv(REPORT / "scores.csv")
+    scores = scores[scores.algorithm.isin(["BC", "ICQ", "ComaDICE"])]   # three algorithms: fewer bootstraps
     hopper = (scores.suite == "mamujoco") & (scores.task == "Hopper_3x1") & (scores.quality == "medium")
     icq = hopper & (scores.algorithm == "ICQ") & (scores.variant == "default")
     diverged = scores.copy()
