@@ -358,12 +358,9 @@ def render_results(report_dir, config: dict) -> str:
     return md.environment().get_template("RESULTS.md.j2").render(**results_context(report_dir, config))
 
 
-def collect(config: dict, run_dir: Path, logs: list = None, datasets_from: str = None,
-            datasets_logs: list = ()) -> Path:
+def collect(config: dict, run_dir: Path, logs: list = None, datasets_logs: list = ()) -> Path:
     """Copy the run's scores, write provenance.json and RESULTS.md into reports/<profile>/.
     ``logs``: the run's Snakemake logs in order (default: the newest with training jobs);
-    ``datasets_from``: the profile whose behaviour runs and datasets (same settings) this run
-    copied instead of remaking them, recorded so that the stage table is read as such;
     ``datasets_logs``: earlier invocations whose datasets jobs the run kept (their training discarded)."""
     paths = paths_for(config)
     report_dir = ROOT / paths.reports
@@ -372,8 +369,6 @@ def collect(config: dict, run_dir: Path, logs: list = None, datasets_from: str =
         atomic_copy(src, report_dir / "scores.csv")
     prov = provenance(config, run_dir, logs or [newest_training_log(run_dir)], pd.read_csv(report_dir / "scores.csv"),
                       datasets_logs)
-    if datasets_from:
-        prov["datasets_from"] = datasets_from
     atomic_write_text(report_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
     # the config the run executed, beside its results: config/reference.yaml may later size another run
     atomic_write_text(report_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
@@ -388,15 +383,13 @@ def main(argv=None):
     p.add_argument("--log", nargs="+", default=None,
                    help="the run's Snakemake log, or its logs in order when it took several invocations "
                         "(default: the newest with training jobs)")
-    p.add_argument("--datasets-from", default=None,
-                   help="the profile whose behaviour runs and datasets (same settings) the run copied")
     p.add_argument("--datasets-log", nargs="+", default=(),
                    help="earlier Snakemake logs of the run whose datasets jobs it kept and whose training it discarded")
     a = p.parse_args(argv)
     config = yaml.safe_load(Path(a.config).read_text())
     logs = [Path(p) for p in a.log] if a.log else None
     earlier = [Path(p) for p in a.datasets_log]
-    print(f"wrote {collect(config, Path(a.run_dir).resolve(), logs, a.datasets_from, earlier)}")
+    print(f"wrote {collect(config, Path(a.run_dir).resolve(), logs, earlier)}")
 
 
 if __name__ == "__main__":

@@ -179,27 +179,25 @@ def test_a_diverged_run_is_not_averaged_into_the_alpha_sweep():
 def test_provenance_counts_every_invocation_and_only_the_kept_datasets_of_an_earlier_one(tmp_path):
     from pipeline.run_provenance import provenance
 
-    earlier = tmp_path / "1.snakemake.log"    # stopped to change the code: its training discarded
-    earlier.write_text("\n".join([
-        "[Sun Nov 29 17:00:00 2026]", "localrule smac_like_behaviour:", "    jobid: 1",
-        "[Sun Nov 29 17:00:00 2026]", "localrule smac_like_behaviour:", "    jobid: 2",
-        "[Sun Nov 29 17:10:00 2026]", "Finished jobid: 1 (Rule: smac_like_behaviour)",
-        "[Sun Nov 29 17:10:00 2026]", "localrule train:", "    jobid: 3",
-        "[Sun Nov 29 17:12:00 2026]", "Finished jobid: 3 (Rule: train)",
-    ]))
-    main = tmp_path / "2.snakemake.log"
-    main.write_text("\n".join([
-        "Provided cores: 2",
-        "[Sun Nov 29 17:20:00 2026]", "localrule smac_like_behaviour:", "    jobid: 1",
-        "[Sun Nov 29 17:25:00 2026]", "Finished jobid: 1 (Rule: smac_like_behaviour)",
-        "[Sun Nov 29 17:25:00 2026]", "localrule train:", "    jobid: 2",
-        "[Sun Nov 29 17:30:00 2026]", "Finished jobid: 2 (Rule: train)",
-    ]))
-    sweep = tmp_path / "3.snakemake.log"
-    sweep.write_text("\n".join([
-        "[Sun Nov 29 17:40:00 2026]", "localrule train:", "    jobid: 1",
-        "[Sun Nov 29 17:41:00 2026]", "Finished jobid: 1 (Rule: train)",
-    ]))
+    def log(name, *lines):
+        path = tmp_path / name
+        path.write_text("\n".join(lines))
+        return path
+
+    earlier = log("1.snakemake.log",   # stopped to change the code: its training discarded
+                  "[Sun Nov 29 17:00:00 2026]", "localrule smac_like_behaviour:", "    jobid: 1",
+                  "[Sun Nov 29 17:00:00 2026]", "localrule smac_like_behaviour:", "    jobid: 2",
+                  "[Sun Nov 29 17:10:00 2026]", "Finished jobid: 1 (Rule: smac_like_behaviour)",
+                  "[Sun Nov 29 17:10:00 2026]", "localrule train:", "    jobid: 3",
+                  "[Sun Nov 29 17:12:00 2026]", "Finished jobid: 3 (Rule: train)")
+    main = log("2.snakemake.log", "Provided cores: 2",
+               "[Sun Nov 29 17:20:00 2026]", "localrule smac_like_behaviour:", "    jobid: 1",
+               "[Sun Nov 29 17:25:00 2026]", "Finished jobid: 1 (Rule: smac_like_behaviour)",
+               "[Sun Nov 29 17:25:00 2026]", "localrule train:", "    jobid: 2",
+               "[Sun Nov 29 17:30:00 2026]", "Finished jobid: 2 (Rule: train)")
+    sweep = log("3.snakemake.log",
+                "[Sun Nov 29 17:40:00 2026]", "localrule train:", "    jobid: 1",
+                "[Sun Nov 29 17:41:00 2026]", "Finished jobid: 1 (Rule: train)")
     prov = provenance({"profile": "reference_epochs"}, ROOT, [main, sweep], datasets_logs=[earlier])
     stages = {s["stage"]: s for s in prov["stages"]}
     assert stages["datasets"]["jobs"] == 2 and stages["datasets"]["unfinished_jobs"] == 0   # 17:00-17:10, 17:20-17:25
