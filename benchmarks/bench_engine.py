@@ -22,7 +22,8 @@ For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 
   engine's compiled loop body runs per member-update (the instructions of the optimised HLO loop
   body that launch work: fusions, dots, custom calls, gathers, ...; divided by S).
 
-Run it with the machine otherwise idle; threads: 1 (``XLA_FLAGS``).
+Run it with the machine otherwise idle; one thread (``PJRT_NPROC=1`` and ``XLA_FLAGS``, set by
+``configure_host``), so the rates are one core's, as the floor is.
 """
 from __future__ import annotations
 
@@ -222,7 +223,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     eager = json.loads(EAGER_OPS.read_text())["ops"]
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, threads 1, batch {BATCH}, hidden 256, "
-          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+          f"PJRT_NPROC={os.environ.get('PJRT_NPROC')!r} XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     for algorithm in args.algorithms:
         make(algorithm, SPECS["5m_vs_6m"])  # unknown names fail here
         for size in args.sizes:
