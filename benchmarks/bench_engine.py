@@ -9,8 +9,10 @@ For each learner at the 5m_vs_6m and Hopper 3x1 sizes (5 agents, obs 140, state 
 
 - member-updates/s: S members x updates per second of one engine program (``harness/engine.py``),
   measured over about ``--updates`` member-updates (``--updates / S`` updates of the program, at
-  least 10) after a compiled warm-up call, median of 3; beside it the
-  warm-up call's seconds (compilation, without the persistent cache that training jobs use).
+  least 10) after a compiled warm-up call: the best of 5 timings, as the floor's products are
+  timed (best of 3), so that a pause of this shared machine slows neither; the median of the 5
+  beside it, and the warm-up call's seconds (compilation, without the persistent cache that
+  training jobs use).
 - floor: the member-updates/s the update's matrix products alone allow on one core: every
   ``dot_general`` of one member's update (forward and backward, read from the update's jaxpr)
   timed alone at its own shape, compiled by XLA (a loop of that product alone), summed.  (PyTorch's
@@ -200,18 +202,18 @@ def measure(algorithm: str, size: str, members: int, updates: int) -> tuple:
     jax.block_until_ready(states)
     compile_s = time.perf_counter() - t
     times, n = [], max(10, updates // members)  # about ``updates`` member-updates per timing
-    for _ in range(3):
+    for _ in range(5):
         t = time.perf_counter()
         states, m = engine.train(states, data, n)
         jax.block_until_ready(m)
         times.append(time.perf_counter() - t)
-    rate = members * n / float(np.median(times))
+    rate, median = members * n / min(times), members * n / float(np.median(times))
     one = jax.tree_util.tree_map(lambda x: x[0], states)
     shapes = dot_shapes(engine.learner, one, data)
     floor_s = sum(gemm_seconds(*s) for s in shapes)
     gflop = sum(2 * b * m * k * n for b, m, k, n in shapes) / 1e9
     kernels = loop_kernels(engine, states, data)
-    return rate, 1.0 / floor_s, kernels, compile_s, gflop
+    return rate, median, 1.0 / floor_s, kernels, compile_s, gflop
 
 
 def main(argv=None) -> None:
@@ -229,9 +231,10 @@ def main(argv=None) -> None:
         for size in args.sizes:
             kernels_at = {}
             for S in args.members:
-                rate, floor, kernels, compile_s, gflop = measure(algorithm, size, S, args.updates)
+                rate, median, floor, kernels, compile_s, gflop = measure(algorithm, size, S, args.updates)
                 kernels_at[S] = kernels / S
-                print(f"{algorithm} {size} S={S}: {rate:.1f} member-updates/s (compiled in {compile_s:.1f} s, "
+                print(f"{algorithm} {size} S={S}: {rate:.1f} member-updates/s (median {median:.1f}; "
+                      f"compiled in {compile_s:.1f} s, "
                       f"{gflop:.2f} GFLOP of products per update), floor {floor:.1f}, of floor {rate / floor:.2f}",
                       flush=True)
             S = max(kernels_at)
