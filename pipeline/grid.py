@@ -209,6 +209,33 @@ def programs(config: dict, grid_runs: list) -> list:
     return out
 
 
+def program_schedule(program: Program, schedule_path) -> dict:
+    """The ``schedule`` param of a program's training job: Snakemake reruns a job whose params
+    changed, so this value changes exactly when the program has a run without a result.
+
+    - runs without a result (``metrics.json``) now: ``{"runs": those, "generation": g + 1}``;
+    - none: the value the program's last finished job ran with (``schedule_path``, which that job
+      wrote), so that a finished program is not scheduled again;
+
+    with ``g`` that file's ``generation`` (0 without a readable file).  Were the value the runs
+    without a result alone, every program's job would run once more after it finished (its value
+    going from its runs to none), and a run whose result is deleted after its second training
+    would not be rerun.  The file is not the job's declared output: Snakemake deletes those before
+    the job starts and evaluates the params again then, and both evaluations must agree."""
+    import json
+    import os
+    pending = [r.id for r in program.runs if not os.path.exists(r.metrics)]
+    try:
+        with open(schedule_path) as f:
+            last = json.load(f)
+        last = {"runs": [str(r) for r in last["runs"]], "generation": int(last["generation"])}
+    except (OSError, ValueError, TypeError, KeyError):
+        last = None
+    if pending or last is None:
+        return {"runs": pending, "generation": (last["generation"] if last else 0) + 1}
+    return last
+
+
 def training_length(config: dict, suite: str, task: str) -> dict:
     """How long a run of ``task`` trains: ``{"n_updates": n}`` when the config fixes it
     (smoke, mini), else ``{"epochs": e}``, the authors' length in epochs of |D| / batch_size

@@ -9,6 +9,8 @@ has its own tree, so running one profile never touches another's datasets, runs 
         config.yaml  curve.csv  checkpoint.pt  metrics.json  tb/ (TensorBoard events)
     results/<profile>/programs/{suite}/{task}/{quality}/{algorithm}/program{k}.json
                                 (train.members > 1: what each training program's job trained)
+    results/<profile>/programs/{suite}/{task}/{quality}/{algorithm}/program{k}.schedule.json
+                                (the runs its last finished job was scheduled for: see program_schedule)
     results/<profile>/scores.csv
     reports/<profile>/<table, figure or check>
     reports/<profile>/behaviour/{suite}/{task}.png                              (behaviour learning curves)
@@ -83,6 +85,11 @@ class Paths:
         """What a training program's job leaves when it ends: which of its runs it trained and how
         they ended (the runs' own results are their metrics.json, as for a run trained alone)."""
         return f"{self.results}/programs/{program_id}.json"
+
+    def program_schedule(self, program_id: str) -> str:
+        """The schedule a program's last finished job ran with (pipeline/grid.py program_schedule):
+        beside the record, not a declared output, so Snakemake does not delete it before a job."""
+        return f"{self.results}/programs/{program_id}.schedule.json"
 
     @property
     def scores(self) -> str:

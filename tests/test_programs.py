@@ -1,10 +1,11 @@
 """Training programs in the pipeline (train.members > 1): the runs of a cell trained together,
 each run still its own result, and a rerun trains exactly the runs without one."""
 import json
+from pathlib import Path
 
 import pytest
 
-from pipeline.grid import Program, members_per_program, programs, runs
+from pipeline.grid import Program, members_per_program, program_schedule, programs, runs
 from tests.test_pipeline import TEST, snakemake, tiny_config
 
 RUN = "smacv1/5m_vs_6m/medium/BC/default/seed{}"
@@ -55,3 +56,45 @@ def test_a_rerun_trains_exactly_the_runs_without_a_result(tmp_path):
     assert metrics(3).exists() and {s: metrics(s).stat().st_mtime_ns for s in (0, 1, 2)} == kept
     record = json.loads((tmp_path / TEST.program("smacv1/5m_vs_6m/medium/BC/program1")).read_text())
     assert record["trained_by_this_job"] == [RUN.format(3)] and record["status"] == {RUN.format(3): "ok"}
+    # a finished grid schedules no training job
+    dry = snakemake(tmp_path, "-n", config=_config([0, 1, 2, 3]))
+    assert "train_program" not in dry.stdout + dry.stderr, dry.stdout
+    # the result of a run its program's last job trained alone, deleted: trained again
+    kept = {s: metrics(s).stat().st_mtime_ns for s in (0, 1, 2)}
+    metrics(3).unlink()
+    snakemake(tmp_path, config=_config([0, 1, 2, 3]))
+    assert metrics(3).exists() and {s: metrics(s).stat().st_mtime_ns for s in (0, 1, 2)} == kept
+    schedule = json.loads((tmp_path / TEST.program_schedule("smacv1/5m_vs_6m/medium/BC/program1")).read_text())
+    assert schedule == {"runs": [RUN.format(3)], "generation": 2}
+
+
+def test_a_program_is_scheduled_exactly_while_a_run_has_no_result(tmp_path):
+    """pipeline/grid.py program_schedule, the training job's param: it differs from the value the
+    program's last job ran with (and recorded) exactly when a run has no result."""
+    from types import SimpleNamespace
+
+    rs = [SimpleNamespace(id=f"run{i}", metrics=str(tmp_path / f"run{i}.json")) for i in range(3)]
+    prog = SimpleNamespace(runs=rs)
+    record = tmp_path / "program.schedule.json"
+
+    def job():  # what the job does: trains the runs without a result, records its schedule
+        value = program_schedule(prog, record)
+        for r in rs:
+            Path(r.metrics).touch()
+        record.write_text(json.dumps(value))
+        return value
+
+    first = job()
+    assert first == {"runs": ["run0", "run1", "run2"], "generation": 1}
+    assert program_schedule(prog, record) == first          # finished: the same value, no job
+    Path(rs[1].metrics).unlink()
+    assert program_schedule(prog, record) == {"runs": ["run1"], "generation": 2}
+    second = job()
+    assert program_schedule(prog, record) == second
+    Path(rs[1].metrics).unlink()                             # the same run again: a new value
+    assert program_schedule(prog, record) == {"runs": ["run1"], "generation": 3} != second
+    record.write_text("{ damaged")                           # an unreadable record: a job
+    assert program_schedule(prog, record) == {"runs": ["run1"], "generation": 1}
+    Path(rs[1].metrics).touch()
+    record.unlink()
+    assert program_schedule(prog, record) == {"runs": [], "generation": 1}

@@ -22,6 +22,7 @@ validate_config(config, getattr(workflow, "configfiles", None) or [])
 
 from pipeline.grid import (
     members_per_program,
+    program_schedule,
     programs,
     runs,
     task_cells,
@@ -91,9 +92,10 @@ def program_for(w):
     return PROGRAM_INDEX[key]
 
 
-def pending_runs(program):
-    """The program's runs without a result now (a param: when it changes, the job reruns)."""
-    return [r.id for r in program.runs if not os.path.exists(r.metrics)]
+def schedule(program):
+    """The runs of a program's job, as a param (pipeline/grid.py program_schedule): it changes,
+    and the job reruns, exactly when the program has a run without a result."""
+    return program_schedule(program, P.program_schedule(program.id))
 
 
 def program_runtime(w):

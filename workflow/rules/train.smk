@@ -40,7 +40,8 @@ else:
     # The runs' metrics.json are not this rule's outputs (Snakemake deletes a job's outputs
     # before it runs, which would retrain runs that have a result): the job leaves a record of
     # what it trained, and its params name the runs still without a result, so deleting one
-    # run's metrics.json, or adding a seed, reruns its program's job for exactly those runs.
+    # run's metrics.json, or adding a seed, reruns its program's job for exactly those runs
+    # (and a finished program's job is not run again: pipeline/grid.py program_schedule).
     rule train_program:
         input:
             dataset=P.dataset(),
@@ -57,7 +58,8 @@ else:
             gpu=GPU,
         params:
             runs=lambda w: program_for(w).runs,
-            pending=lambda w: pending_runs(program_for(w)),
+            schedule=lambda w: schedule(program_for(w)),
+            schedule_file=lambda w: P.program_schedule(program_for(w).id),
             train=TRAIN_SETTINGS,
             length=lambda w: training_length(config, w.suite, w.task),
             code=lambda w: code_version(w.algorithm)["sources_sha256"],
