@@ -219,9 +219,10 @@ def program_schedule(program: Program, schedule_path) -> dict:
 
     with ``g`` that file's ``generation`` (0 without a readable file).  Were the value the runs
     without a result alone, every program's job would run once more after it finished (its value
-    going from its runs to none), and a run whose result is deleted after its second training
-    would not be rerun.  The file is not the job's declared output: Snakemake deletes those before
-    the job starts and evaluates the params again then, and both evaluations must agree."""
+    going from its runs to none), and a run whose result is deleted right after the job that
+    trained it alone would not be rerun (the value the same list again).  The file is not the
+    job's declared output: Snakemake deletes those before the job starts and evaluates the params
+    again then, and both evaluations must agree."""
     import json
     import os
     pending = [r.id for r in program.runs if not os.path.exists(r.metrics)]

@@ -75,26 +75,26 @@ def test_a_program_is_scheduled_exactly_while_a_run_has_no_result(tmp_path):
 
     rs = [SimpleNamespace(id=f"run{i}", metrics=str(tmp_path / f"run{i}.json")) for i in range(3)]
     prog = SimpleNamespace(runs=rs)
-    record = tmp_path / "program.schedule.json"
+    schedule_file = tmp_path / "program.schedule.json"
 
     def job():  # what the job does: trains the runs without a result, records its schedule
-        value = program_schedule(prog, record)
+        value = program_schedule(prog, schedule_file)
         for r in rs:
             Path(r.metrics).touch()
-        record.write_text(json.dumps(value))
+        schedule_file.write_text(json.dumps(value))
         return value
 
     first = job()
     assert first == {"runs": ["run0", "run1", "run2"], "generation": 1}
-    assert program_schedule(prog, record) == first          # finished: the same value, no job
+    assert program_schedule(prog, schedule_file) == first          # finished: the same value, no job
     Path(rs[1].metrics).unlink()
-    assert program_schedule(prog, record) == {"runs": ["run1"], "generation": 2}
+    assert program_schedule(prog, schedule_file) == {"runs": ["run1"], "generation": 2}
     second = job()
-    assert program_schedule(prog, record) == second
+    assert program_schedule(prog, schedule_file) == second
     Path(rs[1].metrics).unlink()                             # the same run again: a new value
-    assert program_schedule(prog, record) == {"runs": ["run1"], "generation": 3} != second
-    record.write_text("{ damaged")                           # an unreadable record: a job
-    assert program_schedule(prog, record) == {"runs": ["run1"], "generation": 1}
+    assert program_schedule(prog, schedule_file) == {"runs": ["run1"], "generation": 3} != second
+    schedule_file.write_text("{ damaged")                           # an unreadable file: a job
+    assert program_schedule(prog, schedule_file) == {"runs": ["run1"], "generation": 1}
     Path(rs[1].metrics).touch()
-    record.unlink()
-    assert program_schedule(prog, record) == {"runs": [], "generation": 1}
+    schedule_file.unlink()
+    assert program_schedule(prog, schedule_file) == {"runs": [], "generation": 1}

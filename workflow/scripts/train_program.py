@@ -69,8 +69,9 @@ with log_to(snakemake.log[0]):
     for r in snakemake.params.runs:
         with open(r.metrics) as f:
             status[r.id] = json.load(f).get("status")
+    # the schedule this job ran with, read by the next DAG (pipeline/grid.py program_schedule);
+    # then the record, the job's output, last
+    atomic_write_text(snakemake.params.schedule_file, json.dumps(snakemake.params.schedule, indent=2))
     atomic_write_text(snakemake.output.program, json.dumps(
         {"program": snakemake.wildcards.program, "runs": [r.id for r in snakemake.params.runs],
          "trained_by_this_job": trained, "status": status}, indent=2))
-    # the schedule this job ran with, read by the next DAG (pipeline/grid.py program_schedule)
-    atomic_write_text(snakemake.params.schedule_file, json.dumps(snakemake.params.schedule, indent=2))
